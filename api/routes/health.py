@@ -1,0 +1,55 @@
+"""Liveness, readiness and Prometheus metrics (no authentication)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.services import Services
+
+router = APIRouter(tags=["health"])
+
+_CHECK_TIMEOUT_S = 3.0
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: Kafka, S3 and the catalog reachable")
+async def readyz(services: Services) -> JSONResponse:
+    """200 when every dependency answers, else 503 naming those that do not."""
+    checks = {
+        "catalog": services.storage.db.ping(),
+        "s3": asyncio.to_thread(services.storage.store.ping),
+        "kafka": services.publisher.ping(),
+    }
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check, _CHECK_TIMEOUT_S)
+        except Exception as err:  # noqa: BLE001 - any failure means not ready
+            results[name] = f"unavailable: {type(err).__name__}"
+        else:
+            results[name] = "ok"
+    for extra in services.extra_readiness:
+        try:
+            await asyncio.wait_for(extra(), _CHECK_TIMEOUT_S)
+        except Exception as err:  # noqa: BLE001 - any failure means not ready
+            results["worker"] = f"unavailable: {type(err).__name__}"
+    ready = all(v == "ok" for v in results.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": results},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics(services: Services) -> Response:
+    """Every counter, gauge and histogram of this process."""
+    return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)

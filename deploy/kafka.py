@@ -1,0 +1,461 @@
+"""Apache Kafka for the local stack: jars from Maven Central, one KRaft broker+controller."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import string
+import subprocess
+import time
+import uuid
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from deploy.cache import LOOPBACK, cache_dir, free_ports, port_is_free
+from deploy.errors import PortInUseError, ProvisionError, ToolMissingError
+from deploy.process import ServerProcess, child_environment, log_tail, say, wait_until
+
+# Newest 4.x whose jars all resolve from Maven Central: 4.4.0's POM names
+# org.apache.kafka:kafka-tools-api:4.4.0, which Central does not serve.
+KAFKA_VERSION: Final = "4.3.1"
+SCALA_BINARY_VERSION: Final = "2.13"
+# log4j-core is the version Kafka's own POM brings; the SLF4J 2 binding must match it.
+LOG4J_VERSION: Final = "2.25.4"
+SLF4J_VERSION: Final = "2.0.17"
+
+_PACKAGE_DIR: Final = Path(__file__).resolve().parent
+POM_TEMPLATE: Final = _PACKAGE_DIR / "kafka-pom.xml"
+LOG4J_CONFIG: Final = _PACKAGE_DIR / "kafka-log4j2.xml"
+_MARKER: Final = ".provisioned"
+_TOPIC_ALREADY_EXISTS: Final = 36
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class KafkaDistribution:
+    """A provisioned Kafka: the jars of one version in `<home>/libs`."""
+
+    home: Path
+    version: str = KAFKA_VERSION
+
+    @property
+    def libs(self) -> Path:
+        """The directory holding every runtime jar."""
+        return self.home / "libs"
+
+    @property
+    def classpath(self) -> str:
+        """The JVM class path: every jar in `libs`."""
+        return f"{self.libs}/*"
+
+
+def render_pom(version: str = KAFKA_VERSION) -> str:
+    """Return the POM that pulls the broker jars of `version` and the log4j2 backend.
+
+    Args:
+        version: The Kafka version.
+    """
+    template = string.Template(POM_TEMPLATE.read_text(encoding="utf-8"))
+    return template.substitute(
+        kafka_version=version,
+        scala_binary_version=SCALA_BINARY_VERSION,
+        log4j_version=LOG4J_VERSION,
+        slf4j_version=SLF4J_VERSION,
+    )
+
+
+def _require(tool: str, hint: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        raise ToolMissingError(tool, hint)
+    return found
+
+
+def fetch_kafka(cache: Path | None = None, version: str = KAFKA_VERSION) -> KafkaDistribution:
+    """Fetch the Kafka broker jars with Maven into the cache, once.
+
+    A marker written after success makes later calls return at once.
+
+    Args:
+        cache: The cache directory; `deploy.cache.cache_dir()` when omitted.
+        version: The Kafka version.
+
+    Raises:
+        ToolMissingError: `java` or `mvn` is not installed.
+        ProvisionError: Maven failed; the error shows the end of its log.
+    """
+    home = (cache or cache_dir()) / f"kafka-{version}"
+    dist = KafkaDistribution(home, version)
+    if (home / _MARKER).is_file() and dist.libs.is_dir():
+        say(f"Kafka {version}: cached in {home}")
+        return dist
+    _require("java", "Install a Java 17+ runtime (Debian/Ubuntu: apt-get install openjdk-17-jre).")
+    mvn = _require("mvn", "Install Apache Maven 3.8+ (Debian/Ubuntu: apt-get install maven).")
+    say(f"Kafka {version}: fetching the broker jars from Maven Central with mvn into {home}")
+    started = time.monotonic()
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "pom.xml").write_text(render_pom(version), encoding="utf-8")
+    partial = home / "libs.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    log_path = home / "mvn.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        status = subprocess.call(  # noqa: S603 - fixed argv
+            [
+                mvn,
+                "-B",
+                "-ntp",
+                "-f",
+                str(home / "pom.xml"),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={partial}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    if status != 0:
+        raise ProvisionError(
+            f"fetching Kafka {version} with mvn",
+            log_path,
+            log_tail(log_path),
+            "Check that Maven Central is reachable (proxy settings go in ~/.m2/settings.xml).",
+        )
+    shutil.rmtree(dist.libs, ignore_errors=True)
+    partial.rename(dist.libs)
+    (home / _MARKER).write_text(f"{version}\n", encoding="utf-8")
+    jars = len(list(dist.libs.glob("*.jar")))
+    say(f"Kafka {version}: {jars} jars ready in {time.monotonic() - started:.1f} s")
+    return dist
+
+
+def render_server_properties(
+    *,
+    port: int,
+    controller_port: int,
+    log_dirs: Path,
+    num_partitions: int = 1,
+    host: str = LOOPBACK,
+) -> str:
+    """Return server.properties for one combined broker+controller node in KRaft mode.
+
+    The quorum is static (`controller.quorum.voters`): nothing about ports is written
+    into the storage, so a data directory can be restarted on other ports.
+
+    Args:
+        port: The client (PLAINTEXT) port.
+        controller_port: The KRaft controller port.
+        log_dirs: Where partitions and the metadata log live.
+        num_partitions: Partitions of automatically created topics.
+        host: The address to listen on and advertise.
+    """
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{host}:{controller_port}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(log_dirs),
+        "num.partitions": str(num_partitions),
+        "default.replication.factor": "1",
+        "min.insync.replicas": "1",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "true",
+        "delete.topic.enable": "true",
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "log.retention.hours": "168",
+    }
+    lines = ["# Written by deploy/kafka.py: one KRaft broker+controller on loopback."]
+    lines += [f"{key}={value}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def new_cluster_id() -> str:
+    """Return a random cluster id in Kafka's form: 16 bytes, URL-safe base64, unpadded."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not text.startswith("-"):  # Kafka avoids ids that look like a command-line flag
+            return text
+
+
+class KafkaProcess:
+    """One Kafka broker+controller (KRaft) listening on 127.0.0.1.
+
+    Use as a context manager, or call `start()` and `stop()`. `stop()` then `start()`
+    again reuses the data directory and ports.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        controller_port: int | None = None,
+        log_dir: Path | None = None,
+        num_partitions: int = 1,
+        heap: tuple[str, str] = ("256m", "1g"),
+        distribution: KafkaDistribution | None = None,
+    ) -> None:
+        chosen = free_ports(2)
+        self.port = port or chosen[0]
+        self.controller_port = controller_port or chosen[1]
+        self.data_dir = data_dir
+        self.log_dir = log_dir or data_dir / "logs"
+        self.num_partitions = num_partitions
+        self.heap = heap
+        self._distribution = distribution
+        self._process: ServerProcess | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap servers string, `127.0.0.1:<port>`."""
+        return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        """The log4j log of the broker."""
+        return self.log_dir / "kafka-server.log"
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker process is alive."""
+        return self._process is not None and self._process.running
+
+    def _java(self, dist: KafkaDistribution, *args: str, heap: tuple[str, str]) -> list[str]:
+        return [
+            _require("java", "Install a Java 17+ runtime."),
+            f"-Xms{heap[0]}",
+            f"-Xmx{heap[1]}",
+            "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={self.log_dir}",
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+            "-cp",
+            dist.classpath,
+            *args,
+        ]
+
+    def _format_storage(self, dist: KafkaDistribution, properties: Path) -> None:
+        log_dirs = self.data_dir / "kraft"
+        if (log_dirs / "meta.properties").is_file():
+            return
+        argv = self._java(
+            dist,
+            "kafka.tools.StorageTool",
+            "format",
+            "--cluster-id",
+            new_cluster_id(),
+            "--config",
+            str(properties),
+            heap=("64m", "256m"),
+        )
+        # Tiered compilation stops early: the tool runs for a second, C2 would not pay off.
+        argv.insert(1, "-XX:TieredStopAtLevel=1")
+        out_path = self.log_dir / "kafka-storage-format.log"
+        with out_path.open("w", encoding="utf-8") as out:
+            status = subprocess.call(  # noqa: S603 - argv built above
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
+        if status != 0:
+            raise ProvisionError(
+                "formatting the Kafka storage",
+                out_path,
+                log_tail(out_path),
+                f"Delete {log_dirs} if it holds data of another Kafka version, and retry.",
+            )
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        """Format the storage if needed, start the broker, wait until it answers metadata.
+
+        Args:
+            timeout_s: How long the broker may take to become ready.
+
+        Raises:
+            PortInUseError: A port is taken.
+            ServerStartError: The broker exited or did not answer in time.
+        """
+        if self.running:
+            return
+        for port in (self.port, self.controller_port):
+            if not port_is_free(port):
+                raise PortInUseError("Kafka", port, "set another port")
+        dist = self._distribution or fetch_kafka()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        properties = self.data_dir / "server.properties"
+        properties.write_text(
+            render_server_properties(
+                port=self.port,
+                controller_port=self.controller_port,
+                log_dirs=self.data_dir / "kraft",
+                num_partitions=self.num_partitions,
+            ),
+            encoding="utf-8",
+        )
+        self._format_storage(dist, properties)
+        argv = self._java(
+            dist,
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "kafka.Kafka",
+            str(properties),
+            heap=self.heap,
+        )
+        self._process = ServerProcess(
+            "Kafka",
+            argv,
+            env=child_environment({}),
+            log_path=self.log_dir / "kafka.out",
+            diagnostic_logs=[self.log_path],
+        )
+        self._process.spawn()
+        ready = False
+        try:
+            wait_until(
+                lambda: broker_ready(self.bootstrap),
+                process=self._process,
+                timeout_s=timeout_s,
+                interval_s=0.3,
+            )
+            ready = True
+        finally:
+            if not ready:
+                self.stop()
+
+    def stop(self, grace_s: float = 20.0) -> None:
+        """Stop the broker: SIGTERM to its process group, SIGKILL after `grace_s`.
+
+        Args:
+            grace_s: How long a clean shutdown may take.
+        """
+        if self._process is not None:
+            self._process.stop(grace_s)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def run_blocking(coro: Coroutine[object, object, _T]) -> _T:
+    """Run a coroutine to completion from sync code, even inside a running event loop.
+
+    Inside a loop (an async test calling a sync helper) it runs on a worker thread
+    with its own loop, blocking the caller until done.
+
+    Args:
+        coro: The coroutine.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1, thread_name_prefix="deploy-kafka") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _probe(bootstrap: str) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await admin.start()
+        cluster = await admin.describe_cluster()
+        return bool(cluster.get("brokers"))
+    except (KafkaError, OSError, asyncio.TimeoutError):
+        return False
+    finally:
+        await admin.close()
+
+
+def broker_ready(bootstrap: str) -> bool:
+    """Tell whether a broker answers a metadata request and lists itself.
+
+    Args:
+        bootstrap: The bootstrap servers.
+    """
+    return run_blocking(_probe(bootstrap))
+
+
+async def ensure_topics_async(
+    bootstrap: str,
+    names: Sequence[str],
+    partitions: int = 1,
+    timeout_s: float = 30.0,
+) -> None:
+    """Create the topics that do not exist yet and wait until they have leaders.
+
+    Args:
+        bootstrap: The bootstrap servers.
+        names: The topic names.
+        partitions: Partitions of each new topic.
+        timeout_s: How long to wait for the leaders.
+
+    Raises:
+        KafkaError: The broker refused to create a topic.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        await admin.start()
+        response = await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names],
+        )
+        for topic, code, *message in response.topic_errors:
+            if code not in (0, _TOPIC_ALREADY_EXISTS):
+                raise KafkaError(f"creating topic {topic} failed: error {code} {message}")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            described = await admin.describe_topics(list(names))
+            led = [
+                t
+                for t in described
+                if t["error_code"] == 0 and all(p["leader"] >= 0 for p in t["partitions"])
+            ]
+            if len(led) == len(names):
+                return
+            if time.monotonic() > deadline:
+                raise KafkaError(f"topics without a leader after {timeout_s} s: {described}")
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
+def ensure_topics(
+    bootstrap: str,
+    names: Sequence[str],
+    partitions: int = 1,
+    timeout_s: float = 30.0,
+) -> None:
+    """Create the topics that do not exist yet (sync; callable inside an event loop).
+
+    Args:
+        bootstrap: The bootstrap servers.
+        names: The topic names.
+        partitions: Partitions of each new topic.
+        timeout_s: How long to wait for the leaders.
+    """
+    run_blocking(ensure_topics_async(bootstrap, names, partitions, timeout_s))
+

@@ -1,0 +1,1 @@
+"""keepline: communications retention. The command line lives in keepline.cli."""

@@ -1,0 +1,66 @@
+"""The `keepline` command: parses arguments and calls the composition roots."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from api.settings import ApiSettings
+from policies.settings import PolicySettings
+from storage.settings import StorageSettings
+from streams.settings import StreamSettings
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # The Kafka client is chatty at INFO about every (re)connection.
+    for noisy in ("aiokafka", "faust", "mode", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from keepline.serve import serve  # noqa: PLC0415 - heavy imports only for this command
+
+    asyncio.run(
+        serve(
+            api_settings=ApiSettings(),
+            storage_settings=StorageSettings(),
+            stream_settings=StreamSettings(),
+            policy_settings=PolicySettings(),
+        )
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="keepline", description="Communications retention service."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the stream workers, API and sweeper")
+    serve.set_defaults(func=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `keepline` console script."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Errors of the storage package: one root, each subclass carrying what a caller needs.
+
+Like aiokafka's errors, every class says whether retrying the same call can succeed
+(``retriable``): only an unreachable object store is worth retrying; a forged object, a
+missing key or a bad range stays so. Messages never hold key material or content bytes.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class StorageError(Exception):
+    """Root of every error the storage package raises."""
+
+    retriable: ClassVar[bool] = False
+
+
+class IntegrityError(StorageError):
+    """Ciphertext failed authentication: tampered, truncated, reordered or not this item's."""
+
+    def __init__(
+        self, message: str, *, item_id: str | None = None, segment: int | None = None
+    ) -> None:
+        self.item_id = item_id
+        self.segment = segment
+        where = []
+        if item_id is not None:
+            where.append(f"item {item_id}")
+        if segment is not None:
+            where.append(f"segment {segment}")
+        super().__init__(f"{message} ({', '.join(where)})" if where else message)
+
+
+class FormatError(IntegrityError):
+    """The bytes are not an encrypted object in a format version this code reads."""
+
+
+class InvalidRangeError(StorageError, ValueError):
+    """A plaintext byte range that is empty, reversed or beyond the end of the item."""
+
+    def __init__(self, *, start: int, end: int, size_bytes: int) -> None:
+        self.start = start
+        self.end = end
+        self.size_bytes = size_bytes
+        super().__init__(
+            f"range {start}-{end} is not satisfiable for an item of {size_bytes} bytes"
+        )
+
+
+class KeyRingError(StorageError):
+    """The key ring cannot be loaded, created or saved as it stands."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class KeyNotFoundError(KeyRingError):
+    """No key-encryption key with this id is in the key ring."""
+
+    def __init__(self, key_id: str, *, item_id: str | None = None) -> None:
+        self.key_id = key_id
+        self.item_id = item_id
+        suffix = f" (item {item_id})" if item_id is not None else ""
+        super().__init__(f"key-encryption key {key_id!r} is not in the key ring{suffix}")
+
+
+class UnwrapError(IntegrityError):
+    """A wrapped data key failed authentication: altered, or wrapped for another item."""
+
+    def __init__(self, *, key_id: str, item_id: str) -> None:
+        self.key_id = key_id
+        super().__init__(
+            f"wrapped data key under {key_id!r} failed authentication", item_id=item_id
+        )
+
+
+class ObjectStoreError(StorageError):
+    """The object store refused a request."""
+
+
+class ObjectStoreUnavailableError(ObjectStoreError):
+    """The object store could not be reached or asked to slow down; try again later."""
+
+    retriable: ClassVar[bool] = True
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"object store unavailable: {reason}")
+
+
+class ObjectNotFoundError(ObjectStoreError):
+    """No object (or object version) under this key."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"no object {key!r}")
+
+
+class ContentMismatchError(StorageError):
+    """Fetched content does not match its reference's size or sha256: the input is bad."""
+
+    def __init__(self, *, field: str, expected: str, actual: str) -> None:
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"content {field} mismatch: expected {expected}, got {actual}")

@@ -1,0 +1,62 @@
+"""Builds the storage context's collaborators once, for both composition roots."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from storage.cipher import AesGcmSegmentCipher
+from storage.database import Database
+from storage.keyring import FileKeyRing
+from storage.minio_store import MinioObjectStore
+from storage.object_lock import ObjectLockSync
+from storage.service import ContentVault
+from storage.settings import StorageSettings
+from storage.sql_audit import SqlAuditLog
+from storage.sql_catalog import SqlCatalog
+from storage.sql_policies import SqlPolicyStore
+
+
+@dataclass(frozen=True, slots=True)
+class StorageRuntime:
+    """Everything storage offers, wired to one database, one store and one key ring."""
+
+    settings: StorageSettings
+    db: Database
+    catalog: SqlCatalog
+    policies: SqlPolicyStore
+    audit: SqlAuditLog
+    store: MinioObjectStore
+    keyring: FileKeyRing
+    vault: ContentVault
+    lock_sync: ObjectLockSync
+
+    async def close(self) -> None:
+        """Release database connections."""
+        await self.db.dispose()
+
+
+def build_storage(settings: StorageSettings) -> StorageRuntime:
+    """Wire the storage context (no I/O yet)."""
+    db = Database(settings.resolved_catalog_url())
+    catalog = SqlCatalog(db)
+    store = MinioObjectStore(settings)
+    keyring = FileKeyRing(settings.resolved_keyring_file())
+    cipher = AesGcmSegmentCipher(settings.segment_size_bytes)
+    return StorageRuntime(
+        settings=settings,
+        db=db,
+        catalog=catalog,
+        policies=SqlPolicyStore(db),
+        audit=SqlAuditLog(db),
+        store=store,
+        keyring=keyring,
+        vault=ContentVault(store, keyring, cipher),
+        lock_sync=ObjectLockSync(catalog, store),
+    )
+
+
+async def prepare_storage(runtime: StorageRuntime) -> None:
+    """Create the catalog schema and the bucket (idempotent; waits for nothing)."""
+    await runtime.db.create_schema()
+    await asyncio.to_thread(runtime.store.ensure_bucket)

@@ -1,0 +1,67 @@
+"""Settings of the storage context: object store, catalog and key ring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StorageSettings(BaseSettings):
+    """Where keepline keeps ciphertext, the catalog and the key-encryption keys."""
+
+    model_config = SettingsConfigDict(env_prefix="KEEPLINE_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".data"),
+        description="Local state: the SQLite catalog and, by default, the key ring.",
+    )
+    s3_endpoint: str = Field(
+        default="http://127.0.0.1:9000",
+        description="S3 endpoint URL (scheme, host, port) of the object store.",
+    )
+    s3_access_key: str = Field(default="keepline", description="S3 access key id.")
+    s3_secret_key: SecretStr = Field(
+        default=SecretStr("keepline-local-secret"), description="S3 secret access key."
+    )
+    s3_bucket: str = Field(
+        default="keepline", description="Bucket for ciphertext; created with Object Lock."
+    )
+    s3_region: str | None = Field(default=None, description="S3 region, if the store needs one.")
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        default="GOVERNANCE",
+        description="S3 Object Lock mode for purposes marked worm: true.",
+    )
+    catalog_url: str | None = Field(
+        default=None,
+        description="Catalog database: sqlite:///path or postgresql://...; "
+        "default a SQLite file under data_dir.",
+    )
+    keyring_file: Path | None = Field(
+        default=None,
+        description="Key-encryption key ring (JSON, mode 0600); default data_dir/keys/keyring.json.",
+    )
+    segment_size_bytes: int = Field(
+        default=1 << 20, ge=16, description="Plaintext bytes per encrypted segment."
+    )
+    part_size_bytes: int = Field(
+        default=8 << 20, ge=5 << 20, description="Multipart upload part size."
+    )
+
+    def resolved_catalog_url(self) -> str:
+        """The SQLAlchemy async URL of the catalog."""
+        url = self.catalog_url or f"sqlite:///{(self.data_dir / 'keepline.db').resolve()}"
+        for prefix, driver in (
+            ("sqlite:", "sqlite+aiosqlite:"),
+            ("postgresql:", "postgresql+asyncpg:"),
+            ("postgres:", "postgresql+asyncpg:"),
+        ):
+            if url.startswith(prefix):
+                return driver + url[len(prefix) :]
+        return url
+
+    def resolved_keyring_file(self) -> Path:
+        """Path of the key ring file."""
+        return self.keyring_file or self.data_dir / "keys" / "keyring.json"

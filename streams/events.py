@@ -1,0 +1,176 @@
+"""The wire format of SPEC section 3: artefact and consent events, validated with pydantic."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+MAX_INLINE_BYTES = 512 * 1024
+
+Direction = Literal["inbound", "outbound", "internal"]
+
+
+class _Model(BaseModel):
+    # Producers may add fields (the contract can be extended); they are kept, not refused.
+    model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=False)
+
+
+class Party(_Model):
+    """Someone who took part: an E.164 number, e-mail address or chat handle."""
+
+    address: str = Field(min_length=1, max_length=320)
+    role: str | None = Field(default=None, max_length=100)
+    subject_id: str | None = Field(default=None, min_length=1, max_length=200)
+    staff_id: str | None = Field(default=None, min_length=1, max_length=200)
+    display_name: str | None = Field(default=None, max_length=300)
+
+
+class ContentRef(_Model):
+    """A claim check: the artefact's bytes live outside Kafka."""
+
+    uri: str = Field(min_length=1, max_length=2000)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    size_bytes: int = Field(ge=0)
+    content_type: str = Field(min_length=1, max_length=200)
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].lower()
+        if scheme not in {"s3", "http", "https", "file"}:
+            raise ValueError("uri scheme must be s3, http, https or file")
+        return value
+
+
+class InlineContent(_Model):
+    """Small artefacts carried in the event itself (at most 512 KiB decoded)."""
+
+    data_b64: str
+    content_type: str = Field(min_length=1, max_length=200)
+
+    @field_validator("data_b64")
+    @classmethod
+    def _decodes(cls, value: str) -> str:
+        # Length check first: never decode something far larger than allowed.
+        if len(value) > (MAX_INLINE_BYTES // 3 + 1) * 4 + 8:
+            raise ValueError(f"inline content is larger than {MAX_INLINE_BYTES} bytes")
+        try:
+            data = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise ValueError("data_b64 is not valid base64") from err
+        if len(data) > MAX_INLINE_BYTES:
+            raise ValueError(f"inline content is larger than {MAX_INLINE_BYTES} bytes")
+        return value
+
+    def data(self) -> bytes:
+        """The decoded bytes."""
+        return base64.b64decode(self.data_b64)
+
+
+class _Artefact(_Model):
+    event_id: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=100)
+    occurred_at: AwareDatetime
+    parties: list[Party] = Field(min_length=1)
+    attributes: dict[str, str] = Field(default_factory=dict)
+    content: ContentRef | None = None
+    content_inline: InlineContent | None = None
+
+    @model_validator(mode="after")
+    def _one_content(self) -> _Artefact:
+        if self.content is not None and self.content_inline is not None:
+            raise ValueError("give content or content_inline, not both")
+        return self
+
+    def key(self) -> str:
+        """The Kafka message key: the call, message or conversation id."""
+        raise NotImplementedError
+
+    def metadata(self) -> dict[str, Any]:
+        """The event without its content (kept in the catalog)."""
+        return self.model_dump(mode="json", exclude={"content", "content_inline"})
+
+    def subject_ids(self) -> frozenset[str]:
+        """Data subjects among the parties."""
+        return frozenset(p.subject_id for p in self.parties if p.subject_id)
+
+
+class CallRecording(_Artefact):
+    """A recorded call; the recording is in content (or, if small, content_inline)."""
+
+    type: Literal["call_recording"]
+    call_id: str = Field(min_length=1, max_length=200)
+    direction: Direction
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _has_recording(self) -> CallRecording:
+        if self.content is None and self.content_inline is None:
+            raise ValueError("a call_recording needs its recording in content")
+        if self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        return self
+
+    def key(self) -> str:
+        """The call id."""
+        return self.call_id
+
+
+class Email(_Artefact):
+    """An e-mail; the RFC 5322 message by reference, or metadata only."""
+
+    type: Literal["email"]
+    message_id: str = Field(min_length=1, max_length=1000)
+    direction: Direction
+    subject: str | None = Field(default=None, max_length=2000)
+
+    def key(self) -> str:
+        """The message id."""
+        return self.message_id
+
+
+class Chat(_Artefact):
+    """A chat message or transcript, inline or by reference."""
+
+    type: Literal["chat"]
+    conversation_id: str = Field(min_length=1, max_length=200)
+    platform: str = Field(min_length=1, max_length=100)
+
+    def key(self) -> str:
+        """The conversation id."""
+        return self.conversation_id
+
+
+ArtefactEvent = Annotated[CallRecording | Email | Chat, Field(discriminator="type")]
+artefact_adapter: TypeAdapter[CallRecording | Email | Chat] = TypeAdapter(ArtefactEvent)
+
+TOPIC_OF_TYPE = {"call_recording": "calls", "email": "emails", "chat": "chats"}
+
+
+class ConsentEvent(_Model):
+    """Consent, objection and restriction events from CRM systems (privacy.consent)."""
+
+    event_id: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=100)
+    occurred_at: AwareDatetime
+    subject_id: str = Field(min_length=1, max_length=200)
+    action: Literal["grant", "withdraw", "object", "restrict", "unrestrict"]
+    purpose: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _purpose_when_needed(self) -> ConsentEvent:
+        if self.action in {"grant", "withdraw"} and not self.purpose:
+            raise ValueError(f"purpose is required for {self.action}")
+        return self

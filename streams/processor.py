@@ -1,0 +1,212 @@
+"""MessageProcessor: one raw Kafka message to an outcome, never raising, never losing it.
+
+Faust acknowledges a message when its agent raises, so nothing here may raise: bad input goes
+to the dead-letter topic, a transient fault is retried with backoff while the partition waits
+(no offset past the event is committed), and only then is the message done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from storage.errors import StorageError
+from streams.errors import BadEventError, DeadLetterReason, StreamsError
+from streams.events import ConsentEvent, artefact_adapter
+from streams.ingest import Artefact, IngestService
+from streams.metrics import StreamMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """A consumed message as it came off the wire."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class DeadLetterSink(Protocol):
+    """Where messages that can never be accepted go, with their reason."""
+
+    async def send(self, key: bytes | None, letter: dict[str, Any]) -> None:
+        """Publish one dead letter and wait until the broker has it."""
+        ...
+
+
+class ConsentHandler(Protocol):
+    """Applies consent, objection and restriction events."""
+
+    async def apply(self, event: ConsentEvent) -> None:
+        """Apply one event (idempotently)."""
+        ...
+
+
+def _field_of(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"]) or "(root)"
+    return f"{loc}: {first['msg']}"
+
+
+def parse_artefact(value: bytes | None) -> Artefact:
+    """Decode and validate an artefact event, or raise BadEventError with its reason."""
+    body = _json_object(value)
+    kind = body.get("type")
+    if kind not in {"call_recording", "email", "chat"}:
+        raise BadEventError(DeadLetterReason.UNKNOWN_TYPE, f"type: unknown type {kind!r}")
+    try:
+        return artefact_adapter.validate_python(body)
+    except ValidationError as err:
+        detail = _field_of(err)
+        reason = (
+            DeadLetterReason.INLINE_TOO_LARGE
+            if "larger than" in detail and "content_inline" in detail
+            else DeadLetterReason.SCHEMA_VIOLATION
+        )
+        raise BadEventError(reason, detail) from err
+
+
+def parse_consent(value: bytes | None) -> ConsentEvent:
+    """Decode and validate a consent event, or raise BadEventError."""
+    body = _json_object(value)
+    try:
+        return ConsentEvent.model_validate(body)
+    except ValidationError as err:
+        raise BadEventError(DeadLetterReason.SCHEMA_VIOLATION, _field_of(err)) from err
+
+
+def _json_object(value: bytes | None) -> dict[str, Any]:
+    if value is None:
+        raise BadEventError(DeadLetterReason.INVALID_JSON, "message has no value")
+    try:
+        body = json.loads(value.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BadEventError(DeadLetterReason.INVALID_JSON, f"not UTF-8 JSON: {err}") from err
+    if not isinstance(body, dict):
+        raise BadEventError(DeadLetterReason.SCHEMA_VIOLATION, "(root): not a JSON object")
+    return body
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether waiting and retrying can help."""
+    if isinstance(err, (StorageError, StreamsError)):
+        return err.retriable
+    if isinstance(err, (OperationalError, ConnectionError, TimeoutError)):
+        return True
+    return isinstance(err, DBAPIError) and err.connection_invalidated
+
+
+class MessageProcessor:
+    """Runs one message to completion: stored, dead-lettered, or retried until one of those."""
+
+    def __init__(
+        self,
+        *,
+        ingest: IngestService,
+        consents: ConsentHandler,
+        dead_letters: DeadLetterSink,
+        metrics: StreamMetrics,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 15.0,
+    ) -> None:
+        self._ingest = ingest
+        self._consents = consents
+        self._dlq = dead_letters
+        self._metrics = metrics
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+
+    async def process_artefact(self, msg: RawMessage) -> None:
+        """Ingest one artefact event."""
+        self._metrics.consumed.labels(topic=msg.topic).inc()
+        started = asyncio.get_running_loop().time()
+        try:
+            event = parse_artefact(msg.value)
+        except BadEventError as err:
+            await self._dead_letter(msg, err.reason, err.error)
+            return
+
+        async def run() -> None:
+            outcome = await self._ingest.ingest(event)
+            if outcome.created:
+                self._metrics.stored.labels(type=event.type).inc()
+                self._metrics.bytes_stored.inc(outcome.size_bytes)
+                self._metrics.latency.observe(asyncio.get_running_loop().time() - started)
+            else:
+                self._metrics.duplicates.inc()
+
+        await self._run(msg, run)
+
+    async def process_consent(self, msg: RawMessage) -> None:
+        """Apply one consent event."""
+        self._metrics.consumed.labels(topic=msg.topic).inc()
+        try:
+            event = parse_consent(msg.value)
+        except BadEventError as err:
+            await self._dead_letter(msg, err.reason, err.error)
+            return
+        await self._run(msg, lambda: self._consents.apply(event))
+
+    async def _run(self, msg: RawMessage, work: Callable[[], Awaitable[None]]) -> None:
+        delay = self._retry_initial_s
+        while True:
+            try:
+                await work()
+            except BadEventError as err:
+                await self._dead_letter(msg, err.reason, err.error)
+            except Exception as err:
+                if not is_transient(err):
+                    # The edge of the consumer loop: an unexpected failure must not stop the
+                    # partition, and the message is kept whole in the dead-letter topic.
+                    log.exception("unexpected failure at %s[%d]@%d", msg.topic, msg.partition,
+                                  msg.offset)
+                    await self._dead_letter(msg, DeadLetterReason.INTERNAL_ERROR,
+                                            type(err).__name__)
+                    return
+                self._metrics.retries.labels(error=type(err).__name__).inc()
+                log.warning(
+                    "transient fault at %s[%d]@%d (%s); retrying in %.1fs",
+                    msg.topic, msg.partition, msg.offset, type(err).__name__, delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
+                continue
+            return
+
+    async def _dead_letter(self, msg: RawMessage, reason: DeadLetterReason, error: str) -> None:
+        letter = {
+            "reason": reason.value,
+            "error": error,
+            "topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+            "key": msg.key.decode("utf-8", "replace") if msg.key is not None else None,
+            "value_b64": base64.b64encode(msg.value or b"").decode("ascii"),
+            "failed_at": datetime.now(UTC).isoformat(),
+        }
+        log.warning("dead letter %s from %s[%d]@%d", reason.value, msg.topic, msg.partition,
+                    msg.offset)
+        delay = self._retry_initial_s
+        while True:
+            try:
+                await self._dlq.send(msg.key, letter)
+            except Exception as err:  # noqa: BLE001 - a dead letter is never dropped
+                log.warning("dead-letter topic unavailable (%s); retrying", type(err).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
+                continue
+            self._metrics.dead_letters.labels(reason=reason.value).inc()
+            return

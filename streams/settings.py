@@ -1,0 +1,35 @@
+"""Settings of the streams context: Kafka, topics, fetching and concurrency."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StreamSettings(BaseSettings):
+    """How keepline reads and writes Kafka."""
+
+    model_config = SettingsConfigDict(env_prefix="KEEPLINE_", extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    app_id: str = Field(default="keepline", description="Kafka consumer group of the workers.")
+    topic_calls: str = Field(default="comms.calls", description="Call-recording events.")
+    topic_emails: str = Field(default="comms.emails", description="E-mail events.")
+    topic_chats: str = Field(default="comms.chats", description="Chat events.")
+    topic_consent: str = Field(default="privacy.consent", description="Consent events.")
+    topic_dlq: str = Field(default="keepline.dlq", description="Dead letters.")
+    topic_audit: str = Field(default="keepline.audit", description="Audit entries for a SIEM.")
+    topic_partitions: int = Field(default=4, ge=1, description="Partitions of created topics.")
+    allow_file_uris: bool = Field(
+        default=False, description="Accept file:// content references (operator opt-in)."
+    )
+    fetch_timeout_s: float = Field(default=30.0, gt=0, description="Per-read fetch timeout.")
+    concurrency: int = Field(default=4, ge=1, le=64, description="Items in flight per topic.")
+    retry_initial_s: float = Field(default=0.5, gt=0, description="First retry backoff.")
+    retry_max_s: float = Field(default=15.0, gt=0, description="Longest retry backoff.")
+    sweep_interval_s: float = Field(default=60.0, gt=0, description="Retention sweep interval.")
+    worker_web_port: int = Field(
+        default=0, ge=0, description="Faust's own web port (0: disabled)."
+    )
