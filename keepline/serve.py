@@ -21,6 +21,7 @@ from storage.runtime import build_storage, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql_subjects import SqlSubjectStore
 from streams.consent import ConsentService
+from streams.jobs import Job, supervise
 from streams.metrics import StreamMetrics
 from streams.settings import StreamSettings
 from streams.worker import build_worker_app
@@ -99,7 +100,9 @@ async def serve(
             lifespan="on",
         )
     )
+    jobs: list[Job] = []
     await worker.start()
+    job_tasks = [asyncio.create_task(supervise(job), name=job.name) for job in jobs]
     api_task = asyncio.create_task(server.serve(), name="keepline-api")
     log.info(
         "keepline serving: API http://%s:%d, Kafka %s",
@@ -118,6 +121,9 @@ async def serve(
         with contextlib.suppress(Exception):
             await api_task
         stop_task.cancel()
+        for task in job_tasks:
+            task.cancel()
+        await asyncio.gather(*job_tasks, return_exceptions=True)
         await worker.stop()
         await storage.close()
         log.info("keepline stopped")

@@ -278,8 +278,11 @@ class FileKeyRing(_VersionedKeyRing):
 
     def _create(self) -> _Loaded:
         parent = self._path.parent
-        if not parent.exists():
+        try:
             parent.mkdir(mode=0o700, parents=True)
+        except FileExistsError:
+            pass
+        else:
             parent.chmod(0o700)  # mkdir's mode is filtered by the umask
         with self._file_lock():
             if self._path.exists():  # another process created it first
@@ -324,7 +327,7 @@ class FileKeyRing(_VersionedKeyRing):
         if not isinstance(doc, dict) or doc.get("version") != KEYRING_FILE_VERSION:
             raise bad
         current, encoded = doc.get("current"), doc.get("keys")
-        if not isinstance(encoded, dict) or current not in encoded:
+        if not isinstance(encoded, dict) or not isinstance(current, str) or current not in encoded:
             raise bad
         keys: dict[str, bytes] = {}
         for key_id, value in encoded.items():
@@ -334,7 +337,7 @@ class FileKeyRing(_VersionedKeyRing):
                 raise bad from None
             if not _KEY_ID.fullmatch(key_id) or len(keys[key_id]) != KEY_SIZE_BYTES:
                 raise bad
-        return str(current), keys
+        return current, keys
 
     def _save(self, current: str, keys: Mapping[str, bytes]) -> _Loaded:
         doc = {

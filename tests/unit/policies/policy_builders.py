@@ -75,6 +75,6 @@ def hold(
     return Hold(
         hold_id=hold_id,
         matter=matter,
-        criteria=HoldCriteria(**fields),  # type: ignore[arg-type] - tables pass exact types
+        criteria=HoldCriteria(**fields),  # type: ignore[arg-type]  # tables pass exact types
         released_at=day(1) if released else None,
     )

@@ -158,13 +158,13 @@ def test_after_overflow_is_a_policy_error(duration: str) -> None:
     [({}, True), ({"days": 1}, False), ({"seconds": Decimal("0.001")}, False)],
 )
 def test_is_zero(kwargs: dict[str, int], is_zero: bool) -> None:
-    assert IsoDuration(**kwargs).is_zero is is_zero  # type: ignore[arg-type] - table values
+    assert IsoDuration(**kwargs).is_zero is is_zero  # type: ignore[arg-type]  # table values
 
 
 @pytest.mark.parametrize("kwargs", [{"days": -1}, {"seconds": Decimal(-1)}])
 def test_negative_components_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidDurationError, match="negative"):
-        IsoDuration(**kwargs)  # type: ignore[arg-type] - table values
+        IsoDuration(**kwargs)  # type: ignore[arg-type]  # table values
 
 
 def test_float_seconds_keep_their_decimal_text() -> None:

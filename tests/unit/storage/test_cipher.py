@@ -16,7 +16,7 @@ from storage.cipher import (
     new_data_key,
     parse_header,
 )
-from storage.errors import IntegrityError
+from storage.errors import IntegrityError, InvalidRangeError
 
 SEG = 16
 KEY = bytes(range(32))
@@ -318,6 +318,8 @@ def test_reprs_hide_the_data_key() -> None:
 
 
 def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(InvalidRangeError):
+        AesGcmSegmentCipher(SEG).plan_range(plaintext_size_bytes=10, start=3, end=2)
     with pytest.raises(ValueError, match="segment size"):
         AesGcmSegmentCipher(0)
     with pytest.raises(ValueError, match="data key"):

@@ -157,6 +157,7 @@ def test_group_or_world_accessible_file_is_refused(tmp_path: Path, mode: int) ->
         '{"version": 1, "current": "k2", "keys": {"k1": "AAAA"}}',
         '{"version": 1, "current": "k1", "keys": {"k1": "AAAA"}}',
         '{"version": 1, "current": "k1", "keys": {"k1": 5}}',
+        '{"version": 1, "current": ["k1"], "keys": {"k1": "AAAA"}}',
     ],
 )
 def test_malformed_file_is_refused(tmp_path: Path, content: str) -> None:
@@ -210,6 +211,27 @@ def test_concurrent_rotations_lose_no_key(tmp_path: Path) -> None:
     ring = FileKeyRing(path)
     assert ring.key_ids() == [f"k{n}" for n in range(1, 17)]
     assert ring.current_key_id() == "k16"
+
+
+def test_concurrent_first_use_creates_one_key_ring(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "keyring.json"
+    script = (
+        "from pathlib import Path\nfrom storage.keyring import FileKeyRing\n"
+        f"ring = FileKeyRing(Path({str(path)!r}))\n"
+        f"print(ring.wrap({DATA_KEY!r}, item_id='item-1').to_str())\n"
+    )
+    procs = [
+        subprocess.Popen(  # noqa: S603  # our own interpreter, our own script
+            [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0]
+    ring = FileKeyRing(path)
+    assert ring.key_ids() == ["k1"]
+    for text in outputs:
+        assert ring.unwrap(WrappedKey.from_str(text), item_id="item-1") == DATA_KEY
 
 
 def test_reprs_and_errors_hold_no_key_material(tmp_path: Path) -> None:

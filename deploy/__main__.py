@@ -1,0 +1,7 @@
+"""`python -m deploy`: provision or run the local stack."""
+
+import sys
+
+from deploy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,239 @@
+"""`python -m deploy provision | run`: the local stack from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Final
+
+from deploy.cache import cache_dir, data_dir
+from deploy.errors import DeployError
+from deploy.kafka import KafkaProcess, ensure_topics, fetch_kafka
+from deploy.minio import MinioProcess, build_minio
+from deploy.process import ServerProcess, child_environment, say
+from deploy.settings import DEFAULT_KAFKA_BOOTSTRAP, DEFAULT_S3_ENDPOINT, DeploySettings
+
+# The topics of SPEC section 2.
+SPEC_TOPICS: Final = (
+    "comms.calls",
+    "comms.emails",
+    "comms.chats",
+    "privacy.consent",
+    "keepline.dlq",
+    "keepline.audit",
+)
+KAFKA_PORT: Final = 9092
+KAFKA_CONTROLLER_PORT: Final = 9093
+MINIO_PORT: Final = 9000
+MINIO_CONSOLE_PORT: Final = 9001
+_LOCAL_HOSTS: Final = ("127.0.0.1", "localhost")
+_CHILD_GRACE_S: Final = 30.0
+
+
+def wants_local_kafka(settings: DeploySettings) -> bool:
+    """Tell whether `run` starts its own Kafka: only while the bootstrap is the default.
+
+    Args:
+        settings: The stack settings.
+    """
+    return settings.kafka_bootstrap in {f"{h}:{KAFKA_PORT}" for h in _LOCAL_HOSTS} | {
+        DEFAULT_KAFKA_BOOTSTRAP
+    }
+
+
+def wants_local_minio(settings: DeploySettings) -> bool:
+    """Tell whether `run` starts its own MinIO: only while the endpoint is the default.
+
+    Args:
+        settings: The stack settings.
+    """
+    endpoint = settings.s3_endpoint.rstrip("/")
+    return endpoint in {f"http://{h}:{MINIO_PORT}" for h in _LOCAL_HOSTS} | {DEFAULT_S3_ENDPOINT}
+
+
+def service_environment(settings: DeploySettings) -> dict[str, str]:
+    """Return the variables keepline gets from `run` (user-set values pass through).
+
+    Args:
+        settings: The stack settings.
+    """
+    return {
+        "KEEPLINE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "KEEPLINE_S3_ENDPOINT": settings.s3_endpoint,
+        "KEEPLINE_S3_ACCESS_KEY": settings.s3_access_key,
+        "KEEPLINE_S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
+    }
+
+
+def provision(settings: DeploySettings) -> None:
+    """Fetch Kafka and build MinIO into the cache (both idempotent).
+
+    Args:
+        settings: The stack settings.
+    """
+    cache = cache_dir(settings)
+    fetch_kafka(cache)
+    build_minio(cache)
+    say(f"provisioned: Kafka and MinIO are cached in {cache}")
+
+
+@dataclass
+class _Stack:
+    kafka: KafkaProcess | None = None
+    minio: MinioProcess | None = None
+    child: ServerProcess | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def stop(self) -> None:
+        # Reverse order of start: the service first, so it can flush to Kafka and MinIO.
+        if self.child is not None and self.child.running:
+            say("stopping keepline")
+            self.child.stop(_CHILD_GRACE_S)
+        if self.minio is not None and self.minio.running:
+            say("stopping MinIO")
+            self.minio.stop()
+        if self.kafka is not None and self.kafka.running:
+            say("stopping Kafka")
+            self.kafka.stop()
+
+
+def _start_servers(settings: DeploySettings, stack: _Stack, logs: Path) -> None:
+    data = data_dir(settings)
+    cache = cache_dir(settings)
+    if wants_local_kafka(settings):
+        stack.kafka = KafkaProcess(
+            data / "kafka",
+            port=KAFKA_PORT,
+            controller_port=KAFKA_CONTROLLER_PORT,
+            log_dir=logs,
+            distribution=fetch_kafka(cache),
+        )
+    else:
+        say(f"using the Kafka at {settings.kafka_bootstrap} (KEEPLINE_KAFKA_BOOTSTRAP)")
+    if wants_local_minio(settings):
+        stack.minio = MinioProcess(
+            data / "minio",
+            port=MINIO_PORT,
+            console_port=MINIO_CONSOLE_PORT,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            log_dir=logs,
+            binary=build_minio(cache),
+        )
+    else:
+        say(f"using the object store at {settings.s3_endpoint} (KEEPLINE_S3_ENDPOINT)")
+    servers: list[KafkaProcess | MinioProcess] = [s for s in (stack.kafka, stack.minio) if s]
+    with ThreadPoolExecutor(2, thread_name_prefix="deploy-start") as pool:
+        futures = [pool.submit(server.start) for server in servers]
+        errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+    if stack.kafka is not None:
+        say(f"Kafka ready on {stack.kafka.bootstrap}")
+    if stack.minio is not None:
+        say(f"MinIO ready on {stack.minio.url}")
+    ensure_topics(settings.kafka_bootstrap, SPEC_TOPICS)
+    say(f"topics ready: {', '.join(SPEC_TOPICS)}")
+
+
+def run(settings: DeploySettings, command: Sequence[str]) -> int:
+    """Start Kafka and MinIO, then keepline; on SIGINT or SIGTERM stop all three.
+
+    Args:
+        settings: The stack settings.
+        command: The service command; `keepline serve` from this venv when empty.
+
+    Returns:
+        0 after a signal, else the service's exit status.
+    """
+    stack = _Stack()
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stack.stopping.set()
+
+    # While starting, a signal aborts at once; once keepline runs, the loop below notices.
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    logs = data_dir(settings) / "logs"
+    say(f"logs go to {logs}/")
+    try:
+        provision(settings)
+        _start_servers(settings, stack, logs)
+        argv = list(command) or [str(Path(sys.executable).parent / "keepline"), "serve"]
+        env = child_environment(service_environment(settings))
+        stack.child = ServerProcess("keepline", argv, env=env)
+        say(f"starting {' '.join(argv)} (Ctrl-C stops everything)")
+        for signum in previous:
+            signal.signal(signum, request_stop)
+        stack.child.spawn()
+        return _supervise(stack)
+    except KeyboardInterrupt:
+        say("interrupted while starting, shutting down")
+        return 0
+    finally:
+        stack.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _supervise(stack: _Stack) -> int:
+    assert stack.child is not None  # spawned by run()
+    while not stack.stopping.wait(0.5):
+        status = stack.child.returncode
+        if status is not None:
+            say(f"keepline exited with status {status}")
+            return status
+        for server in (stack.kafka, stack.minio):
+            if server is not None and not server.running:
+                say(f"a server exited unexpectedly; see {server.log_path}")
+                return 1
+    say("signal received, shutting down")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run `provision` or `run`.
+
+    Args:
+        argv: The arguments; `sys.argv[1:]` when omitted.
+
+    Returns:
+        The process exit status.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy",
+        description="The local keepline stack: Apache Kafka and MinIO on 127.0.0.1.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("provision", help="fetch Kafka (mvn) and build MinIO (go install)")
+    run_parser = commands.add_parser(
+        "run",
+        help="start Kafka on 127.0.0.1:9092, MinIO on 127.0.0.1:9000, then keepline",
+        description="Starts Kafka and MinIO (only where KEEPLINE_KAFKA_BOOTSTRAP and "
+        "KEEPLINE_S3_ENDPOINT keep their defaults), creates the topics, then runs "
+        "`keepline serve`, or the command after `--`.",
+    )
+    run_parser.add_argument(
+        "service", nargs=argparse.REMAINDER, help="-- COMMAND...: run this instead of keepline"
+    )
+    args = parser.parse_args(argv)
+    settings = DeploySettings()
+    try:
+        if args.command == "provision":
+            provision(settings)
+            return 0
+        service = args.service[1:] if args.service[:1] == ["--"] else args.service
+        return run(settings, service)
+    except DeployError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

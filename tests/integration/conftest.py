@@ -1,0 +1,131 @@
+"""Real Kafka and MinIO for the integration tests, started once per session on free ports.
+
+Only the servers the collected tests need are started, both at once, in temporary
+directories that pytest keeps for the last runs (logs included). Every test in this
+folder is marked `integration`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from minio import Minio
+
+from deploy.kafka import KafkaProcess, ensure_topics
+from deploy.minio import MinioProcess
+
+HERE = Path(__file__).parent
+_NEEDED = pytest.StashKey[frozenset[str]]()
+
+TopicFactory = Callable[..., str]
+BucketFactory = Callable[..., str]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needed: set[str] = set()
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
+        needed.update({"kafka", "minio"} & set(getattr(item, "fixturenames", ())))
+    config.stash[_NEEDED] = frozenset(needed)
+
+
+class _Servers:
+    """Starts the servers in the background; hands each out once it is ready."""
+
+    def __init__(self, base: pytest.TempPathFactory, needed: frozenset[str]) -> None:
+        self._base = base
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="stack-start")
+        self._kafka: Future[KafkaProcess] | None = None
+        self._minio: Future[MinioProcess] | None = None
+        if "kafka" in needed:
+            self._kafka = self._pool.submit(self._start_kafka)
+        if "minio" in needed:
+            self._minio = self._pool.submit(self._start_minio)
+
+    def _start_kafka(self) -> KafkaProcess:
+        kafka = KafkaProcess(self._base.mktemp("kafka"), num_partitions=1)
+        kafka.start(timeout_s=120)
+        return kafka
+
+    def _start_minio(self) -> MinioProcess:
+        minio = MinioProcess(self._base.mktemp("minio") / "data")
+        minio.start(timeout_s=60)
+        return minio
+
+    def kafka(self) -> KafkaProcess:
+        if self._kafka is None:  # requested dynamically, not seen at collection
+            self._kafka = self._pool.submit(self._start_kafka)
+        return self._kafka.result()
+
+    def minio(self) -> MinioProcess:
+        if self._minio is None:
+            self._minio = self._pool.submit(self._start_minio)
+        return self._minio.result()
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=True)
+        for future in (self._minio, self._kafka):
+            if future is not None and future.exception() is None:
+                future.result().stop()
+
+
+@pytest.fixture(scope="session")
+def _servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_Servers]:
+    needed = request.config.stash.get(_NEEDED, frozenset({"kafka", "minio"}))
+    servers = _Servers(tmp_path_factory, needed)
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(_servers: _Servers) -> KafkaProcess:
+    """A KRaft broker on 127.0.0.1; `kafka.bootstrap` is its address."""
+    return _servers.kafka()
+
+
+@pytest.fixture(scope="session")
+def minio(_servers: _Servers) -> MinioProcess:
+    """A MinIO server; `endpoint`, `url`, `access_key`, `secret_key` reach it."""
+    return _servers.minio()
+
+
+@pytest.fixture(scope="session")
+def minio_client(minio: MinioProcess) -> Minio:
+    """A `minio` SDK client with the server's root credentials."""
+    return Minio(
+        minio.endpoint, access_key=minio.access_key, secret_key=minio.secret_key, secure=False
+    )
+
+
+@pytest.fixture(scope="session")
+def topic_factory(kafka: KafkaProcess) -> TopicFactory:
+    """Create a uniquely named topic: `topic_factory(prefix="test", partitions=1) -> name`."""
+
+    def create(prefix: str = "test", partitions: int = 1) -> str:
+        name = f"{prefix}.{uuid.uuid4().hex[:12]}"
+        ensure_topics(kafka.bootstrap, [name], partitions)
+        return name
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def bucket_factory(minio_client: Minio) -> BucketFactory:
+    """Create a uniquely named bucket: `bucket_factory(prefix="test", object_lock=True)`.
+
+    With object lock (the default) the bucket is versioned, as S3 requires.
+    """
+
+    def create(prefix: str = "test", object_lock: bool = True) -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        minio_client.make_bucket(name, object_lock=object_lock)
+        return name
+
+    return create

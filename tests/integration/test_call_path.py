@@ -1,0 +1,92 @@
+"""The first end-to-end path: a call recording from Kafka to encrypted MinIO and back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from minio import Minio
+
+from tests.integration.keepline_service import KeeplineService, wait_for
+
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "contract" / "examples"
+
+
+def example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
+    return data
+
+
+def test_call_recording_round_trip(
+    keepline_factory: Callable[..., KeeplineService],
+    content_server: Callable[[bytes], str],
+    minio_client: Minio,
+) -> None:
+    service = keepline_factory()
+    recording = os.urandom(2_500_000) + b"RIFF-plaintext-marker" * 1000
+    event = example("call_recording.json")
+    event["content"] = {
+        "uri": content_server(recording),
+        "sha256": hashlib.sha256(recording).hexdigest(),
+        "size_bytes": len(recording),
+        "content_type": "audio/wav",
+    }
+    service.publish("calls", b"{not json", key=b"junk")  # must not stop the agent
+    service.publish("calls", event, key=event["call_id"].encode())
+
+    with service.client("legal") as http:
+
+        def listed() -> list[dict[str, Any]]:
+            body = http.get("/v1/items", params={"subject_id": "cust-42"}).json()
+            items: list[dict[str, Any]] = body["items"]
+            return items
+
+        items = wait_for(listed, what="the item to be listed")
+        assert len(items) == 1
+        item = items[0]
+        assert item["call_id"] == "c-8f2a61"
+        assert item["content"]["sha256"] == hashlib.sha256(recording).hexdigest()
+        assert {p["name"] for p in item["purposes"]} == {"quality", "training", "legal"}
+
+        content = http.get(f"/v1/items/{item['item_id']}/content")
+        assert content.status_code == 200
+        assert hashlib.sha256(content.content).hexdigest() == item["content"]["sha256"]
+
+        one = http.get(f"/v1/items/{item['item_id']}")
+        assert one.status_code == 200
+        assert one.json()["status"] == "stored"
+
+    # The object in MinIO is ciphertext, named without personal data.
+    objects = list(minio_client.list_objects(service.bucket, recursive=True))
+    assert len(objects) == 1
+    name = objects[0].object_name
+    assert name is not None
+    assert "cust-42" not in name
+    assert "447700900123" not in name
+    stored = minio_client.get_object(service.bucket, name).read()
+    assert b"RIFF-plaintext-marker" not in stored
+    assert recording[:4096] not in stored
+    tags = minio_client.get_object_tags(service.bucket, name) or {}
+    assert all("cust" not in v and "+44" not in v for v in tags.values())
+
+
+def test_malformed_message_is_skipped_and_dead_lettered(
+    keepline_factory: Callable[..., KeeplineService],
+) -> None:
+    service = keepline_factory()
+    service.publish("calls", b"\xff\xfe not json", key=b"bad")
+    chat = example("chat.json")
+    service.publish("chats", chat, key=b"conv-991")
+    letters = service.read_topic("dlq", expect=1)
+    assert letters[0]["reason"] == "invalid_json"
+    assert letters[0]["topic"] == service.topics["calls"]
+    with service.client("legal") as http:
+        items = wait_for(
+            lambda: http.get("/v1/items", params={"type": "chat"}).json()["items"],
+            what="the chat after the bad message",
+        )
+    assert items[0]["conversation_id"] == "conv-991"
