@@ -187,7 +187,8 @@ class _Validator:
         entries = self.mapping(node, field, _PURPOSE_KEYS, "must be a mapping")
         for required in _REQUIRED_PURPOSE_KEYS:
             if required not in entries:
-                self.fail(key, f"{field}.{required}", "is missing")
+                needs = ", ".join(_REQUIRED_PURPOSE_KEYS)
+                self.fail(key, f"{field}.{required}", f"is missing; a purpose needs {needs}")
         worm = entries.get("worm")
         return Purpose(
             name=name,
@@ -243,7 +244,7 @@ class _Validator:
     def rule(self, node: Node, field: str, purposes: dict[str, Purpose]) -> Rule:
         entries = self.mapping(node, field, _RULE_KEYS, "a rule must be a mapping")
         if "purposes" not in entries:
-            self.fail(node, f"{field}.purposes", "is missing")
+            self.fail(node, f"{field}.purposes", "is missing; list the purposes it attaches")
         match_type: ArtefactType | None = None
         attributes: dict[str, str] = {}
         if "match" in entries:

@@ -63,8 +63,11 @@ items = Table(
     "items",
     metadata,
     Column("item_id", String(36), primary_key=True),
-    Column("source", String(100), nullable=False),
-    Column("event_id", String(200), nullable=False),
+    # sha256 of (source, event_id): the idempotency key, kept after destruction so a
+    # republished event never brings an erased item back, while the ids themselves go.
+    Column("idem_key", String(64), nullable=False),
+    Column("source", String(100), nullable=True),
+    Column("event_id", String(200), nullable=True),
     Column("type", String(20), nullable=False),
     # pending: claimed, object not yet committed; stored; destroyed (tombstone kept).
     Column("status", String(12), nullable=False),
@@ -87,7 +90,7 @@ items = Table(
     Column("s3_legal_hold", Boolean, nullable=False, default=False),
     Column("s3_retain_until", TS, nullable=True),
     Column("s3_synced", Boolean, nullable=False, default=True),
-    UniqueConstraint("source", "event_id", name="uq_items_source_event"),
+    UniqueConstraint("idem_key", name="uq_items_idem_key"),
 )
 Index("ix_items_occurred", items.c.occurred_at)
 Index("ix_items_status", items.c.status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -33,7 +34,13 @@ from storage.schema import (
     item_purposes,
     items,
     subjects,
+    tombstones,
 )
+
+
+def idempotency_key(source: str, event_id: str) -> str:
+    """The digest that makes (source, event_id) unique without keeping the ids forever."""
+    return hashlib.sha256(f"{source}\x00{event_id}".encode()).hexdigest()
 
 
 def _restricted_clause() -> Any:
@@ -70,11 +77,13 @@ class SqlCatalog:
     ) -> Claim:
         """Claim (source, event_id) for a new item, or return the item that already has it."""
         item_id = str(uuid.uuid4())
+        idem = idempotency_key(source, event_id)
         try:
             async with self._db.begin() as conn:
                 await conn.execute(
                     insert(items).values(
                         item_id=item_id,
+                        idem_key=idem,
                         source=source,
                         event_id=event_id,
                         type=item_type,
@@ -109,9 +118,7 @@ class SqlCatalog:
             async with self._db.connect() as conn:
                 row = (
                     await conn.execute(
-                        select(items.c.item_id, items.c.status).where(
-                            items.c.source == source, items.c.event_id == event_id
-                        )
+                        select(items.c.item_id, items.c.status).where(items.c.idem_key == idem)
                     )
                 ).one()
             return Claim(item_id=row.item_id, status=ItemStatus(row.status), created=False)
@@ -260,6 +267,101 @@ class SqlCatalog:
             ).all()
         return [(r.hold_id, r.matter, dict(r.criteria)) for r in rows]
 
+    async def set_purposes(
+        self, item_id: str, purposes: Sequence[PurposeRow], *, policy_version: str | None = None
+    ) -> None:
+        """Replace an item's purposes (and, when given, the policy version that decided them).
+
+        The object's lock state is marked unsynced: ObjectLockSync brings it in line.
+        """
+        async with self._db.begin() as conn:
+            await conn.execute(delete(item_purposes).where(item_purposes.c.item_id == item_id))
+            if purposes:
+                await conn.execute(
+                    insert(item_purposes),
+                    [
+                        {
+                            "item_id": item_id,
+                            "name": p.name,
+                            "basis": p.basis,
+                            "expires_at": p.expires_at,
+                            "worm": p.worm,
+                        }
+                        for p in purposes
+                    ],
+                )
+            values: dict[str, Any] = {"s3_synced": False}
+            if policy_version is not None:
+                values["policy_version"] = policy_version
+            await conn.execute(update(items).where(items.c.item_id == item_id).values(**values))
+
+    async def mark_destroyed(
+        self, item_id: str, *, reason: str, at: datetime
+    ) -> bool:
+        """Forget everything about an item but its tombstone; False if already destroyed.
+
+        The wrapped data key goes with the row's content fields (crypto-shredding), and with
+        it any personal data: parties, attributes, the event, its source and id. The
+        idempotency digest stays, so a republished event never brings the item back.
+        """
+        async with self._db.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(items.c.type, items.c.status, items.c.policy_version).where(
+                        items.c.item_id == item_id
+                    )
+                )
+            ).first()
+            if row is None or row.status == ItemStatus.DESTROYED.value:
+                return False
+            for table in (item_parties, item_attributes, item_purposes, hold_items):
+                await conn.execute(delete(table).where(table.c.item_id == item_id))
+            await conn.execute(
+                update(items)
+                .where(items.c.item_id == item_id)
+                .values(
+                    status=ItemStatus.DESTROYED.value,
+                    source=None,
+                    event_id=None,
+                    event={},
+                    object_key=None,
+                    object_version_id=None,
+                    wrapped_key=None,
+                    key_id=None,
+                    content_sha256=None,
+                    content_type=None,
+                    s3_legal_hold=False,
+                    s3_retain_until=None,
+                    s3_synced=True,
+                )
+            )
+            await conn.execute(
+                insert(tombstones).values(
+                    item_id=item_id,
+                    type=row.type,
+                    destroyed_at=at,
+                    reason=reason,
+                    policy_version=row.policy_version,
+                )
+            )
+        return True
+
+    async def tombstone(self, item_id: str) -> dict[str, Any] | None:
+        """The tombstone of a destroyed item."""
+        async with self._db.connect() as conn:
+            row = (
+                await conn.execute(select(tombstones).where(tombstones.c.item_id == item_id))
+            ).first()
+        if row is None:
+            return None
+        return {
+            "item_id": row.item_id,
+            "type": row.type,
+            "destroyed_at": row.destroyed_at.isoformat(),
+            "reason": row.reason,
+            "policy_version": row.policy_version,
+        }
+
     async def set_s3_state(
         self, item_id: str, *, legal_hold: bool, retain_until: datetime | None, synced: bool
     ) -> None:
@@ -322,8 +424,8 @@ def _record(
         )
     return ItemRecord(
         item_id=row.item_id,
-        source=row.source,
-        event_id=row.event_id,
+        source=row.source or "",
+        event_id=row.event_id or "",
         type=row.type,
         status=ItemStatus(row.status),
         occurred_at=must_utc(row.occurred_at),

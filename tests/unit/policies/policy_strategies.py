@@ -159,3 +159,25 @@ def policies(draw: st.DrawFn) -> Policy:
 consent_grants = st.dictionaries(
     st.sampled_from(SUBJECTS), st.frozensets(st.sampled_from(PURPOSE_NAMES))
 )
+
+
+@st.composite
+def held_items(draw: st.DrawFn) -> tuple[ItemFacts, Hold]:
+    """An item with an active hold built from its own facts, so it surely covers it."""
+    facts = draw(items)
+    options: list[HoldCriteria] = [
+        HoldCriteria(types=frozenset({facts.type})),
+        HoldCriteria(since=facts.occurred_at),
+        HoldCriteria(until=facts.occurred_at + timedelta(microseconds=1)),
+    ]
+    if facts.subject_ids:
+        options.append(HoldCriteria(subject_ids=frozenset({min(facts.subject_ids)})))
+    if facts.addresses:
+        options.append(HoldCriteria(addresses=frozenset({max(facts.addresses).upper()})))
+    if facts.staff_ids:
+        options.append(HoldCriteria(staff_ids=facts.staff_ids))
+    if facts.attributes:
+        key = min(facts.attributes)
+        options.append(HoldCriteria(attributes={key: frozenset({facts.attributes[key]})}))
+    criteria = draw(st.sampled_from(options))
+    return facts, Hold(hold_id="h0", matter="covering", criteria=criteria)

@@ -7,7 +7,14 @@ from datetime import datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
-from policy_strategies import aware_datetimes, consent_grants, hold_lists, items, policies
+from policy_strategies import (
+    aware_datetimes,
+    consent_grants,
+    held_items,
+    hold_lists,
+    items,
+    policies,
+)
 
 from policies import (
     Hold,
@@ -31,6 +38,17 @@ def test_nothing_held_is_ever_destroyed(
 ) -> None:
     if active_holds_covering(holds, item):
         assert decide(item, policy, holds, now).action is not SweepAction.DESTROY
+
+
+@given(held_items(), policies(), hold_lists, aware_datetimes)
+def test_an_item_with_a_covering_hold_survives_every_sweep(
+    held: tuple[ItemFacts, Hold], policy: Policy, others: list[Hold], now: datetime
+) -> None:
+    item, hold = held
+    decision = decide(item, policy, [*others, hold], now)
+    assert decision.action is not SweepAction.DESTROY
+    assert hold.hold_id in decision.holds
+    assert not erasure_outcome(item, [*others, hold], now).erase
 
 
 @given(items, policies(), hold_lists, aware_datetimes)
