@@ -1,14 +1,31 @@
-"""Callers and their roles: static bearer tokens, compared in constant time."""
+"""Callers and their roles: static bearer tokens and OIDC bearer tokens (JWTs).
+
+Static tokens come from KEEPLINE_API_TOKENS and are kept only as sha256 digests, compared in
+constant time. JWTs are verified offline against signing keys from the settings (PEM or a
+JWKS file): signature, issuer, audience and expiry; the role comes from a configurable claim.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
-from dataclasses import dataclass
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, Protocol
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from api.errors import ConfigurationError
+from api.settings import ApiSettings
+
+log = logging.getLogger(__name__)
 
 
 class Role(StrEnum):
@@ -22,12 +39,46 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+# When a caller holds several roles, a route is served in the first of them it allows:
+# legal and privacy see every item, so they come before qa's purpose-bound view.
+_PREFERENCE = (Role.LEGAL, Role.PRIVACY, Role.ADMIN, Role.AUDITOR, Role.QA, Role.INGEST)
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling, and in which role."""
+    """Who is calling, and in which role.
+
+    Attributes:
+        name: The caller's name, as the audit trail records it.
+        role: The role the caller acts in on this request ("" when it holds none).
+        roles: Every role the caller holds (an OIDC token may carry several).
+    """
 
     name: str
     role: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if not self.roles and self.role:
+            object.__setattr__(self, "roles", frozenset({self.role}))
+
+    def acting_in(self, allowed: Iterable[str]) -> Principal | None:
+        """This caller acting in one of its roles that ``allowed`` contains, or None."""
+        usable = self.roles & frozenset(allowed)
+        if not usable:
+            return None
+        if self.role in usable:
+            return self
+        role = next((r for r in _PREFERENCE if r in usable), min(usable))
+        return Principal(name=self.name, role=role, roles=self.roles)
+
+
+class Authenticator(Protocol):
+    """Turns a bearer token into a principal."""
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal the token belongs to, or None for a token this cannot accept."""
+        ...
 
 
 class TokenAuthenticator:
@@ -41,7 +92,12 @@ class TokenAuthenticator:
 
     @classmethod
     def from_setting(cls, value: str, *, known_roles: Iterable[str]) -> TokenAuthenticator:
-        """Parse `token:role:principal,…`; refuses malformed entries and unknown roles."""
+        """Parse `token:role:principal,…`; refuses malformed entries and unknown roles.
+
+        Raises:
+            ConfigurationError: An entry is not a triple or names an unknown role (the
+                message gives the entry's position, never the token).
+        """
         roles = set(known_roles)
         triples = []
         for number, entry in enumerate(filter(None, (e.strip() for e in value.split(","))), 1):
@@ -59,6 +115,9 @@ class TokenAuthenticator:
             triples.append((token, role, name))
         return cls(triples)
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def authenticate(self, token: str) -> Principal | None:
         """The principal the token belongs to, or None; time does not depend on which."""
         digest = hashlib.sha256(token.encode("utf-8")).digest()
@@ -67,3 +126,224 @@ class TokenAuthenticator:
             if hmac.compare_digest(known, digest):
                 found = principal
         return found
+
+
+# Symmetric algorithms would let anyone holding the public key mint tokens.
+_FAMILIES: Mapping[type[Any], frozenset[str]] = {
+    rsa.RSAPublicKey: frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}),
+    ec.EllipticCurvePublicKey: frozenset({"ES256", "ES384", "ES512", "ES256K"}),
+    ed25519.Ed25519PublicKey: frozenset({"EdDSA"}),
+    ed448.Ed448PublicKey: frozenset({"EdDSA"}),
+}
+_ASYMMETRIC = frozenset().union(*_FAMILIES.values())
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A public key that signs accepted JWTs, and the algorithms it may be used with."""
+
+    key: Any
+    algorithms: tuple[str, ...]
+    key_id: str | None = None
+
+
+def _algorithms_for(key: Any, configured: Iterable[str]) -> tuple[str, ...]:
+    for kind, family in _FAMILIES.items():
+        if isinstance(key, kind):
+            return tuple(a for a in configured if a in family)
+    raise ConfigurationError(f"unsupported JWT signing key type {type(key).__name__}")
+
+
+def keys_from_pem(text: str, algorithms: Sequence[str]) -> list[SigningKey]:
+    """Public keys (or certificates) in a PEM bundle.
+
+    Raises:
+        ConfigurationError: The text holds no PEM block, or one that is not a public key.
+    """
+    blocks = list(_PEM_BLOCK.finditer(text.replace("\\n", "\n")))
+    if not blocks:
+        raise ConfigurationError("KEEPLINE_OIDC_PUBLIC_KEYS_PEM holds no PEM block")
+    keys = []
+    for number, block in enumerate(blocks, 1):
+        data = block.group(0).encode("ascii")
+        try:
+            if block.group(1) == "CERTIFICATE":
+                public: Any = x509.load_pem_x509_certificate(data).public_key()
+            else:
+                public = load_pem_public_key(data)
+        except ValueError as err:
+            raise ConfigurationError(
+                f"KEEPLINE_OIDC_PUBLIC_KEYS_PEM block {number} is not a public key or certificate"
+            ) from err
+        keys.append(SigningKey(public, _algorithms_for(public, algorithms)))
+    return keys
+
+
+def keys_from_jwks(text: str, algorithms: Sequence[str], *, source: str) -> list[SigningKey]:
+    """Public keys of a JWKS document; keys meant for encryption are skipped.
+
+    Raises:
+        ConfigurationError: The document is not a JWKS or holds a key that cannot be used.
+    """
+    try:
+        document = json.loads(text)
+        entries = document["keys"]
+        if not isinstance(entries, list):
+            raise TypeError("keys is not a list")
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigurationError(f"{source} is not a JWKS document ({err})") from err
+    keys = []
+    for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+            continue
+        try:
+            jwk = jwt.PyJWK.from_dict(entry)
+        except jwt.PyJWTError as err:
+            raise ConfigurationError(f"{source} key {number} cannot be used: {err}") from err
+        public = jwk.key.public_key() if hasattr(jwk.key, "private_bytes") else jwk.key
+        allowed = _algorithms_for(public, algorithms)
+        if entry.get("alg"):
+            allowed = tuple(a for a in allowed if a == entry["alg"])
+        keys.append(SigningKey(public, allowed, entry.get("kid")))
+    return keys
+
+
+class JwtAuthenticator:
+    """OIDC bearer tokens: signature, issuer, audience and expiry checked offline."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        keys: Sequence[SigningKey],
+        role_claim: str = "keepline_role",
+        principal_claim: str = "sub",
+        known_roles: Iterable[str] = tuple(Role),
+        leeway_s: float = 30.0,
+    ) -> None:
+        if not keys:
+            raise ConfigurationError("JWT authentication needs at least one signing key")
+        self._issuer = issuer
+        self._audience = audience
+        self._keys = tuple(keys)
+        self._role_path = tuple(role_claim.split("."))
+        self._principal_claim = principal_claim
+        self._known_roles = frozenset(known_roles)
+        self._leeway_s = leeway_s
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings) -> JwtAuthenticator | None:
+        """The authenticator the settings describe, or None when no signing key is set.
+
+        Raises:
+            ConfigurationError: Keys without issuer and audience (or the reverse), an
+                unreadable key, or an algorithm that is not asymmetric.
+        """
+        pem, jwks = settings.oidc_public_keys_pem, settings.oidc_jwks_file
+        if not pem and jwks is None:
+            if settings.oidc_issuer or settings.oidc_audience:
+                raise ConfigurationError(
+                    "KEEPLINE_OIDC_ISSUER/AUDIENCE need KEEPLINE_OIDC_PUBLIC_KEYS_PEM "
+                    "or KEEPLINE_OIDC_JWKS_FILE"
+                )
+            return None
+        if not settings.oidc_issuer or not settings.oidc_audience:
+            raise ConfigurationError(
+                "JWT authentication needs KEEPLINE_OIDC_ISSUER and KEEPLINE_OIDC_AUDIENCE"
+            )
+        algorithms = [a.strip() for a in settings.oidc_algorithms.split(",") if a.strip()]
+        refused = sorted(set(algorithms) - _ASYMMETRIC)
+        if refused or not algorithms:
+            raise ConfigurationError(
+                f"KEEPLINE_OIDC_ALGORITHMS: {', '.join(refused) or '(none)'} not accepted; "
+                f"use asymmetric algorithms ({', '.join(sorted(_ASYMMETRIC))})"
+            )
+        keys = keys_from_pem(pem, algorithms) if pem else []
+        if jwks is not None:
+            try:
+                text = jwks.read_text(encoding="utf-8")
+            except OSError as err:
+                raise ConfigurationError(f"KEEPLINE_OIDC_JWKS_FILE unreadable: {err}") from err
+            keys += keys_from_jwks(text, algorithms, source="KEEPLINE_OIDC_JWKS_FILE")
+        return cls(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            keys=keys,
+            role_claim=settings.oidc_role_claim,
+            principal_claim=settings.oidc_principal_claim,
+            leeway_s=settings.oidc_leeway_s,
+        )
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of a valid token, or None (the reason is logged, the token never)."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            return None
+        kid = header.get("kid")
+        candidates = [k for k in self._keys if kid is None or k.key_id in (None, kid)]
+        for candidate in candidates:
+            if not candidate.algorithms:
+                continue
+            try:
+                claims = jwt.decode(
+                    token,
+                    candidate.key,
+                    algorithms=list(candidate.algorithms),
+                    audience=self._audience,
+                    issuer=self._issuer,
+                    leeway=self._leeway_s,
+                    options={"require": ["exp", "iss", "aud", self._principal_claim]},
+                )
+            except jwt.InvalidSignatureError:
+                continue
+            except (jwt.PyJWTError, ValueError, TypeError) as err:
+                log.info("JWT refused: %s", type(err).__name__)
+                return None
+            return self._principal(claims)
+        log.info("JWT refused: no signing key verifies it")
+        return None
+
+    def _principal(self, claims: Mapping[str, Any]) -> Principal | None:
+        name = claims.get(self._principal_claim)
+        if not isinstance(name, str) or not name:
+            return None
+        value: Any = claims
+        for part in self._role_path:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        found = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        roles = frozenset(r for r in found if isinstance(r, str) and r in self._known_roles)
+        role = next((r for r in _PREFERENCE if r in roles), "")
+        return Principal(name=name, role=role, roles=roles)
+
+
+class ChainAuthenticator:
+    """Static tokens first, then JWTs: the first authenticator that accepts a token wins."""
+
+    def __init__(self, authenticators: Sequence[Authenticator]) -> None:
+        self._authenticators = tuple(authenticators)
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of the first authenticator that knows the token."""
+        for authenticator in self._authenticators:
+            principal = authenticator.authenticate(token)
+            if principal is not None:
+                return principal
+        return None
+
+
+def build_authenticator(settings: ApiSettings) -> Authenticator:
+    """Every way of authenticating the settings enable, combined.
+
+    Raises:
+        ConfigurationError: Tokens or OIDC settings that cannot be used.
+    """
+    tokens = TokenAuthenticator.from_setting(
+        settings.api_tokens.get_secret_value(), known_roles=[r.value for r in Role]
+    )
+    jwts = JwtAuthenticator.from_settings(settings)
+    if jwts is None:
+        return tokens
+    return ChainAuthenticator([tokens, jwts])

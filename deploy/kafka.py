@@ -385,7 +385,7 @@ async def _probe(bootstrap: str) -> bool:
         await admin.start()
         cluster = await admin.describe_cluster()
         return bool(cluster.get("brokers"))
-    except (KafkaError, OSError, asyncio.TimeoutError):
+    except (TimeoutError, KafkaError, OSError):
         return False
     finally:
         await admin.close()
@@ -458,4 +458,3 @@ def ensure_topics(
         timeout_s: How long to wait for the leaders.
     """
     run_blocking(ensure_topics_async(bootstrap, names, partitions, timeout_s))
-

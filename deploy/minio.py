@@ -83,15 +83,21 @@ def build_minio(cache: Path | None = None) -> Path:
     log_path = home / "build.log"
     started = time.monotonic()
     built = 0
+    downloading = False
 
     def progress(line: str) -> None:
-        nonlocal built
+        nonlocal built, downloading
+        elapsed = time.monotonic() - started
         if line.startswith("go: downloading"):
+            if not downloading:
+                say("  MinIO build: downloading Go modules")
+            downloading = True
             return
         built += 1
         if built % _PROGRESS_EVERY == 0:
-            elapsed = time.monotonic() - started
             say(f"  MinIO build: {built} packages compiled ({elapsed:.0f} s), at {line}")
+        if line == MINIO_MODULE:
+            say(f"  MinIO build: {built} packages compiled ({elapsed:.0f} s), linking the server")
 
     env = child_environment({"GOBIN": str(partial), "CGO_ENABLED": "0"})
     argv = [go, "install", "-v", "-trimpath", f"{MINIO_MODULE}@{MINIO_VERSION}"]

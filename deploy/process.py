@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,8 +51,8 @@ class ServerProcess:
     """A child process in its own process group, its output appended to a log file.
 
     `diagnostic_logs` are further logs the server writes itself; their ends are shown
-    when it fails to start. Signals go to the whole group, so helper processes a server forks die with it.
-    Processes still running when the interpreter exits are killed.
+    when it fails to start. Signals go to the whole group, so helper processes a server
+    forks die with it. Processes still running when the interpreter exits are killed.
     """
 
     def __init__(
@@ -132,10 +133,8 @@ class ServerProcess:
         """
         if self._popen is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):  # the group is gone already
             os.killpg(self._popen.pid, signum)
-        except ProcessLookupError:
-            pass  # the group is gone already
 
     def stop(self, grace_s: float = 20.0) -> int | None:
         """Stop the process group: SIGTERM, wait up to `grace_s`, then SIGKILL.

@@ -58,11 +58,11 @@ class IsoDuration:
         if not isinstance(self.seconds, Decimal):
             # Accept int and float for convenience, but keep the decimal text exact.
             object.__setattr__(self, "seconds", Decimal(str(self.seconds)))
+        if not self.seconds.is_finite():
+            raise InvalidDurationError(str(self.seconds), "seconds must be a finite number")
         parts = (self.years, self.months, self.weeks, self.days, self.hours, self.minutes)
         if any(part < 0 for part in parts) or self.seconds < 0:
             raise InvalidDurationError(repr(self), "negative durations are not allowed")
-        if not self.seconds.is_finite():
-            raise InvalidDurationError(str(self.seconds), "seconds must be a finite number")
 
     @property
     def is_zero(self) -> bool:

@@ -1,8 +1,10 @@
-"""The policy engine's vocabulary: policies, item facts, holds and decisions.
+"""The policy engine's vocabulary: policies, item facts and legal holds.
 
-Everything here is an immutable value. Mappings handed in are copied into read-only views,
-so a value that was valid when built stays valid: a decision taken on it cannot be undone by
-someone mutating a dict they still hold.
+Everything here is a frozen value. Collections handed in are copied (sets into frozensets,
+mappings into private dicts typed as read-only ``Mapping``), so a value that was valid when
+built stays valid even if the caller goes on mutating what it passed. Plain dicts rather
+than ``MappingProxyType`` keep the values picklable and usable with `dataclasses.asdict`.
+The decisions taken on these values are in `policies.outcomes`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any, TypeVar
 
 from policies.durations import IsoDuration
@@ -72,8 +73,9 @@ def _require_aware(value: datetime | None, name: str) -> None:
         raise NaiveDatetimeError(name)
 
 
-def _frozen_mapping(value: Mapping[_K, _V]) -> Mapping[_K, _V]:
-    return MappingProxyType(dict(value))
+def _copied(value: Mapping[_K, _V]) -> Mapping[_K, _V]:
+    # A private copy, typed read-only: later changes to the caller's dict do not leak in.
+    return dict(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,7 +127,7 @@ class Rule:
     def __post_init__(self) -> None:
         if self.match_type is not None:
             object.__setattr__(self, "match_type", ArtefactType(self.match_type))
-        object.__setattr__(self, "match_attributes", _frozen_mapping(self.match_attributes))
+        object.__setattr__(self, "match_attributes", _copied(self.match_attributes))
         object.__setattr__(self, "purposes", tuple(self.purposes))
 
     def matches(self, item_type: ArtefactType, attributes: Mapping[str, str]) -> bool:
@@ -171,7 +173,7 @@ class Policy:
     version: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "purposes", _frozen_mapping(self.purposes))
+        object.__setattr__(self, "purposes", _copied(self.purposes))
         for name, purpose in self.purposes.items():
             if purpose.name != name:
                 raise PolicyValidationError(
@@ -270,7 +272,7 @@ class ItemFacts:
     def __post_init__(self) -> None:
         _require_aware(self.occurred_at, "occurred_at")
         object.__setattr__(self, "type", ArtefactType(self.type))
-        object.__setattr__(self, "attributes", _frozen_mapping(self.attributes))
+        object.__setattr__(self, "attributes", _copied(self.attributes))
         for name in ("subject_ids", "addresses", "staff_ids", "removed_purposes"):
             object.__setattr__(self, name, frozenset(getattr(self, name)))
         object.__setattr__(self, "purposes", tuple(self.purposes))
@@ -321,7 +323,7 @@ class HoldCriteria:
         for key, values in attributes.items():
             if not values:
                 raise InvalidHoldCriteria(f"attributes.{key}", "must list at least one value")
-        object.__setattr__(self, "attributes", _frozen_mapping(attributes))
+        object.__setattr__(self, "attributes", _copied(attributes))
         given = (
             self.subject_ids,
             self.addresses,

@@ -28,7 +28,15 @@ class SweepAction(StrEnum):
 
 
 class DecisionReason(StrEnum):
-    """Why the sweeper acts as it does; the destroy reasons go into tombstones."""
+    """Why the sweeper acts as it does; the destroy reasons go into tombstones.
+
+    Attributes:
+        RETENTION_EXPIRED: Purposes ran out (destroy, or drop_purposes).
+        NO_PURPOSE: Nothing was left to expire: no rule matched at ingest, or subject
+            requests removed every purpose (destroy).
+        LEGAL_HOLD: Only legal holds keep the item (keep).
+        PURPOSES_REMAIN: Unexpired purposes keep the item (keep).
+    """
 
     RETENTION_EXPIRED = "retention_expired"
     NO_PURPOSE = "no_purpose"

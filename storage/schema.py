@@ -245,3 +245,17 @@ leases = Table(
     Column("holder", String(100), nullable=False),
     Column("expires_at", TS, nullable=False),
 )
+
+# Purposes a subject's request took off an item (withdrawal, objection, erasure): a policy
+# change must never attach them again (ItemFacts.removed_purposes).
+item_removed_purposes = Table(
+    "item_removed_purposes",
+    metadata,
+    Column("item_id", String(36), nullable=False),
+    Column("name", String(100), nullable=False),
+    # withdrawal | objection | erasure
+    Column("reason", String(20), nullable=False),
+    Column("removed_at", TS, nullable=False),
+    UniqueConstraint("item_id", "name", name="uq_removed_purpose"),
+)
+Index("ix_removed_purposes_item", item_removed_purposes.c.item_id)

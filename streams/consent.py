@@ -1,40 +1,59 @@
-"""ConsentService: applies consent, objection and restriction events to the catalog."""
+"""ConsentService: applies privacy.consent events through the subject-rights service.
+
+grant and withdraw record the subject's consent for one purpose (a withdrawal also takes that
+consent-based purpose off the subject's items); object records an objection (no purpose:
+every legitimate-interests purpose) and takes the purposes off; restrict and unrestrict hide
+the subject's items from every role but legal and privacy, or show them again. Applying an
+event twice leaves the same state: the stores keep states, not counters.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
-from storage.sql_subjects import SqlSubjectStore
+from storage.subject_rights import SubjectRightsService
 from streams.events import ConsentEvent
 
 log = logging.getLogger(__name__)
 
 
-class ConsentService:
-    """Records each event's effect on the data subject (idempotent: the latest state wins)."""
+def event_actor(event: ConsentEvent) -> str:
+    """Who the audit trail names for an event: the publishing system."""
+    return f"event:{event.source}"
 
-    def __init__(self, subjects: SqlSubjectStore, clock: Callable[[], datetime]) -> None:
-        self._subjects = subjects
-        self._clock = clock
+
+class ConsentService:
+    """Applies consent, objection and restriction events (idempotent)."""
+
+    def __init__(self, rights: SubjectRightsService) -> None:
+        self._rights = rights
 
     async def apply(self, event: ConsentEvent) -> None:
-        """Apply one event from privacy.consent."""
-        at = self._clock()
+        """Apply one event from privacy.consent.
+
+        Raises:
+            SQLAlchemyError, StorageError: transient faults; the processor retries the event.
+        """
+        actor = event_actor(event)
         if event.action in {"grant", "withdraw"}:
             assert event.purpose is not None  # the event model requires it
-            await self._subjects.set_consent(
+            await self._rights.consent(
                 event.subject_id,
                 event.purpose,
                 granted=event.action == "grant",
-                at=at,
+                actor=actor,
                 source=event.source,
             )
         elif event.action in {"restrict", "unrestrict"}:
-            await self._subjects.set_restricted(
-                event.subject_id, restricted=event.action == "restrict", at=at
+            await self._rights.restriction(
+                event.subject_id,
+                restricted=event.action == "restrict",
+                actor=actor,
+                source=event.source,
             )
         else:
-            await self._subjects.add_objection(event.subject_id, event.purpose or "*", at=at)
+            purposes = None if event.purpose is None else [event.purpose]
+            await self._rights.objection(
+                event.subject_id, purposes, actor=actor, source=event.source
+            )
         log.info("consent event %s applied", event.action)

@@ -28,10 +28,11 @@ class StreamsError(Exception):
 class BadEventError(StreamsError):
     """The input can never be accepted; it goes to the dead-letter topic."""
 
-    def __init__(self, reason: DeadLetterReason, error: str) -> None:
+    def __init__(self, reason: DeadLetterReason, error: str, *, field: str | None = None) -> None:
         super().__init__(f"{reason}: {error}")
         self.reason = reason
         self.error = error
+        self.field = field
 
 
 class ContentUnavailableError(StreamsError):

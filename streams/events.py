@@ -12,13 +12,28 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
+from streams.errors import BadEventError, DeadLetterReason
+
 MAX_INLINE_BYTES = 512 * 1024
 
 Direction = Literal["inbound", "outbound", "internal"]
+
+
+class FieldValueError(ValueError):
+    """A check of a whole event that is about one of its fields (named in the error)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InlineTooLargeError(ValueError):
+    """Inline content decodes to more than MAX_INLINE_BYTES."""
 
 
 class _Model(BaseModel):
@@ -64,13 +79,13 @@ class InlineContent(_Model):
     def _decodes(cls, value: str) -> str:
         # Length check first: never decode something far larger than allowed.
         if len(value) > (MAX_INLINE_BYTES // 3 + 1) * 4 + 8:
-            raise ValueError(f"inline content is larger than {MAX_INLINE_BYTES} bytes")
+            raise InlineTooLargeError(f"inline content is larger than {MAX_INLINE_BYTES} bytes")
         try:
             data = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError) as err:
             raise ValueError("data_b64 is not valid base64") from err
         if len(data) > MAX_INLINE_BYTES:
-            raise ValueError(f"inline content is larger than {MAX_INLINE_BYTES} bytes")
+            raise InlineTooLargeError(f"inline content is larger than {MAX_INLINE_BYTES} bytes")
         return value
 
     def data(self) -> bytes:
@@ -90,7 +105,7 @@ class _Artefact(_Model):
     @model_validator(mode="after")
     def _one_content(self) -> _Artefact:
         if self.content is not None and self.content_inline is not None:
-            raise ValueError("give content or content_inline, not both")
+            raise FieldValueError("content_inline", "give content or content_inline, not both")
         return self
 
     def key(self) -> str:
@@ -118,9 +133,9 @@ class CallRecording(_Artefact):
     @model_validator(mode="after")
     def _has_recording(self) -> CallRecording:
         if self.content is None and self.content_inline is None:
-            raise ValueError("a call_recording needs its recording in content")
+            raise FieldValueError("content", "a call_recording needs its recording in content")
         if self.ended_at < self.started_at:
-            raise ValueError("ended_at is before started_at")
+            raise FieldValueError("ended_at", "ended_at is before started_at")
         return self
 
     def key(self) -> str:
@@ -157,6 +172,77 @@ ArtefactEvent = Annotated[CallRecording | Email | Chat, Field(discriminator="typ
 artefact_adapter: TypeAdapter[CallRecording | Email | Chat] = TypeAdapter(ArtefactEvent)
 
 TOPIC_OF_TYPE = {"call_recording": "calls", "email": "emails", "chat": "chats"}
+ARTEFACT_TYPES = frozenset(TOPIC_OF_TYPE)
+
+
+def error_field(err: ValidationError, *, tags: frozenset[str] = frozenset()) -> tuple[str, str]:
+    """The dotted path of the first invalid field, and what is wrong with it.
+
+    Args:
+        err: The validation error.
+        tags: Discriminator values of a tagged union: pydantic puts the tag first in the
+            location (``call_recording.parties``), which is not a field of the event.
+
+    Returns:
+        ``(field, message)``; the field is ``(root)`` for a fault of the whole object.
+    """
+    first = err.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    if loc and loc[0] in tags:
+        loc = loc[1:]
+    cause = (first.get("ctx") or {}).get("error")
+    message = str(cause) if isinstance(cause, ValueError) else first["msg"]
+    if isinstance(cause, FieldValueError):
+        loc.append(cause.field)
+    return ".".join(loc) or "(root)", message
+
+
+def validate_artefact(body: Any) -> CallRecording | Email | Chat:
+    """Validate a decoded artefact event (SPEC section 3).
+
+    Raises:
+        BadEventError: With the dead-letter reason and the bad field named, e.g.
+            ``parties: List should have at least 1 item after validation``.
+    """
+    if not isinstance(body, dict):
+        raise BadEventError(
+            DeadLetterReason.SCHEMA_VIOLATION, "(root): not a JSON object", field="(root)"
+        )
+    kind = body.get("type")
+    if kind is None:
+        raise BadEventError(DeadLetterReason.SCHEMA_VIOLATION, "type: required", field="type")
+    if kind not in ARTEFACT_TYPES:
+        raise BadEventError(
+            DeadLetterReason.UNKNOWN_TYPE,
+            f"type: unknown type {kind!r}; one of {', '.join(sorted(ARTEFACT_TYPES))}",
+            field="type",
+        )
+    try:
+        return artefact_adapter.validate_python(body)
+    except ValidationError as err:
+        field, message = error_field(err, tags=ARTEFACT_TYPES)
+        cause = (err.errors()[0].get("ctx") or {}).get("error")
+        reason = (
+            DeadLetterReason.INLINE_TOO_LARGE
+            if isinstance(cause, InlineTooLargeError)
+            else DeadLetterReason.SCHEMA_VIOLATION
+        )
+        raise BadEventError(reason, f"{field}: {message}", field=field) from err
+
+
+def validate_consent(body: Any) -> ConsentEvent:
+    """Validate a decoded consent event; raises BadEventError naming the field."""
+    if not isinstance(body, dict):
+        raise BadEventError(
+            DeadLetterReason.SCHEMA_VIOLATION, "(root): not a JSON object", field="(root)"
+        )
+    try:
+        return ConsentEvent.model_validate(body)
+    except ValidationError as err:
+        field, message = error_field(err)
+        raise BadEventError(
+            DeadLetterReason.SCHEMA_VIOLATION, f"{field}: {message}", field=field
+        ) from err
 
 
 class ConsentEvent(_Model):
@@ -172,5 +258,5 @@ class ConsentEvent(_Model):
     @model_validator(mode="after")
     def _purpose_when_needed(self) -> ConsentEvent:
         if self.action in {"grant", "withdraw"} and not self.purpose:
-            raise ValueError(f"purpose is required for {self.action}")
+            raise FieldValueError("purpose", f"purpose is required for {self.action}")
         return self

@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from api.errors import BadRequestError, UnavailableError
 from api.services import Caller, Services
-from streams.events import TOPIC_OF_TYPE, artefact_adapter
+from streams.errors import BadEventError
+from streams.events import TOPIC_OF_TYPE, validate_artefact
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -20,30 +20,40 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
     "",
     status_code=202,
     summary="Accept one artefact event (SPEC section 3)",
-    responses={202: {"description": "Published to its topic"}},
+    responses={
+        202: {"description": "Kafka has the event; a worker will store it"},
+        422: {"description": "The event is invalid; `field` names the first bad field"},
+        503: {"description": "Kafka did not acknowledge the event; retry"},
+    },
 )
 async def post_event(
     services: Services,
     caller: Caller,
-    body: dict[str, Any] = Body(  # noqa: B008 - FastAPI's declaration style
+    body: Any = Body(  # noqa: B008 - FastAPI's declaration style
         ..., description="A call_recording, email or chat event"
     ),
 ) -> JSONResponse:
-    """422 naming the bad field, or 202 once Kafka has the event."""
-    kind = body.get("type")
-    if kind not in TOPIC_OF_TYPE:
-        raise BadRequestError("type", "must be one of call_recording, email, chat")
+    """Validate the event as the workers will, then publish it to its topic.
+
+    The same validation runs here and in the worker (``streams.events.validate_artefact``),
+    so an event answered 202 is never dead-lettered for its schema. Content is fetched by the
+    worker, so a missing object or a wrong checksum still goes to the dead-letter topic.
+
+    Raises:
+        BadRequestError: 422 naming the first bad field (``parties``, ``content.sha256`` …).
+        UnavailableError: 503 when Kafka did not acknowledge the event.
+    """
+    del caller  # the role check is the dependency itself
     try:
-        event = artefact_adapter.validate_python(body)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(body)"
-        raise BadRequestError(field, first["msg"]) from err
+        event = validate_artefact(body)
+    except BadEventError as err:
+        field = err.field or "(body)"
+        raise BadRequestError(field, err.error.removeprefix(f"{field}: ")) from err
     topic = services.topics[TOPIC_OF_TYPE[event.type]]
     value = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     try:
         await services.publisher.publish(topic, event.key().encode("utf-8"), value)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any producer failure means "not accepted"
         raise UnavailableError("Kafka did not accept the event; retry later") from err
     return JSONResponse(
         {"accepted": True, "topic": topic, "event_id": event.event_id, "source": event.source},

@@ -38,7 +38,9 @@ class _Servers:
     """Starts the servers in the background; hands each out once it is ready."""
 
     def __init__(self, base: pytest.TempPathFactory, needed: frozenset[str]) -> None:
-        self._base = base
+        # Directories are made here, on the main thread: the factory is not thread-safe.
+        self._kafka_dir = base.mktemp("kafka")
+        self._minio_dir = base.mktemp("minio")
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="stack-start")
         self._kafka: Future[KafkaProcess] | None = None
         self._minio: Future[MinioProcess] | None = None
@@ -48,12 +50,12 @@ class _Servers:
             self._minio = self._pool.submit(self._start_minio)
 
     def _start_kafka(self) -> KafkaProcess:
-        kafka = KafkaProcess(self._base.mktemp("kafka"), num_partitions=1)
+        kafka = KafkaProcess(self._kafka_dir, num_partitions=1)
         kafka.start(timeout_s=120)
         return kafka
 
     def _start_minio(self) -> MinioProcess:
-        minio = MinioProcess(self._base.mktemp("minio") / "data")
+        minio = MinioProcess(self._minio_dir / "data")
         minio.start(timeout_s=60)
         return minio
 

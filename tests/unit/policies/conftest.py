@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from policy_builders import item
 
 from policies import ItemFacts, Policy, load_default_policy
+from tests.unit.policies.builders import item
 
 
 @pytest.fixture

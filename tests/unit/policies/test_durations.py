@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
-from policy_strategies import aware_datetimes, durations
 
 from policies import (
     DurationOverflowError,
@@ -15,6 +14,7 @@ from policies import (
     NaiveDatetimeError,
     parse_duration,
 )
+from tests.unit.policies.strategies import aware_datetimes, durations
 
 PLUS_2 = timezone(timedelta(hours=2))
 
@@ -161,9 +161,17 @@ def test_is_zero(kwargs: dict[str, int], is_zero: bool) -> None:
     assert IsoDuration(**kwargs).is_zero is is_zero  # type: ignore[arg-type]  # table values
 
 
-@pytest.mark.parametrize("kwargs", [{"days": -1}, {"seconds": Decimal(-1)}])
-def test_negative_components_are_refused(kwargs: dict[str, object]) -> None:
-    with pytest.raises(InvalidDurationError, match="negative"):
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"days": -1}, "negative"),
+        ({"seconds": Decimal(-1)}, "negative"),
+        ({"seconds": Decimal("NaN")}, "finite"),
+        ({"seconds": Decimal("Infinity")}, "finite"),
+    ],
+)
+def test_bad_components_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidDurationError, match=message):
         IsoDuration(**kwargs)  # type: ignore[arg-type]  # table values
 
 

@@ -5,8 +5,6 @@ from typing import Any
 
 import pytest
 from hypothesis import given
-from policy_builders import CALL, CHAT, EMAIL, day, hold, item
-from policy_strategies import hold_criteria
 
 from policies import (
     ArtefactType,
@@ -15,6 +13,8 @@ from policies import (
     active_holds_covering,
     hold_covers,
 )
+from tests.unit.policies.builders import CALL, CHAT, EMAIL, day, hold, item
+from tests.unit.policies.strategies import hold_criteria
 
 ITEM = item(
     kind=CALL,

@@ -6,8 +6,6 @@ from datetime import datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from policy_builders import CALL, CONSENT, LI, LO, T0, day, item
-from policy_strategies import consent_grants, items, policies
 
 from policies import (
     ExpiryMove,
@@ -20,6 +18,8 @@ from policies import (
     plan_policy_change,
     purposes_at_ingest,
 )
+from tests.unit.policies.builders import CALL, CONSENT, LI, LO, T0, day, item
+from tests.unit.policies.strategies import consent_grants, items, policies
 
 OLD = """\
 purposes:

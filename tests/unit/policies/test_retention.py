@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
-from policy_builders import CALL, CHAT, CONSENT, CONTRACT, EMAIL, LI, LO, T0, day, hold, item, state
 
 from policies import (
     ArtefactType,
@@ -18,6 +17,20 @@ from policies import (
     decide,
     purposes_at_ingest,
     worm_retain_until,
+)
+from tests.unit.policies.builders import (
+    CALL,
+    CHAT,
+    CONSENT,
+    CONTRACT,
+    EMAIL,
+    LI,
+    LO,
+    T0,
+    day,
+    hold,
+    item,
+    state,
 )
 
 LEAP_DAY = datetime(2024, 2, 29, 9, 30, tzinfo=UTC)

@@ -4,7 +4,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pytest
-from policy_builders import CONSENT, CONTRACT, LI, LO, day, hold, item, state
 
 from policies import (
     ErasureOutcome,
@@ -17,6 +16,7 @@ from policies import (
     erasure_outcome,
     ignored_objections,
 )
+from tests.unit.policies.builders import CONSENT, CONTRACT, LI, LO, day, hold, item, state
 
 QUALITY = state("quality", LI, 90)
 TRAINING = state("training", LI, 365)

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from policy_builders import CONSENT, LI, LO, day, state
 
 from policies import Policy, visible_to
+from tests.unit.policies.builders import CONSENT, LI, LO, day, state
 
 PURPOSES = (state("quality", LI, 90), state("training", LI, 365), state("legal", LO, 1826))
 NOW = day(100)  # quality expired at day 90

@@ -7,14 +7,6 @@ from datetime import datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
-from policy_strategies import (
-    aware_datetimes,
-    consent_grants,
-    held_items,
-    hold_lists,
-    items,
-    policies,
-)
 
 from policies import (
     Hold,
@@ -27,6 +19,14 @@ from policies import (
     erasure_outcome,
     purposes_at_ingest,
     worm_retain_until,
+)
+from tests.unit.policies.strategies import (
+    aware_datetimes,
+    consent_grants,
+    held_items,
+    hold_lists,
+    items,
+    policies,
 )
 
 later = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=20_000))

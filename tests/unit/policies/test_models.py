@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
 from datetime import datetime
 
 import pytest
-from policy_builders import CALL, CHAT, EMAIL, LI, T0, day, item, state
 
 from policies import (
     ArtefactType,
@@ -20,6 +22,7 @@ from policies import (
     Rule,
     parse_duration,
 )
+from tests.unit.policies.builders import CALL, CHAT, EMAIL, LI, T0, day, item, state
 
 NAIVE = datetime(2024, 1, 1)  # naive on purpose
 
@@ -109,13 +112,16 @@ def test_policy_version_follows_meaning_not_source_text() -> None:
     assert longer.version != first.version
 
 
-def test_models_are_read_only_snapshots() -> None:
+def test_models_are_snapshots_that_survive_copying() -> None:
     attributes = {"queue": "sales"}
-    facts = item(attributes=attributes)
+    facts = item(state("q"), attributes=attributes, subjects=["s1"])
     attributes["queue"] = "support"
     assert facts.attributes["queue"] == "sales"
-    with pytest.raises(TypeError):
-        facts.attributes["queue"] = "x"  # type: ignore[index]  # the point of the test
+    assert isinstance(facts.subject_ids, frozenset)
+    assert pickle.loads(pickle.dumps(facts)) == facts  # noqa: S301 - our own bytes
+    assert copy.deepcopy(facts) == facts
+    assert dataclasses.asdict(facts)["attributes"] == {"queue": "sales"}
+    assert dataclasses.replace(facts, item_id="i2").attributes == {"queue": "sales"}
 
 
 def test_item_facts_coerce_catalog_strings() -> None:

@@ -1,0 +1,124 @@
+"""Answers to a subject's requests, as the service returns them and the API shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from policies.models import ArtefactType, ItemFacts, LawfulBasis, PurposeState
+from storage.models import ItemRecord
+from storage.sql_subjects import Change
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentResult:
+    """What a consent grant or withdrawal did."""
+
+    subject_id: str
+    purpose: str
+    granted: bool
+    change: Change
+    items_changed: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's answer."""
+        return {
+            "subject_id": self.subject_id,
+            "purpose": self.purpose,
+            "granted": self.granted,
+            "changed": self.change is Change.CHANGED,
+            "items_changed": list(self.items_changed),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectionResult:
+    """What an objection did; ``purposes`` None means every legitimate-interests purpose."""
+
+    subject_id: str
+    purposes: tuple[str, ...] | None
+    ignored: tuple[str, ...]
+    items_changed: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's answer: ``ignored`` names purposes an objection cannot remove."""
+        return {
+            "subject_id": self.subject_id,
+            "purposes": None if self.purposes is None else list(self.purposes),
+            "ignored": list(self.ignored),
+            "items_changed": list(self.items_changed),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictionResult:
+    """What a restriction or its lifting did."""
+
+    subject_id: str
+    restricted: bool
+    change: Change
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's answer."""
+        return {
+            "subject_id": self.subject_id,
+            "restricted": self.restricted,
+            "changed": self.change is Change.CHANGED,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RetainedItem:
+    """An item an erasure request could not erase, and why."""
+
+    item_id: str
+    reason: str
+    deferred: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"item_id", "reason"}`` as SPEC section 7 answers it."""
+        return {"item_id": self.item_id, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureResult:
+    """The answer to an erasure request, item by item."""
+
+    request_id: str
+    subject_id: str
+    erased: tuple[str, ...]
+    retained: tuple[RetainedItem, ...]
+
+    @property
+    def deferred(self) -> tuple[str, ...]:
+        """Items queued until the last hold covering them is released."""
+        return tuple(r.item_id for r in self.retained if r.deferred)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"erased": [..], "retained": [{"item_id", "reason"}..]}`` plus the request id."""
+        return {
+            "request_id": self.request_id,
+            "subject_id": self.subject_id,
+            "erased": list(self.erased),
+            "retained": [r.to_json() for r in self.retained],
+            "deferred": list(self.deferred),
+        }
+
+
+def item_facts(record: ItemRecord) -> ItemFacts:
+    """What the policy engine needs to know of a catalogued item."""
+    return ItemFacts(
+        item_id=record.item_id,
+        type=ArtefactType(record.type),
+        occurred_at=record.occurred_at,
+        attributes=record.attributes,
+        subject_ids=record.subject_ids,
+        addresses=record.addresses,
+        staff_ids=record.staff_ids,
+        purposes=tuple(
+            PurposeState(
+                name=p.name, basis=LawfulBasis(p.basis), expires_at=p.expires_at, worm=p.worm
+            )
+            for p in record.purposes
+        ),
+    )

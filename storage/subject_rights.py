@@ -1,0 +1,347 @@
+"""SubjectRightsService: consent, objection, restriction, erasure and export for a subject.
+
+The decisions are the pure functions of `policies.subject_rights`; this applies them to the
+catalog, the object store and the audit trail. Every request is audited with who asked and
+what it changed; an erasure is also kept in ``erasure_requests`` with its per-item answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from policies.models import Hold, HoldCriteria, ItemFacts, PurposeState
+from policies.outcomes import ErasureOutcome
+from policies.subject_rights import (
+    apply_consent_withdrawal,
+    apply_objection,
+    erasure_outcome,
+    ignored_objections,
+)
+from storage.destruction import ItemDestroyer
+from storage.models import ItemQuery, ItemRecord, PurposeRow
+from storage.object_lock import ObjectLockSync
+from storage.ports import ObjectStore
+from storage.runtime import StorageRuntime
+from storage.sql_audit import SqlAuditLog
+from storage.sql_catalog import SqlCatalog
+from storage.sql_policies import SqlPolicyStore
+from storage.sql_subjects import ALL_PURPOSES, Change, SqlSubjectStore
+from storage.subject_results import (
+    ConsentResult,
+    ErasureResult,
+    ObjectionResult,
+    RestrictionResult,
+    RetainedItem,
+    item_facts,
+)
+
+log = logging.getLogger(__name__)
+
+#: The tombstone reason of an item erased at its subject's request.
+ERASURE_REASON = "erasure"
+#: The actor of erasures carried out from the queue once the last hold is gone.
+DEFERRED_ACTOR = "keepline:deferred-erasure"
+_PAGE = 500
+
+
+class SubjectRightsService:
+    """Carries out a data subject's rights on every item where the subject is a party."""
+
+    def __init__(
+        self,
+        *,
+        catalog: SqlCatalog,
+        subjects: SqlSubjectStore,
+        policies: SqlPolicyStore,
+        audit: SqlAuditLog,
+        destroyer: ItemDestroyer,
+        lock_sync: ObjectLockSync,
+        store: ObjectStore,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._subjects = subjects
+        self._policies = policies
+        self._audit = audit
+        self._destroyer = destroyer
+        self._lock_sync = lock_sync
+        self._clock = clock
+
+    @classmethod
+    def from_runtime(
+        cls, runtime: StorageRuntime, clock: Callable[[], datetime]
+    ) -> SubjectRightsService:
+        """The service wired to a storage runtime (cheap: no I/O)."""
+        return cls(
+            catalog=runtime.catalog,
+            subjects=SqlSubjectStore(runtime.db),
+            policies=runtime.policies,
+            audit=runtime.audit,
+            destroyer=ItemDestroyer(runtime.catalog, runtime.store, runtime.audit),
+            lock_sync=runtime.lock_sync,
+            store=runtime.store,
+            clock=clock,
+        )
+
+    @property
+    def subjects(self) -> SqlSubjectStore:
+        """The subject store."""
+        return self._subjects
+
+    async def consent(
+        self, subject_id: str, purpose: str, *, granted: bool, actor: str, source: str = "api"
+    ) -> ConsentResult:
+        """Record a grant or withdrawal; a withdrawal takes the purpose off the subject's items.
+
+        A grant applies to items ingested from now on. Holds do not stop a withdrawal: they
+        keep the item, not its purposes.
+        """
+        now = self._clock()
+        change = await self._subjects.set_consent(
+            subject_id, purpose, granted=granted, at=now, source=source
+        )
+        changed: tuple[str, ...] = ()
+        if not granted:
+            changed = await self._reduce_items(
+                subject_id,
+                lambda facts: apply_consent_withdrawal(facts, purpose),
+                reason="withdrawal",
+                now=now,
+            )
+        await self._audit.append(
+            actor=actor,
+            action="consent.changed",
+            at=now,
+            details={
+                "subject_id": subject_id,
+                "purpose": purpose,
+                "granted": granted,
+                "source": source,
+                "changed": change is Change.CHANGED,
+                "items_changed": list(changed),
+            },
+        )
+        return ConsentResult(subject_id, purpose, granted, change, changed)
+
+    async def objection(
+        self, subject_id: str, purposes: Sequence[str] | None, *, actor: str, source: str = "api"
+    ) -> ObjectionResult:
+        """Record an objection and take the legitimate-interests purposes it names off.
+
+        The objection stands: items ingested later do not get those purposes either.
+        """
+        now = self._clock()
+        named = None if purposes is None else tuple(sorted(set(purposes)))
+        for name in named or (ALL_PURPOSES,):
+            await self._subjects.add_objection(subject_id, name, at=now)
+        policy = await self._policies.active()
+        ignored = ignored_objections(policy, named)
+        changed = await self._reduce_items(
+            subject_id,
+            lambda facts: apply_objection(facts, named),
+            reason="objection",
+            now=now,
+        )
+        await self._audit.append(
+            actor=actor,
+            action="objection.recorded",
+            at=now,
+            details={
+                "subject_id": subject_id,
+                "purposes": None if named is None else list(named),
+                "ignored": list(ignored),
+                "source": source,
+                "items_changed": list(changed),
+            },
+        )
+        return ObjectionResult(subject_id, named, ignored, changed)
+
+    async def restriction(
+        self, subject_id: str, *, restricted: bool, actor: str, source: str = "api"
+    ) -> RestrictionResult:
+        """Restrict the subject's items (hidden from all but legal and privacy) or lift it."""
+        now = self._clock()
+        change = await self._subjects.set_restricted(subject_id, restricted=restricted, at=now)
+        await self._audit.append(
+            actor=actor,
+            action="restriction.changed",
+            at=now,
+            details={
+                "subject_id": subject_id,
+                "restricted": restricted,
+                "source": source,
+                "changed": change is Change.CHANGED,
+            },
+        )
+        return RestrictionResult(subject_id, restricted, change)
+
+    async def erasure(self, subject_id: str, *, actor: str) -> ErasureResult:
+        """Erase every item where the subject is a party, or say why it is retained.
+
+        Items kept only by legal holds are queued and erased once the last covering hold
+        is released (`run_deferred_erasures`). Retained items lose every purpose their
+        reason does not need.
+
+        Raises:
+            ObjectStoreError: The store refused to delete an item; the request stays on file
+                as in progress and can be repeated.
+        """
+        now = self._clock()
+        request_id = str(uuid.uuid4())
+        await self._subjects.open_erasure(
+            request_id, subject_id=subject_id, requested_by=actor, at=now
+        )
+        holds = await self._active_holds()
+        erased: list[str] = []
+        retained: list[RetainedItem] = []
+        for record in await self.items_of(subject_id):
+            outcome = _guard_held(erasure_outcome(item_facts(record), holds, now), record, holds)
+            if outcome.erase:
+                await self._destroyer.destroy(record, reason=ERASURE_REASON, actor=actor, at=now)
+                erased.append(record.item_id)
+                continue
+            await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
+            retained.append(RetainedItem(record.item_id, outcome.reason or "", outcome.deferred))
+        result = ErasureResult(request_id, subject_id, tuple(erased), tuple(retained))
+        await self._subjects.close_erasure(
+            request_id, outcome=result.to_json(), deferred_item_ids=result.deferred, at=now
+        )
+        await self._audit.append(
+            actor=actor, action="erasure.requested", at=now, details=result.to_json()
+        )
+        log.info(
+            "erasure %s: %d erased, %d retained (%d deferred)",
+            request_id,
+            len(erased),
+            len(retained),
+            len(result.deferred),
+        )
+        return result
+
+    async def run_deferred_erasures(self, now: datetime) -> int:
+        """Erase queued items that no active hold covers any more; the number erased.
+
+        Safe to call from several places at once (hold release, the sweeper, a timer): an
+        item already destroyed is simply taken off the queue.
+        """
+        pending = await self._subjects.pending_deferred()
+        if not pending:
+            return 0
+        holds = await self._active_holds()
+        erased = 0
+        for entry in pending:
+            record = await self._catalog.get(entry.item_id)
+            if record is None:
+                await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
+                continue
+            outcome = _guard_held(erasure_outcome(item_facts(record), holds, now), record, holds)
+            if outcome.deferred:
+                continue  # another hold still covers it
+            if outcome.erase:
+                if await self._destroyer.destroy(
+                    record, reason=ERASURE_REASON, actor=DEFERRED_ACTOR, at=now
+                ):
+                    erased += 1
+            else:
+                await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
+            await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
+            await self._audit.append(
+                actor=DEFERRED_ACTOR,
+                action="erasure.completed",
+                at=now,
+                item_id=entry.item_id,
+                details={
+                    "request_id": entry.request_id,
+                    "erased": outcome.erase,
+                    "reason": outcome.reason,
+                },
+            )
+        return erased
+
+    async def items_of(self, subject_id: str) -> list[ItemRecord]:
+        """Every stored item where the subject is a party, newest first."""
+        found: list[ItemRecord] = []
+        cursor: tuple[datetime, str] | None = None
+        while True:
+            page = await self._catalog.list(
+                ItemQuery(subject_id=subject_id, limit=_PAGE, cursor=cursor)
+            )
+            found.extend(page.items)
+            if page.next_cursor is None:
+                return found
+            cursor = page.next_cursor
+
+    async def _active_holds(self) -> list[Hold]:
+        rows: Sequence[tuple[str, str, dict[str, Any]]] = await self._catalog.active_hold_criteria()
+        return [
+            Hold(hold_id=hold_id, matter=matter, criteria=HoldCriteria.from_json(criteria))
+            for hold_id, matter, criteria in rows
+        ]
+
+    async def _reduce_items(
+        self,
+        subject_id: str,
+        keep: Callable[[ItemFacts], tuple[PurposeState, ...]],
+        *,
+        reason: str,
+        now: datetime,
+    ) -> tuple[str, ...]:
+        changed: list[str] = []
+        for record in await self.items_of(subject_id):
+            facts = item_facts(record)
+            if await self._set_purposes(record, keep(facts), reason=reason, now=now):
+                changed.append(record.item_id)
+        return tuple(changed)
+
+    async def _set_purposes(
+        self, record: ItemRecord, keep: Sequence[PurposeState], *, reason: str, now: datetime
+    ) -> bool:
+        """Give an item exactly the purposes in keep; False if it had no others."""
+        kept = {state.name for state in keep}
+        removed = [p.name for p in record.purposes if p.name not in kept]
+        if not removed:
+            return False
+        await self._catalog.set_purposes(
+            record.item_id,
+            [PurposeRow(s.name, s.basis.value, s.expires_at, s.worm) for s in keep],
+        )
+        await self._subjects.record_removed(record.item_id, removed, reason=reason, at=now)
+        fresh = await self._catalog.get(record.item_id)
+        if fresh is not None:
+            await self._lock_sync.sync(fresh, now)
+            await self._retag(fresh)
+        return True
+
+    async def _retag(self, record: ItemRecord) -> None:
+        stored = record.stored
+        if stored is None:
+            return
+        # The same tags as at ingest (streams.ingest): type and purpose names, nothing personal.
+        names = "+".join(sorted(p.name for p in record.purposes)) or "none"
+        tags = {"kl-type": record.type, "kl-purposes": names}
+        await asyncio.to_thread(self._store.set_tags, stored.object_key, stored.version_id, tags)
+
+
+def _guard_held(
+    outcome: ErasureOutcome, record: ItemRecord, holds: Sequence[Hold]
+) -> ErasureOutcome:
+    """Never erase an item the catalog lists under an active hold, whatever its criteria say."""
+    if not outcome.erase or not record.hold_ids:
+        return outcome
+    by_id = {hold.hold_id: hold for hold in holds}
+    listed = sorted(h for h in record.hold_ids if h in by_id)
+    if not listed:
+        return outcome
+    return ErasureOutcome(
+        item_id=record.item_id,
+        erase=False,
+        reason=f"legal_hold:{by_id[listed[0]].matter}",
+        keep_purposes=(),
+        deferred=True,
+    )
