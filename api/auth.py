@@ -188,11 +188,11 @@ def keys_from_jwks(text: str, algorithms: Sequence[str], *, source: str) -> list
     """
     try:
         document = json.loads(text)
-        entries = document["keys"]
-        if not isinstance(entries, list):
-            raise TypeError("keys is not a list")
-    except (ValueError, KeyError, TypeError) as err:
-        raise ConfigurationError(f"{source} is not a JWKS document ({err})") from err
+    except ValueError as err:
+        raise ConfigurationError(f"{source} is not JSON ({err})") from err
+    entries = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ConfigurationError(f"{source} is not a JWKS document: no list of keys")
     keys = []
     for number, entry in enumerate(entries, 1):
         if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
@@ -282,11 +282,13 @@ class JwtAuthenticator:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             return None
-        kid = header.get("kid")
-        candidates = [k for k in self._keys if kid is None or k.key_id in (None, kid)]
+        kid, alg = header.get("kid"), header.get("alg")
+        candidates = [
+            k
+            for k in self._keys
+            if alg in k.algorithms and (kid is None or k.key_id in (None, kid))
+        ]
         for candidate in candidates:
-            if not candidate.algorithms:
-                continue
             try:
                 claims = jwt.decode(
                     token,

@@ -1,13 +1,25 @@
-"""Errors of the API and the one place where errors become HTTP statuses."""
+"""Errors of the API and the one place where errors become HTTP statuses.
+
+Every error response is the JSON `ErrorBody`; no response ever carries a stack trace. Errors
+of the storage context and of the catalog's driver are mapped here too, so a route never
+catches them just to pick a status.
+"""
 
 from __future__ import annotations
 
 import logging
+import traceback
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from storage.errors import IntegrityError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -76,34 +88,87 @@ class UnavailableError(ApiError):
     status_code = 503
 
 
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="The field, dotted for nested body fields; (body) for all.")
+    location: str = Field(description="Where the field is: query, path, header or body.")
+    message: str = Field(description="What is wrong with it.")
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: str = Field(description="The error's name, e.g. NotFoundError or ValidationError.")
+    detail: str = Field(description="A message for people; never a stack trace.")
+    field: str | None = Field(default=None, description="The (first) invalid field, if any.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Every invalid field (422 from request validation)."
+    )
+
+
+#: Why each status is answered; the OpenAPI document declares these with ErrorBody.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    401: "Missing or unknown bearer token",
+    403: "The caller's role may not use this route",
+    404: "No such resource, or one the caller may not see",
+    409: "Conflicts with the resource's state",
+    416: "The range lies beyond the content",
+    422: "A request field is invalid; `field` names it",
+    500: "Internal error (details only in the service log)",
+    503: "A dependency is unreachable; retry later",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries declaring these error statuses with the ErrorBody model."""
+    return {s: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[s]} for s in statuses}
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    """The response of an API error (also used by middleware, outside the handlers)."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, UnauthenticatedError):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, RangeNotSatisfiableError):
+        headers["Content-Range"] = f"bytes */{exc.size_bytes}"
+    body: dict[str, object] = {"error": type(exc).__name__, "detail": exc.message}
+    if isinstance(exc, BadRequestError):
+        body["field"] = exc.field
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def _field_error(err: Any) -> dict[str, str]:
+    loc = [str(p) for p in err.get("loc", ())]
+    location = loc[0] if loc and loc[0] in {"query", "path", "header", "cookie", "body"} else ""
+    parts = loc[1:] if location else loc
+    if err.get("type") == "json_invalid":
+        parts = []
+    return {
+        "field": ".".join(parts) or "(body)",
+        "location": location or "body",
+        "message": str(err.get("msg", "invalid")),
+    }
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map every error to a JSON body `{"error": ..., "detail": ...}`; never a stack trace."""
+    """Map every error to a JSON `ErrorBody`; never a stack trace."""
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        headers: dict[str, str] = {}
-        if isinstance(exc, UnauthenticatedError):
-            headers["WWW-Authenticate"] = "Bearer"
-        if isinstance(exc, RangeNotSatisfiableError):
-            headers["Content-Range"] = f"bytes */{exc.size_bytes}"
-        body: dict[str, object] = {"error": type(exc).__name__, "detail": exc.message}
-        if isinstance(exc, BadRequestError):
-            body["field"] = exc.field
-        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "(body)",
-                "message": err.get("msg", "invalid"),
-            }
-            for err in exc.errors()
-        ]
+        errors = [_field_error(err) for err in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return JSONResponse(
-            {"error": "ValidationError", "detail": detail, "errors": errors}, status_code=422
-        )
+        body = {
+            "error": "ValidationError",
+            "detail": detail or "invalid request",
+            "field": errors[0]["field"] if errors else "(body)",
+            "errors": errors,
+        }
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -113,8 +178,57 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    @app.exception_handler(StorageError)
+    async def _storage(request: Request, exc: StorageError) -> JSONResponse:
+        if exc.retriable:
+            log.warning("%s on %s %s", type(exc).__name__, request.method, request.url.path)
+            return JSONResponse(
+                {"error": "UnavailableError", "detail": "object store unavailable; retry later"},
+                status_code=503,
+            )
+        # The message names item and segment ids only (no content, no keys): fine to log.
+        log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        detail = (
+            "stored content failed its integrity check"
+            if isinstance(exc, IntegrityError)
+            else "storage error; see the service log"
+        )
+        return JSONResponse({"error": type(exc).__name__, "detail": detail}, status_code=500)
+
+    @app.exception_handler(DBAPIError)
+    async def _catalog(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated or type(exc).__name__ in {
+            "OperationalError",
+            "InterfaceError",
+        }:
+            log.warning("catalog unavailable on %s %s", request.method, request.url.path)
+            return JSONResponse(
+                {"error": "UnavailableError", "detail": "catalog unavailable; retry later"},
+                status_code=503,
+            )
+        # The driver's message may quote SQL parameters (subject ids): log the frames only.
+        log.error(
+            "catalog error %s on %s %s at\n%s",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        return JSONResponse(
+            {"error": "InternalError", "detail": "internal error; see the service log"},
+            status_code=500,
+        )
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool(request: Request, _exc: PoolTimeoutError) -> JSONResponse:
+        log.warning("catalog pool exhausted on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"error": "UnavailableError", "detail": "catalog busy; retry later"}, status_code=503
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises it after this response, so the server logs the traceback.
         log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
         return JSONResponse(
             {"error": "InternalError", "detail": "internal error; see the service log"},

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
+
+from starlette.routing import compile_path
 
 from api.auth import Role
 
 _READERS = frozenset({Role.QA, Role.LEGAL, Role.PRIVACY})
 _ALL = frozenset(Role)
 
-#: (method, path template) -> roles allowed. Routes not listed are public (health, metrics).
+#: (method, path template) -> roles allowed. Every route under /v1/ must be listed: one that
+#: is not is refused to everyone (deny by default). Routes elsewhere are public (health,
+#: metrics, the OpenAPI document). HEAD is allowed wherever GET is.
 ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyType(
     {
         ("POST", "/v1/events"): frozenset({Role.INGEST}),
@@ -33,7 +38,45 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
     }
 )
 
+#: Path prefix under which every route needs a caller.
+PROTECTED_PREFIX = "/v1/"
+
 
 def roles_for(method: str, path: str) -> frozenset[str]:
     """Roles allowed on a route; KeyError for a route missing from the matrix."""
-    return ROUTE_ROLES[(method, path)]
+    return ROUTE_ROLES[("GET" if method == "HEAD" else method, path)]
+
+
+def allowed_roles(method: str, path: str) -> frozenset[str] | None:
+    """Roles allowed on a route template: None when it is public, empty when unlisted."""
+    try:
+        return roles_for(method, path)
+    except KeyError:
+        return frozenset() if path.startswith(PROTECTED_PREFIX) else None
+
+
+def _compiled() -> list[tuple[re.Pattern[str], str, int]]:
+    templates = sorted({path for _, path in ROUTE_ROLES})
+    return [(compile_path(t)[0], t, t.count("{")) for t in templates]
+
+
+_TEMPLATES = _compiled()
+
+
+def match_template(method: str, path: str) -> tuple[str, frozenset[str]] | None:
+    """The matrix entry a request falls under: (path template, roles allowed).
+
+    Literal segments win over parameters (``/v1/holds/preview`` over ``/v1/holds/{hold_id}``),
+    as the router decides. None when no template of the matrix lists this method for the
+    path: the router answers (404, 405), or the route's Caller refuses it as unlisted.
+    """
+    verb = "GET" if method == "HEAD" else method
+    found = [
+        (params, template)
+        for pattern, template, params in _TEMPLATES
+        if (verb, template) in ROUTE_ROLES and pattern.match(path)
+    ]
+    if not found:
+        return None
+    _, template = min(found)
+    return template, ROUTE_ROLES[(verb, template)]

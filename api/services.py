@@ -1,20 +1,36 @@
-"""What the routes need, built once per app and reached through dependencies."""
+"""What the routes need, built once per app, and the gate that enforces the role matrix.
+
+`RoleGate` checks every request against `api.roles.ROUTE_ROLES` before the route runs (and
+before its body is parsed), so a route cannot forget its roles: 401 without a valid token,
+403 for a role not allowed, and 403 for any route under /v1/ missing from the matrix. The
+`Caller` dependency hands the authenticated principal to the route.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth import Principal, TokenAuthenticator
-from api.errors import ForbiddenError, UnauthenticatedError
-from api.roles import roles_for
+from api.auth import Authenticator, Principal
+from api.errors import ApiError, ForbiddenError, UnauthenticatedError, error_response
+from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
 from storage.runtime import StorageRuntime
+from storage.sql_audit import AuditEntry
+
+log = logging.getLogger(__name__)
+
+_PRINCIPAL = "keepline.principal"
+#: Scope key with the matrix template a request matched (for metrics).
+TEMPLATE_KEY = "keepline.route"
 
 
 class EventPublisher(Protocol):
@@ -28,6 +44,10 @@ class EventPublisher(Protocol):
         """Raise if Kafka cannot be reached."""
         ...
 
+    async def stop(self) -> None:
+        """Flush and disconnect."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ApiServices:
@@ -36,11 +56,28 @@ class ApiServices:
     settings: ApiSettings
     storage: StorageRuntime
     publisher: EventPublisher
-    authenticator: TokenAuthenticator
+    authenticator: Authenticator
     registry: CollectorRegistry
     clock: Callable[[], datetime]
     topics: dict[str, str]
     extra_readiness: tuple[Callable[[], Awaitable[None]], ...] = ()
+
+    async def record_audit(
+        self,
+        caller: Principal,
+        action: str,
+        *,
+        item_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Append an audit entry for something the caller did (its role goes in details)."""
+        return await self.storage.audit.append(
+            actor=caller.name,
+            action=action,
+            at=self.clock(),
+            item_id=item_id,
+            details={"role": caller.role, **(details or {})},
+        )
 
 
 def get_services(request: Request) -> ApiServices:
@@ -52,24 +89,95 @@ def get_services(request: Request) -> ApiServices:
 Services = Annotated[ApiServices, Depends(get_services)]
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None."""
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
 
 
-def current_principal(request: Request, services: Services) -> Principal:
-    """The authenticated caller, allowed on this route by the role matrix."""
-    token = _bearer(request)
-    principal = services.authenticator.authenticate(token) if token else None
+def authorize(
+    authenticator: Authenticator, authorization: str | None, method: str, template: str
+) -> Principal | None:
+    """The caller of a route, acting in a role the matrix allows there; None if public.
+
+    Raises:
+        UnauthenticatedError: No bearer token, or one no authenticator accepts.
+        ForbiddenError: None of the caller's roles may use the route.
+    """
+    allowed = allowed_roles(method, template)
+    if allowed is None:
+        return None
+    token = bearer_token(authorization)
+    principal = authenticator.authenticate(token) if token else None
     if principal is None:
         raise UnauthenticatedError("missing or unknown bearer token")
+    if not allowed:
+        log.error("route %s %s is missing from the role matrix: refused", method, template)
+    acting = principal.acting_in(allowed)
+    if acting is None:
+        role = principal.role or "(none)"
+        raise ForbiddenError(f"role {role} may not use {method} {template}")
+    return acting
+
+
+def _served(scope: Scope) -> bool:
+    """Whether some route of the app would serve this method and path."""
+    return any(route.matches(scope)[0] == Match.FULL for route in scope["app"].router.routes)
+
+
+class RoleGate:
+    """ASGI middleware enforcing the role matrix on every request, before the route runs.
+
+    It matches the request against the matrix's own templates; a request under /v1/ that
+    no template covers but some route would serve is refused to everyone. `Caller` checks
+    again with the template of the route that actually serves the request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 401/403 itself, or pass the request on with its principal."""
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        entry = match_template(method, path)
+        if entry is None and path.startswith(PROTECTED_PREFIX) and _served(scope):
+            # A route the matrix does not list: refused to everyone (deny by default).
+            scope[TEMPLATE_KEY] = "(unlisted)"
+            entry = (path, frozenset())
+        if entry is not None:
+            scope.setdefault(TEMPLATE_KEY, entry[0])
+            services: ApiServices = scope["app"].state.services
+            authorization = next(
+                (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
+            )
+            try:
+                principal = authorize(services.authenticator, authorization, method, entry[0])
+            except ApiError as err:
+                await error_response(err)(scope, receive, send)
+                return
+            scope.setdefault("state", {})[_PRINCIPAL] = principal
+        await self._app(scope, receive, send)
+
+
+def current_principal(request: Request, services: Services) -> Principal:
+    """The authenticated caller, allowed on this route by the role matrix."""
     route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
-    if principal.role not in roles_for(request.method, path):
-        raise ForbiddenError(f"role {principal.role} may not use {request.method} {path}")
+    template = getattr(route, "path", request.url.path)
+    principal: Principal | None = request.scope.get("state", {}).get(_PRINCIPAL)
+    if principal is not None and request.scope.get(TEMPLATE_KEY) == template:
+        return principal
+    # The gate saw another template (a route missing from the matrix) or did not run:
+    # decide here with the same rule, which refuses unlisted routes under /v1/.
+    principal = authorize(
+        services.authenticator, request.headers.get("authorization"), request.method, template
+    )
+    if principal is None:
+        raise ForbiddenError(f"{request.method} {template} is public; it has no caller")
     return principal
 
 

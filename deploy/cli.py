@@ -13,9 +13,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
-from deploy.cache import cache_dir, data_dir
-from deploy.errors import DeployError
-from deploy.kafka import KafkaProcess, ensure_topics, fetch_kafka
+from deploy.cache import cache_dir, data_dir, port_is_free
+from deploy.errors import CommandError, DeployError, PortInUseError
+from deploy.kafka import KafkaDistribution, KafkaProcess, ensure_topics, fetch_kafka
 from deploy.minio import MinioProcess, build_minio
 from deploy.process import ServerProcess, child_environment, say
 from deploy.settings import DEFAULT_KAFKA_BOOTSTRAP, DEFAULT_S3_ENDPOINT, DeploySettings
@@ -72,16 +72,20 @@ def service_environment(settings: DeploySettings) -> dict[str, str]:
     }
 
 
-def provision(settings: DeploySettings) -> None:
+def provision(settings: DeploySettings) -> tuple[KafkaDistribution, Path]:
     """Fetch Kafka and build MinIO into the cache (both idempotent).
 
     Args:
         settings: The stack settings.
+
+    Returns:
+        The Kafka distribution and the MinIO binary.
     """
     cache = cache_dir(settings)
-    fetch_kafka(cache)
-    build_minio(cache)
+    distribution = fetch_kafka(cache)
+    binary = build_minio(cache)
     say(f"provisioned: Kafka and MinIO are cached in {cache}")
+    return distribution, binary
 
 
 @dataclass
@@ -129,6 +133,7 @@ def _start_servers(settings: DeploySettings, stack: _Stack, logs: Path) -> None:
         )
     else:
         say(f"using the object store at {settings.s3_endpoint} (KEEPLINE_S3_ENDPOINT)")
+    _check_ports(stack)
     servers: list[KafkaProcess | MinioProcess] = [s for s in (stack.kafka, stack.minio) if s]
     with ThreadPoolExecutor(2, thread_name_prefix="deploy-start") as pool:
         futures = [pool.submit(server.start) for server in servers]
@@ -140,8 +145,22 @@ def _start_servers(settings: DeploySettings, stack: _Stack, logs: Path) -> None:
         say(f"Kafka ready on {stack.kafka.bootstrap}")
     if stack.minio is not None:
         say(f"MinIO ready on {stack.minio.url}")
-    ensure_topics(settings.kafka_bootstrap, SPEC_TOPICS)
+    ensure_topics(settings.kafka_bootstrap, SPEC_TOPICS, settings.topic_partitions)
     say(f"topics ready: {', '.join(SPEC_TOPICS)}")
+
+
+def _check_ports(stack: _Stack) -> None:
+    # Before anything starts, so a busy port costs no half-started stack.
+    wanted: list[tuple[str, int, str]] = []
+    if stack.kafka is not None:
+        hint = "set KEEPLINE_KAFKA_BOOTSTRAP to a Kafka that is already running"
+        wanted += [("Kafka", stack.kafka.port, hint), ("Kafka", stack.kafka.controller_port, hint)]
+    if stack.minio is not None:
+        hint = "set KEEPLINE_S3_ENDPOINT to an object store that is already running"
+        wanted += [("MinIO", stack.minio.port, hint), ("MinIO", stack.minio.console_port, hint)]
+    for service, port, hint in wanted:
+        if not port_is_free(port):
+            raise PortInUseError(service, port, hint)
 
 
 def run(settings: DeploySettings, command: Sequence[str]) -> int:
@@ -167,7 +186,6 @@ def run(settings: DeploySettings, command: Sequence[str]) -> int:
     logs = data_dir(settings) / "logs"
     say(f"logs go to {logs}/")
     try:
-        provision(settings)
         _start_servers(settings, stack, logs)
         argv = list(command) or [str(Path(sys.executable).parent / "keepline"), "serve"]
         env = child_environment(service_environment(settings))
@@ -175,7 +193,10 @@ def run(settings: DeploySettings, command: Sequence[str]) -> int:
         say(f"starting {' '.join(argv)} (Ctrl-C stops everything)")
         for signum in previous:
             signal.signal(signum, request_stop)
-        stack.child.spawn()
+        try:
+            stack.child.spawn()
+        except OSError as error:
+            raise CommandError(argv, str(error)) from error
         return _supervise(stack)
     except KeyboardInterrupt:
         say("interrupted while starting, shutting down")

@@ -58,3 +58,15 @@ class ServerStartError(DeployError):
             f"Read the whole log for the cause; a stale data directory or a busy port are "
             f"the usual ones (delete the data directory or pick another port and retry).",
         )
+
+
+class CommandError(DeployError):
+    """The service command could not be started."""
+
+    def __init__(self, argv: list[str], reason: str) -> None:
+        self.argv = argv
+        self.reason = reason
+        super().__init__(
+            f"cannot start `{' '.join(argv)}`: {reason}. Install keepline into this venv "
+            f"(`make setup`), or give another command after `--`.",
+        )

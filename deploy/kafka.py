@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import shutil
 import string
 import subprocess
 import time
 import uuid
-from collections.abc import Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self, TypeVar
-
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError
+from typing import Final, Self
 
 from deploy.cache import LOOPBACK, cache_dir, free_ports, port_is_free
 from deploy.errors import PortInUseError, ProvisionError, ToolMissingError
+from deploy.kafka_admin import broker_ready, ensure_topics, ensure_topics_async, run_blocking
 from deploy.process import ServerProcess, child_environment, log_tail, say, wait_until
 
 # Newest 4.x whose jars all resolve from Maven Central: 4.4.0's POM names
@@ -35,8 +30,20 @@ _PACKAGE_DIR: Final = Path(__file__).resolve().parent
 POM_TEMPLATE: Final = _PACKAGE_DIR / "kafka-pom.xml"
 LOG4J_CONFIG: Final = _PACKAGE_DIR / "kafka-log4j2.xml"
 _MARKER: Final = ".provisioned"
-_TOPIC_ALREADY_EXISTS: Final = 36
-_T = TypeVar("_T")
+
+__all__ = [
+    "KAFKA_VERSION",
+    "KafkaDistribution",
+    "KafkaProcess",
+    "broker_ready",
+    "ensure_topics",
+    "ensure_topics_async",
+    "fetch_kafka",
+    "new_cluster_id",
+    "render_pom",
+    "render_server_properties",
+    "run_blocking",
+]
 
 
 @dataclass(frozen=True)
@@ -296,7 +303,7 @@ class KafkaProcess:
             return
         for port in (self.port, self.controller_port):
             if not port_is_free(port):
-                raise PortInUseError("Kafka", port, "set another port")
+                raise PortInUseError("Kafka", port, "pass another port, or none to get a free one")
         dist = self._distribution or fetch_kafka()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -360,101 +367,3 @@ class KafkaProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def run_blocking(coro: Coroutine[object, object, _T]) -> _T:
-    """Run a coroutine to completion from sync code, even inside a running event loop.
-
-    Inside a loop (an async test calling a sync helper) it runs on a worker thread
-    with its own loop, blocking the caller until done.
-
-    Args:
-        coro: The coroutine.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(1, thread_name_prefix="deploy-kafka") as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-async def _probe(bootstrap: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
-    try:
-        await admin.start()
-        cluster = await admin.describe_cluster()
-        return bool(cluster.get("brokers"))
-    except (TimeoutError, KafkaError, OSError):
-        return False
-    finally:
-        await admin.close()
-
-
-def broker_ready(bootstrap: str) -> bool:
-    """Tell whether a broker answers a metadata request and lists itself.
-
-    Args:
-        bootstrap: The bootstrap servers.
-    """
-    return run_blocking(_probe(bootstrap))
-
-
-async def ensure_topics_async(
-    bootstrap: str,
-    names: Sequence[str],
-    partitions: int = 1,
-    timeout_s: float = 30.0,
-) -> None:
-    """Create the topics that do not exist yet and wait until they have leaders.
-
-    Args:
-        bootstrap: The bootstrap servers.
-        names: The topic names.
-        partitions: Partitions of each new topic.
-        timeout_s: How long to wait for the leaders.
-
-    Raises:
-        KafkaError: The broker refused to create a topic.
-    """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    try:
-        await admin.start()
-        response = await admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names],
-        )
-        for topic, code, *message in response.topic_errors:
-            if code not in (0, _TOPIC_ALREADY_EXISTS):
-                raise KafkaError(f"creating topic {topic} failed: error {code} {message}")
-        deadline = time.monotonic() + timeout_s
-        while True:
-            described = await admin.describe_topics(list(names))
-            led = [
-                t
-                for t in described
-                if t["error_code"] == 0 and all(p["leader"] >= 0 for p in t["partitions"])
-            ]
-            if len(led) == len(names):
-                return
-            if time.monotonic() > deadline:
-                raise KafkaError(f"topics without a leader after {timeout_s} s: {described}")
-            await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
-
-
-def ensure_topics(
-    bootstrap: str,
-    names: Sequence[str],
-    partitions: int = 1,
-    timeout_s: float = 30.0,
-) -> None:
-    """Create the topics that do not exist yet (sync; callable inside an event loop).
-
-    Args:
-        bootstrap: The bootstrap servers.
-        names: The topic names.
-        partitions: Partitions of each new topic.
-        timeout_s: How long to wait for the leaders.
-    """
-    run_blocking(ensure_topics_async(bootstrap, names, partitions, timeout_s))

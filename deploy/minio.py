@@ -186,7 +186,7 @@ class MinioProcess:
             return
         for port in (self.port, self.console_port):
             if not port_is_free(port):
-                raise PortInUseError("MinIO", port, "set another port")
+                raise PortInUseError("MinIO", port, "pass another port, or none to get a free one")
         binary = self._binary or build_minio()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = child_environment(

@@ -35,6 +35,12 @@ class DeploySettings(BaseSettings):
         default=DEFAULT_KAFKA_BOOTSTRAP,
         description="Kafka bootstrap servers keepline connects to (host:port).",
     )
+    topic_partitions: int = Field(
+        default=4,
+        ge=1,
+        description="Partitions of the SPEC topics `python -m deploy run` creates "
+        "(the same variable the stream workers read).",
+    )
     s3_endpoint: str = Field(
         default=DEFAULT_S3_ENDPOINT,
         description="URL of the S3-compatible object store keepline uses.",

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from api.settings import ApiSettings
+from keepline.commands import keys, policy, reconcile, sweep
 from policies.settings import PolicySettings
 from storage.settings import StorageSettings
 from streams.settings import StreamSettings
@@ -48,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the stream workers, API and sweeper")
     serve.set_defaults(func=_serve)
+    sweep.add_parser(sub)
+    policy.add_parser(sub)
+    keys.add_parser(sub)
+    reconcile.add_parser(sub)
     return parser
 
 

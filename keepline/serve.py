@@ -17,9 +17,12 @@ from api.settings import ApiSettings
 from deploy.kafka import ensure_topics_async
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
+from storage.retention import build_sweeper, default_holder, sweep_forever
 from storage.runtime import build_storage, prepare_storage
 from storage.settings import StorageSettings
-from storage.sql_subjects import SqlSubjectStore
+from storage.sql_leases import SqlLeases
+from storage.subject_rights import SubjectRightsService
+from streams.audit_publisher import audit_publisher_job
 from streams.consent import ConsentService
 from streams.jobs import Job, supervise
 from streams.metrics import StreamMetrics
@@ -79,7 +82,8 @@ async def serve(
     )
     registry = CollectorRegistry()
     metrics = StreamMetrics(registry)
-    consents = ConsentService(SqlSubjectStore(storage.db), _now)
+    rights = SubjectRightsService.from_runtime(storage, _now)
+    consents = ConsentService(rights)
     worker, _processor = build_worker_app(
         stream_settings, storage, consents=consents, metrics=metrics
     )
@@ -100,7 +104,23 @@ async def serve(
             lifespan="on",
         )
     )
-    jobs: list[Job] = []
+    jobs: list[Job] = [
+        audit_publisher_job(
+            storage.audit,
+            bootstrap=stream_settings.kafka_bootstrap,
+            topic=stream_settings.topic_audit,
+        ),
+        Job(
+            "sweeper",
+            lambda: sweep_forever(
+                build_sweeper(storage, clock=_now, after_sweep=rights.run_deferred_erasures),
+                SqlLeases(storage.db),
+                interval_s=stream_settings.sweep_interval_s,
+                holder=default_holder(),
+                clock=_now,
+            ),
+        ),
+    ]
     await worker.start()
     job_tasks = [asyncio.create_task(supervise(job), name=job.name) for job in jobs]
     api_task = asyncio.create_task(server.serve(), name="keepline-api")

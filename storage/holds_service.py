@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 1000
 
-AfterRelease = Callable[[datetime], Awaitable[None]]
+AfterRelease = Callable[[datetime], Awaitable[object]]
 
 
 class HoldsService:

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import GOVERNANCE, Tags
+from minio.commonconfig import COMPLIANCE, GOVERNANCE, Tags
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error, ServerError
-from minio.retention import COMPLIANCE, Retention
+from minio.retention import Retention
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from storage.errors import ObjectNotFoundError, ObjectStoreError, ObjectStoreUnavailableError
@@ -22,8 +22,18 @@ from storage.settings import StorageSettings
 _READ_CHUNK_BYTES = 256 * 1024
 # S3 codes that mean "try again later", not "you asked for something wrong".
 _TRANSIENT_CODES = frozenset(
-    {"SlowDown", "ServiceUnavailable", "InternalError", "XMinioServerNotInitialized", "RequestTimeout"}
+    {
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalError",
+        "XMinioServerNotInitialized",
+        "RequestTimeout",
+    }
 )
+
+
+# A version that is already gone is what a delete wanted.
+_GONE_CODES = frozenset({"NoSuchKey", "NoSuchVersion"})
 
 
 def _raise(err: Exception, key: str | None = None) -> NoReturn:
@@ -80,14 +90,14 @@ class MinioObjectStore:
         except S3Error as err:
             if err.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                 _raise(err)
-        except Exception as err:  # noqa: BLE001 - mapped to the port's errors
+        except Exception as err:  # mapped to the port's errors
             _raise(err)
 
     def ping(self) -> None:
         """Raise ObjectStoreUnavailableError when the store does not answer."""
         try:
             self._client.bucket_exists(self._bucket)
-        except Exception as err:  # noqa: BLE001 - mapped to the port's errors
+        except Exception as err:  # mapped to the port's errors
             _raise(err)
 
     def put_stream(
@@ -108,6 +118,9 @@ class MinioObjectStore:
                 content_type=content_type,
                 tags=s3_tags,
             )
+        except _SourceError as err:
+            # The reader failed (bad or unreachable content), not the store.
+            raise err.original from None
         except (S3Error, ServerError, Urllib3Error, OSError) as err:
             _raise(err, key)
         return PutResult(key=key, version_id=result.version_id, size_bytes=counter.size_bytes)
@@ -120,7 +133,7 @@ class MinioObjectStore:
             response = self._client.get_object(
                 self._bucket, key, offset=offset, length=length, version_id=version_id
             )
-        except Exception as err:  # noqa: BLE001 - mapped to the port's errors
+        except Exception as err:  # mapped to the port's errors
             _raise(err, key)
         try:
             yield from response.stream(_READ_CHUNK_BYTES)
@@ -138,7 +151,7 @@ class MinioObjectStore:
                 for o in self._client.list_objects(self._bucket, prefix=key, include_version=True)
                 if o.object_name == key
             ]
-        except Exception as err:  # noqa: BLE001 - mapped to the port's errors
+        except Exception as err:  # mapped to the port's errors
             _raise(err, key)
 
     def delete_versions(self, versions: list[ObjectVersion], *, bypass_governance: bool) -> None:
@@ -153,10 +166,11 @@ class MinioObjectStore:
                     bypass_governance_mode=bypass_governance,
                 )
             )
-        except Exception as err:  # noqa: BLE001 - mapped to the port's errors
+        except Exception as err:  # mapped to the port's errors
             _raise(err)
-        if errors:
-            raise ObjectStoreError(f"delete refused: {errors[0].code}")
+        refused = [e for e in errors if e.code not in _GONE_CODES]
+        if refused:
+            raise ObjectStoreError(f"delete refused: {refused[0].code}")
 
     def set_legal_hold(self, key: str, version_id: str | None, *, on: bool) -> None:
         """Set or clear the legal-hold flag."""
@@ -165,7 +179,7 @@ class MinioObjectStore:
                 self._client.enable_object_legal_hold(self._bucket, key, version_id=version_id)
             else:
                 self._client.disable_object_legal_hold(self._bucket, key, version_id=version_id)
-        except Exception as err:  # noqa: BLE001 - mapped to the port's errors
+        except Exception as err:  # mapped to the port's errors
             _raise(err, key)
 
     def set_retention(self, key: str, version_id: str | None, *, until: datetime) -> None:
@@ -174,7 +188,7 @@ class MinioObjectStore:
             self._client.set_object_retention(
                 self._bucket, key, Retention(self._lock_mode, until), version_id=version_id
             )
-        except Exception as err:  # noqa: BLE001 - mapped to the port's errors
+        except Exception as err:  # mapped to the port's errors
             _raise(err, key)
 
     def set_tags(self, key: str, version_id: str | None, tags: Mapping[str, str]) -> None:
@@ -183,8 +197,19 @@ class MinioObjectStore:
         s3_tags.update(tags)
         try:
             self._client.set_object_tags(self._bucket, key, s3_tags, version_id=version_id)
-        except Exception as err:  # noqa: BLE001 - mapped to the port's errors
+        except Exception as err:  # mapped to the port's errors
             _raise(err, key)
+
+    def list_versions(self, prefix: str) -> Iterator[ObjectVersion]:
+        """Every version of every key under prefix, the versions of one key together."""
+        try:
+            for obj in self._client.list_objects(
+                self._bucket, prefix=prefix, recursive=True, include_version=True
+            ):
+                if obj.object_name:
+                    yield ObjectVersion(key=obj.object_name, version_id=obj.version_id)
+        except Exception as err:  # mapped to the port's errors
+            _raise(err)
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every current key under prefix."""
@@ -192,8 +217,16 @@ class MinioObjectStore:
             for obj in self._client.list_objects(self._bucket, prefix=prefix, recursive=True):
                 if obj.object_name:
                     yield obj.object_name
-        except Exception as err:  # noqa: BLE001 - mapped to the port's errors
+        except Exception as err:  # mapped to the port's errors
             _raise(err)
+
+
+class _SourceError(Exception):
+    """Carries an error of the reader through the SDK, apart from the store's own errors."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
 
 
 class _CountingReader:
@@ -204,6 +237,10 @@ class _CountingReader:
         self.size_bytes = 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self._inner.read(size)
+        """What the inner reader gives; its errors are wrapped in _SourceError."""
+        try:
+            data = self._inner.read(size)
+        except Exception as err:  # the reader's own failure: handed back to the caller as is
+            raise _SourceError(err) from err
         self.size_bytes += len(data)
         return data

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import BinaryIO, cast
 
 from storage.cipher import AesGcmSegmentCipher, SegmentEncryptor, decrypt_stream, new_data_key
 from storage.errors import ContentMismatchError
 from storage.keyring import KeyRing, WrappedKey
 from storage.models import ContentInfo, StoredContent
-from storage.ports import ObjectStore
+from storage.ports import ObjectStore, ObjectVersion
 
 OBJECT_PREFIX = "items/"
+
+
+class _End:
+    """Marks the end of a chunk iterator (an empty chunk is data, not the end)."""
+
+
+_END = _End()
 
 
 def object_key_for(item_id: str) -> str:
@@ -51,21 +58,35 @@ class ContentVault:
     ) -> StoredContent:
         """Encrypt chunks under a fresh data key and upload them (blocking: run in a thread).
 
-        The size and checksum are verified before the upload completes, so content that fails
-        them is never committed.
+        Memory stays bounded whatever the size: chunks are pulled as the uploader reads a
+        part, encrypted one segment at a time, and sent. The size and checksum are verified
+        before the upload completes, so content that fails them is never committed. The
+        chunks iterator is closed when this returns or raises.
+
+        Raises:
+            ContentMismatchError: The content is not the size or sha256 expected.
+            ObjectStoreError: The store refused or could not be reached (``retriable``).
         """
         data_key = new_data_key()
-        key_id = self._keyring.current_key_id()
-        encryptor = self._cipher.encryptor(data_key=data_key, item_id=item_id, key_id=key_id)
+        # Wrap first: the header names the KEK that wrapped this data key, even when a
+        # rotation lands in the middle of the upload.
+        wrapped = self._keyring.wrap(data_key, item_id=item_id)
+        encryptor = self._cipher.encryptor(
+            data_key=data_key, item_id=item_id, key_id=wrapped.key_id
+        )
         reader = _EncryptingReader(chunks, encryptor, expected_size_bytes, expected_sha256)
         key = object_key_for(item_id)
-        result = self._store.put_stream(
-            key,
-            cast(BinaryIO, reader),
-            content_type="application/octet-stream",
-            tags=tags,
-        )
-        wrapped = self._keyring.wrap(data_key, item_id=item_id)
+        try:
+            result = self._store.put_stream(
+                key,
+                cast(BinaryIO, reader),
+                content_type="application/octet-stream",
+                tags=tags,
+            )
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         return StoredContent(
             object_key=key,
             version_id=result.version_id,
@@ -76,13 +97,36 @@ class ContentVault:
             content=ContentInfo(reader.size_bytes, reader.sha256, content_type),
         )
 
+    def drop_versions(self, object_key: str, *, keep: str | None) -> int:
+        """Remove every version of object_key but ``keep`` (blocking); returns how many.
+
+        Used for uploads that lost: an attempt that died before its commit, or a second
+        attempt at an event another worker committed first.
+        """
+        stale = [v for v in self._store.versions(object_key) if v.version_id != keep]
+        self._store.delete_versions(stale, bypass_governance=True)
+        return len(stale)
+
+    def drop_version(self, object_key: str, version_id: str | None) -> None:
+        """Remove one version (blocking); one that is already gone is not an error."""
+        if version_id is None:
+            return
+        present = {v.version_id for v in self._store.versions(object_key)}
+        if version_id in present:
+            self._store.delete_versions(
+                [ObjectVersion(object_key, version_id)], bypass_governance=True
+            )
+
     async def open(
         self, *, item_id: str, stored: StoredContent, start: int, end: int
     ) -> AsyncIterator[bytes]:
-        """Verified plaintext of the inclusive range [start, end]; fetches only its segments."""
+        """Verified plaintext of the inclusive range [start, end]; fetches only its segments.
+
+        The header and the segments are requested at the same time, so a read costs one
+        round trip to the store before the first byte, wherever the range lies.
+        """
         data_key = self._keyring.unwrap(WrappedKey.from_str(stored.wrapped_key), item_id=item_id)
         size = stored.content.size_bytes
-        header_size = self._cipher.header_size_bytes
         if size == 0:
             decryptor = self._cipher.decryptor(
                 data_key=data_key, item_id=item_id, plaintext_size_bytes=0
@@ -97,36 +141,54 @@ class ContentVault:
             end=end,
             segment_size_bytes=stored.segment_size_bytes,
         )
-        header = b"".join([c async for c in self._chunks(stored, 0, header_size)])
-        decryptor = self._cipher.decryptor(
-            data_key=data_key,
-            item_id=item_id,
-            plaintext_size_bytes=size,
-            header=header,
-            first_segment=plan.first_segment,
-            last_segment=plan.last_segment,
-        )
-        chunks = self._chunks(stored, plan.ciphertext_offset, plan.ciphertext_length)
-        async for piece in decrypt_stream(chunks, decryptor, plan.skip_bytes, plan.take_bytes):
-            yield piece
+        segments = self._chunks(stored, plan.ciphertext_offset, plan.ciphertext_length)
+        try:
+            header, first = await asyncio.gather(
+                self._read_all(stored, 0, self._cipher.header_size_bytes),
+                anext(segments, _END),
+            )
+            decryptor = self._cipher.decryptor(
+                data_key=data_key,
+                item_id=item_id,
+                plaintext_size_bytes=size,
+                header=header,
+                first_segment=plan.first_segment,
+                last_segment=plan.last_segment,
+            )
+            async for piece in decrypt_stream(
+                _prepend(first, segments), decryptor, plan.skip_bytes, plan.take_bytes
+            ):
+                yield piece
+        finally:
+            await segments.aclose()
+
+    async def _read_all(self, stored: StoredContent, offset: int, length: int) -> bytes:
+        return b"".join([chunk async for chunk in self._chunks(stored, offset, length)])
 
     async def _chunks(
         self, stored: StoredContent, offset: int, length: int
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         iterator = self._store.get_range(
             stored.object_key, stored.version_id, offset=offset, length=length
         )
-        sentinel = b""
         try:
             while True:
-                chunk = await asyncio.to_thread(next, iterator, sentinel)
-                if chunk is sentinel:
+                chunk = await asyncio.to_thread(next, iterator, _END)
+                if isinstance(chunk, _End):
                     return
                 yield chunk
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
                 await asyncio.to_thread(close)
+
+
+async def _prepend(first: bytes | _End, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if isinstance(first, _End):
+        return
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 class _EncryptingReader:
@@ -154,6 +216,7 @@ class _EncryptingReader:
         return self._digest.hexdigest()
 
     def read(self, size: int = -1) -> bytes:
+        """Up to size bytes of ciphertext (all that is left for a negative size)."""
         while not self._done and (size < 0 or len(self._out) < size):
             chunk = next(self._chunks, None)
             if chunk is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,6 +37,16 @@ from storage.schema import (
     subjects,
     tombstones,
 )
+from storage.sql_catalog_rows import (
+    NewItem,
+    add_holds,
+    content_values,
+    insert_new_items,
+    party_rows,
+    replace_purposes,
+    taken_keys,
+)
+from storage.sql_catalog_scans import CatalogScans
 
 
 def idempotency_key(source: str, event_id: str) -> str:
@@ -51,7 +62,7 @@ def _restricted_clause() -> Any:
     )
 
 
-class SqlCatalog:
+class SqlCatalog(CatalogScans):
     """Items, their parties, attributes, purposes and hold coverage."""
 
     def __init__(self, db: Database) -> None:
@@ -97,18 +108,7 @@ class SqlCatalog:
                     )
                 )
                 if parties:
-                    await conn.execute(
-                        insert(item_parties),
-                        [
-                            {
-                                "item_id": item_id,
-                                "address": p.address,
-                                "subject_id": p.subject_id,
-                                "staff_id": p.staff_id,
-                            }
-                            for p in parties
-                        ],
-                    )
+                    await conn.execute(insert(item_parties), party_rows(item_id, parties))
                 if attributes:
                     await conn.execute(
                         insert(item_attributes),
@@ -134,39 +134,93 @@ class SqlCatalog:
         s3_synced: bool,
     ) -> None:
         """Mark a claimed item stored, with its content, purposes and covering holds."""
-        values: dict[str, Any] = {"status": ItemStatus.STORED.value, "s3_synced": s3_synced}
-        if stored is not None:
-            values.update(
-                object_key=stored.object_key,
-                object_version_id=stored.version_id,
-                ciphertext_size_bytes=stored.ciphertext_size_bytes,
-                segment_size_bytes=stored.segment_size_bytes,
-                key_id=stored.key_id,
-                wrapped_key=stored.wrapped_key,
-                content_size_bytes=stored.content.size_bytes,
-                content_sha256=stored.content.sha256,
-                content_type=stored.content.content_type,
-            )
         async with self._db.begin() as conn:
-            await conn.execute(update(items).where(items.c.item_id == item_id).values(**values))
-            await conn.execute(delete(item_purposes).where(item_purposes.c.item_id == item_id))
-            if purposes:
-                await conn.execute(
-                    insert(item_purposes),
-                    [
-                        {
-                            "item_id": item_id,
-                            "name": p.name,
-                            "basis": p.basis,
-                            "expires_at": p.expires_at,
-                            "worm": p.worm,
-                        }
-                        for p in purposes
-                    ],
-                )
-            rows = [{"hold_id": h, "item_id": item_id} for h in hold_ids]
-            if rows:
-                await conn.execute(insert(hold_items), rows)
+            await self._commit(
+                conn,
+                item_id,
+                stored=stored,
+                purposes=purposes,
+                hold_ids=hold_ids,
+                s3_synced=s3_synced,
+                only=None,
+            )
+
+    async def commit_claimed(
+        self,
+        item_id: str,
+        *,
+        stored: StoredContent | None,
+        purposes: Sequence[PurposeRow],
+        hold_ids: Iterable[str],
+        s3_synced: bool,
+    ) -> bool:
+        """As commit_stored, but only while the claim is still pending: False if it was not.
+
+        Two attempts at one event (a worker that lost its partition and the one that got it)
+        can both upload; the first to commit wins and the other must discard its upload.
+        """
+        async with self._db.begin() as conn:
+            return await self._commit(
+                conn,
+                item_id,
+                stored=stored,
+                purposes=purposes,
+                hold_ids=hold_ids,
+                s3_synced=s3_synced,
+                only=ItemStatus.PENDING,
+            )
+
+    async def _commit(
+        self,
+        conn: AsyncConnection,
+        item_id: str,
+        *,
+        stored: StoredContent | None,
+        purposes: Sequence[PurposeRow],
+        hold_ids: Iterable[str],
+        s3_synced: bool,
+        only: ItemStatus | None,
+    ) -> bool:
+        values: dict[str, Any] = {"status": ItemStatus.STORED.value, "s3_synced": s3_synced}
+        values.update(content_values(stored))
+        stmt = update(items).where(items.c.item_id == item_id).values(**values)
+        if only is not None:
+            stmt = stmt.where(items.c.status == only.value)
+        if (await conn.execute(stmt)).rowcount != 1:
+            return False
+        await replace_purposes(conn, item_id, purposes)
+        await add_holds(conn, item_id, hold_ids)
+        return True
+
+    async def insert_stored_many(self, entries: Sequence[NewItem]) -> builtins.list[Claim]:
+        """Insert items that need no upload (metadata only) as stored, in one transaction.
+
+        Batching many small events into one write is what lets a worker keep up with a
+        topic of metadata-only e-mails. An entry whose (source, event_id) is already taken,
+        by an earlier event or by an earlier entry of the same batch, is not inserted: its
+        claim names the item that has the key, with ``created`` False.
+        """
+        keys = [idempotency_key(e.source, e.event_id) for e in entries]
+        try:
+            async with self._db.begin() as conn:
+                return await insert_new_items(conn, entries, keys, await taken_keys(conn, keys))
+        except SqlIntegrityError:
+            # Another writer took a key between our read and our insert: go one by one.
+            claims = []
+            for entry, key in zip(entries, keys, strict=True):
+                claims.append(await self._insert_one(entry, key))
+            return claims
+
+    async def _insert_one(self, entry: NewItem, key: str) -> Claim:
+        try:
+            async with self._db.begin() as conn:
+                return (
+                    await insert_new_items(conn, [entry], [key], await taken_keys(conn, [key]))
+                )[0]
+        except SqlIntegrityError:
+            async with self._db.connect() as conn:
+                item_id, status = (await taken_keys(conn, [key]))[key]
+            return Claim(item_id=item_id, status=status, created=False)
 
     async def get(self, item_id: str, *, include_pending: bool = False) -> ItemRecord | None:
         """One item, or None."""
@@ -255,7 +309,7 @@ class SqlCatalog:
             found[row.subject_id].add(row.purpose)
         return {s: frozenset(p) for s, p in found.items()}
 
-    async def active_hold_criteria(self) -> list[tuple[str, str, dict[str, Any]]]:
+    async def active_hold_criteria(self) -> builtins.list[tuple[str, str, dict[str, Any]]]:
         """(hold_id, matter, criteria) of every unreleased hold."""
         async with self._db.connect() as conn:
             rows = (
@@ -275,29 +329,13 @@ class SqlCatalog:
         The object's lock state is marked unsynced: ObjectLockSync brings it in line.
         """
         async with self._db.begin() as conn:
-            await conn.execute(delete(item_purposes).where(item_purposes.c.item_id == item_id))
-            if purposes:
-                await conn.execute(
-                    insert(item_purposes),
-                    [
-                        {
-                            "item_id": item_id,
-                            "name": p.name,
-                            "basis": p.basis,
-                            "expires_at": p.expires_at,
-                            "worm": p.worm,
-                        }
-                        for p in purposes
-                    ],
-                )
+            await replace_purposes(conn, item_id, purposes)
             values: dict[str, Any] = {"s3_synced": False}
             if policy_version is not None:
                 values["policy_version"] = policy_version
             await conn.execute(update(items).where(items.c.item_id == item_id).values(**values))
 
-    async def mark_destroyed(
-        self, item_id: str, *, reason: str, at: datetime
-    ) -> bool:
+    async def mark_destroyed(self, item_id: str, *, reason: str, at: datetime) -> bool:
         """Forget everything about an item but its tombstone; False if already destroyed.
 
         The wrapped data key goes with the row's content fields (crypto-shredding), and with
@@ -373,11 +411,13 @@ class SqlCatalog:
                 .values(s3_legal_hold=legal_hold, s3_retain_until=retain_until, s3_synced=synced)
             )
 
-    async def _hydrate(self, conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[ItemRecord]:
+    async def _hydrate(
+        self, conn: AsyncConnection, rows: Sequence[Row[Any]]
+    ) -> builtins.list[ItemRecord]:
         ids = [r.item_id for r in rows]
         if not ids:
             return []
-        purposes: dict[str, list[PurposeRow]] = {i: [] for i in ids}
+        purposes: dict[str, builtins.list[PurposeRow]] = {i: [] for i in ids}
         for p in await conn.execute(
             select(item_purposes)
             .where(item_purposes.c.item_id.in_(ids))
@@ -386,7 +426,7 @@ class SqlCatalog:
             purposes[p.item_id].append(
                 PurposeRow(p.name, p.basis, must_utc(p.expires_at), bool(p.worm))
             )
-        held: dict[str, list[str]] = {i: [] for i in ids}
+        held: dict[str, builtins.list[str]] = {i: [] for i in ids}
         for h in await conn.execute(
             select(hold_items.c.item_id, hold_items.c.hold_id)
             .join(holds, holds.c.hold_id == hold_items.c.hold_id)

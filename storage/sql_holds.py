@@ -228,7 +228,7 @@ class SqlHoldStore:
         found = await self._select(holds.c.hold_id == hold_id)
         return found[0] if found else None
 
-    async def list(self, *, active_only: bool = False) -> list[HoldRecord]:
+    async def list_all(self, *, active_only: bool = False) -> list[HoldRecord]:
         """Every hold (newest first) with its current count."""
         return await self._select(holds.c.released_at.is_(None) if active_only else None)
 

@@ -141,18 +141,20 @@ class SqlLeases:
             LeaseUnavailableError: The lease stayed taken for wait_s.
         """
         deadline = time.monotonic() + wait_s
-        while not await self.acquire(name, holder, ttl_s=ttl_s, now=clock()):
-            if time.monotonic() >= deadline:
-                lease = await self.current(name)
-                raise LeaseUnavailableError(
-                    name, lease.holder if lease else None, lease.expires_at if lease else None
-                )
-            await asyncio.sleep(poll_s)
 
         async def renew() -> bool:
             return await self.renew(name, holder, ttl_s=ttl_s, now=clock())
 
         try:
+            while not await self.acquire(name, holder, ttl_s=ttl_s, now=clock()):
+                if time.monotonic() >= deadline:
+                    lease = await self.current(name)
+                    raise LeaseUnavailableError(
+                        name, lease.holder if lease else None, lease.expires_at if lease else None
+                    )
+                await asyncio.sleep(poll_s)
             yield renew
         finally:
+            # Also when cancelled mid-acquire: the row may be ours although acquire never
+            # returned. Releasing a lease held by someone else changes nothing.
             await self.release(name, holder)

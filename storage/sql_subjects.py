@@ -14,11 +14,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, literal, select, tuple_, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from storage.database import Database
 from storage.schema import (
+    TS,
     consents,
     deferred_erasures,
     erasure_requests,
@@ -320,17 +321,27 @@ class SqlSubjectStore:
             "outcome": dict(row.outcome),
         }
 
-    async def pending_deferred(self, limit: int = 500) -> list[DeferredErasure]:
-        """Queued erasures not yet carried out, oldest first."""
-        async with self._db.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(deferred_erasures)
-                    .where(deferred_erasures.c.done_at.is_(None))
-                    .order_by(deferred_erasures.c.queued_at, deferred_erasures.c.item_id)
-                    .limit(limit)
+    async def pending_deferred(
+        self, *, after: DeferredErasure | None = None, limit: int = 500
+    ) -> list[DeferredErasure]:
+        """Queued erasures not yet carried out, oldest first; page on with ``after``."""
+        stmt = select(deferred_erasures).where(deferred_erasures.c.done_at.is_(None))
+        if after is not None:
+            stmt = stmt.where(
+                tuple_(
+                    deferred_erasures.c.queued_at,
+                    deferred_erasures.c.request_id,
+                    deferred_erasures.c.item_id,
                 )
-            ).all()
+                > tuple_(literal(after.queued_at, TS), after.request_id, after.item_id)
+            )
+        stmt = stmt.order_by(
+            deferred_erasures.c.queued_at,
+            deferred_erasures.c.request_id,
+            deferred_erasures.c.item_id,
+        ).limit(limit)
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
         return [DeferredErasure(r.request_id, r.item_id, r.queued_at) for r in rows]
 
     async def finish_deferred(self, request_id: str, item_id: str, *, at: datetime) -> None:

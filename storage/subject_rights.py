@@ -23,6 +23,7 @@ from policies.subject_rights import (
     ignored_objections,
 )
 from storage.destruction import ItemDestroyer
+from storage.errors import StorageError
 from storage.models import ItemQuery, ItemRecord, PurposeRow
 from storage.object_lock import ObjectLockSync
 from storage.ports import ObjectStore
@@ -30,7 +31,7 @@ from storage.runtime import StorageRuntime
 from storage.sql_audit import SqlAuditLog
 from storage.sql_catalog import SqlCatalog
 from storage.sql_policies import SqlPolicyStore
-from storage.sql_subjects import ALL_PURPOSES, Change, SqlSubjectStore
+from storage.sql_subjects import ALL_PURPOSES, Change, DeferredErasure, SqlSubjectStore
 from storage.subject_results import (
     ConsentResult,
     ErasureResult,
@@ -63,6 +64,7 @@ class SubjectRightsService:
         lock_sync: ObjectLockSync,
         store: ObjectStore,
         clock: Callable[[], datetime],
+        deferred_page_size: int = 500,
     ) -> None:
         self._catalog = catalog
         self._store = store
@@ -72,6 +74,7 @@ class SubjectRightsService:
         self._destroyer = destroyer
         self._lock_sync = lock_sync
         self._clock = clock
+        self._deferred_page_size = deferred_page_size
 
     @classmethod
     def from_runtime(
@@ -230,39 +233,54 @@ class SubjectRightsService:
         Safe to call from several places at once (hold release, the sweeper, a timer): an
         item already destroyed is simply taken off the queue.
         """
-        pending = await self._subjects.pending_deferred()
-        if not pending:
-            return 0
-        holds = await self._active_holds()
+        holds: list[Hold] | None = None
         erased = 0
-        for entry in pending:
-            record = await self._catalog.get(entry.item_id)
-            if record is None:
-                await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
-                continue
-            outcome = _guard_held(erasure_outcome(item_facts(record), holds, now), record, holds)
-            if outcome.deferred:
-                continue  # another hold still covers it
-            if outcome.erase:
-                if await self._destroyer.destroy(
-                    record, reason=ERASURE_REASON, actor=DEFERRED_ACTOR, at=now
-                ):
-                    erased += 1
-            else:
-                await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
-            await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
-            await self._audit.append(
-                actor=DEFERRED_ACTOR,
-                action="erasure.completed",
-                at=now,
-                item_id=entry.item_id,
-                details={
-                    "request_id": entry.request_id,
-                    "erased": outcome.erase,
-                    "reason": outcome.reason,
-                },
-            )
+        after: DeferredErasure | None = None
+        while pending := await self._subjects.pending_deferred(
+            after=after, limit=self._deferred_page_size
+        ):
+            after = pending[-1]
+            holds = holds if holds is not None else await self._active_holds()
+            for entry in pending:
+                try:
+                    erased += await self._run_deferred(entry, holds, now)
+                except StorageError as err:
+                    # Left queued: the next call (next sweep, next release) tries again.
+                    log.warning(
+                        "deferred erasure of item %s failed (%s)", entry.item_id, type(err).__name__
+                    )
         return erased
+
+    async def _run_deferred(
+        self, entry: DeferredErasure, holds: Sequence[Hold], now: datetime
+    ) -> int:
+        record = await self._catalog.get(entry.item_id)
+        if record is None:
+            await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
+            return 0
+        outcome = _guard_held(erasure_outcome(item_facts(record), holds, now), record, holds)
+        if outcome.deferred:
+            return 0  # another hold still covers it
+        destroyed = False
+        if outcome.erase:
+            destroyed = await self._destroyer.destroy(
+                record, reason=ERASURE_REASON, actor=DEFERRED_ACTOR, at=now
+            )
+        else:
+            await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
+        await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
+        await self._audit.append(
+            actor=DEFERRED_ACTOR,
+            action="erasure.completed",
+            at=now,
+            item_id=entry.item_id,
+            details={
+                "request_id": entry.request_id,
+                "erased": outcome.erase,
+                "reason": outcome.reason,
+            },
+        )
+        return int(destroyed)
 
     async def items_of(self, subject_id: str) -> list[ItemRecord]:
         """Every stored item where the subject is a party, newest first."""

@@ -1,22 +1,41 @@
-"""IngestService: one validated artefact event in, exactly one encrypted, catalogued item out."""
+"""IngestService: one validated artefact event in, exactly one encrypted, catalogued item out.
+
+(source, event_id) is claimed in the catalog before anything is uploaded, so every attempt
+at an event, in this worker or another, finds the same item:
+
+- a stored (or destroyed) item: the event is a duplicate and nothing is written;
+- a pending claim: an earlier attempt died between upload and commit, or is still running in
+  a worker that lost the partition. This attempt uploads again and commits only while the
+  claim is still pending; the winner drops every other version of the object, a loser drops
+  its own upload. A crash at any step leaves a state the next delivery resumes from.
+
+Events without content need no upload: they are written stored at once, many per
+transaction (see `Batcher`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
-from policies.retention import purposes_at_ingest
 from policies.holds import active_holds_covering
-from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts
-from storage.errors import ContentMismatchError
-from storage.models import ItemStatus, PartyRow, PurposeRow, StoredContent
+from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts, Policy, PurposeState
+from policies.retention import Consents, Objections, purposes_at_ingest
+from storage.errors import ContentMismatchError, StorageError
+from storage.models import Claim, ItemStatus, PartyRow, PurposeRow, StoredContent
 from storage.object_lock import ObjectLockSync
-from storage.service import ContentVault
+from storage.service import ContentVault, object_key_for
 from storage.sql_catalog import SqlCatalog, abandon_claim
+from storage.sql_catalog_rows import NewItem
 from storage.sql_policies import SqlPolicyStore
+from storage.sql_subjects import standing_objections
+from streams.batching import Batcher
 from streams.errors import BadEventError, DeadLetterReason
 from streams.events import CallRecording, Chat, Email
 from streams.fetch import ContentFetcher
@@ -35,8 +54,43 @@ class IngestOutcome:
     size_bytes: int
 
 
+class KeyedLocks:
+    """One asyncio lock per key, alive only while someone holds or waits for it."""
+
+    @dataclass(slots=True)
+    class _Entry:
+        lock: asyncio.Lock
+        users: int = 0
+
+    def __init__(self) -> None:
+        self._entries: dict[Hashable, KeyedLocks._Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        """Hold the lock of key; the entry goes when its last user leaves."""
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = KeyedLocks._Entry(asyncio.Lock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._entries[key]
+
+
 class IngestService:
-    """Claims the idempotency key, seals the content, decides purposes and holds, commits."""
+    """Claims the idempotency key, seals the content, decides purposes and holds, commits.
+
+    Args:
+        uploads: Most content uploads at once (each holds a few multipart parts in memory).
+        max_batch: Most metadata-only events written in one transaction.
+    """
 
     def __init__(
         self,
@@ -47,6 +101,8 @@ class IngestService:
         fetcher: ContentFetcher,
         lock_sync: ObjectLockSync,
         clock: Callable[[], datetime],
+        uploads: int = 4,
+        max_batch: int = 200,
     ) -> None:
         self._catalog = catalog
         self._policies = policies
@@ -54,22 +110,25 @@ class IngestService:
         self._fetcher = fetcher
         self._lock_sync = lock_sync
         self._clock = clock
-        # Concurrent deliveries of one event inside this worker wait for each other; across
-        # workers a partition has one consumer at a time.
-        self._in_flight: dict[tuple[str, str], asyncio.Lock] = {}
+        # Concurrent deliveries of one event inside this worker wait for each other.
+        self._locks = KeyedLocks()
+        # Uploads run in their own threads, so they never starve the default executor
+        # that the API's content reads use.
+        self._upload_pool = ThreadPoolExecutor(uploads, thread_name_prefix="keepline-upload")
+        self._upload_slots = asyncio.Semaphore(uploads)
+        self._metadata = Batcher(self._store_metadata, max_batch=max_batch)
+
+    @property
+    def metadata_batches(self) -> int:
+        """How many catalog transactions have stored metadata-only events."""
+        return self._metadata.batches
+
+    async def close(self) -> None:
+        """Stop the batcher and the upload threads (uploads under way finish in the thread)."""
+        await self._metadata.close()
+        self._upload_pool.shutdown(wait=False, cancel_futures=True)
 
     async def ingest(self, event: Artefact) -> IngestOutcome:
-        """Store event once (see _ingest); concurrent copies of one event are serialised."""
-        key = (event.source, event.event_id)
-        lock = self._in_flight.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                return await self._ingest(event)
-        finally:
-            if not lock.locked() and self._in_flight.get(key) is lock:
-                del self._in_flight[key]
-
-    async def _ingest(self, event: Artefact) -> IngestOutcome:
         """Store event once; a redelivered or republished event returns the existing item.
 
         Raises:
@@ -77,80 +136,132 @@ class IngestService:
             StorageError, ContentUnavailableError, SQLAlchemyError: transient faults when
                 retriable; the caller retries with backoff and commits nothing meanwhile.
         """
-        now = self._clock()
+        async with self._locks.hold((event.source, event.event_id)):
+            if event.content is None and event.content_inline is None:
+                return await self._metadata.submit(event)
+            return await self._ingest_content(event)
+
+    async def _ingest_content(self, event: Artefact) -> IngestOutcome:
         policy = await self._policies.active()
         claim = await self._catalog.claim(
             source=event.source,
             event_id=event.event_id,
             item_type=event.type,
             occurred_at=event.occurred_at,
-            ingested_at=now,
+            ingested_at=self._clock(),
             policy_version=policy.version,
             event=event.metadata(),
-            parties=[PartyRow(p.address, p.subject_id, p.staff_id) for p in event.parties],
+            parties=_parties(event),
             attributes=event.attributes,
         )
-        if claim.status is ItemStatus.STORED or claim.status is ItemStatus.DESTROYED:
+        if claim.status is not ItemStatus.PENDING:
             log.info("duplicate event ignored: item %s", claim.item_id)
             return IngestOutcome(item_id=claim.item_id, created=False, size_bytes=0)
         item_id = claim.item_id
-        consents = await self._catalog.standing_consents(event.subject_ids())
-        purposes = purposes_at_ingest(
-            item_type=ArtefactType(event.type),
-            attributes=event.attributes,
-            occurred_at=event.occurred_at,
-            subject_ids=event.subject_ids(),
-            policy=policy,
-            consents=consents,
-        )
+        subjects = event.subject_ids()
+        consents = await self._catalog.standing_consents(subjects)
+        objections = await standing_objections(self._catalog.db, subjects)
+        purposes = _purposes(event, policy, consents, objections)
         try:
             stored = await self._seal(event, item_id, tuple(sorted(p.name for p in purposes)))
         except BadEventError:
-            await abandon_claim(self._catalog, item_id)
+            await self._abandon(claim)
             raise
-        if not claim.created and stored is not None:
-            # An earlier attempt died after uploading: drop its orphaned versions.
-            await asyncio.to_thread(self._drop_other_versions, stored)
-        facts = ItemFacts(
-            item_id=item_id,
-            type=ArtefactType(event.type),
-            occurred_at=event.occurred_at,
-            attributes=event.attributes,
-            subject_ids=event.subject_ids(),
-            addresses=frozenset(p.address for p in event.parties),
-            staff_ids=frozenset(p.staff_id for p in event.parties if p.staff_id),
-            purposes=purposes,
+        covering = _covering(item_id, event, purposes, await self._holds())
+        needs_lock = bool(covering) or any(p.worm for p in purposes)
+        won = await self._catalog.commit_claimed(
+            item_id,
+            stored=stored,
+            purposes=_rows(purposes),
+            hold_ids=covering,
+            s3_synced=not needs_lock,
         )
-        holds = [
+        if not won:
+            # Another attempt at this event committed first: ours is an orphan.
+            await self._tidy(
+                partial(self._vault.drop_version, stored.object_key, stored.version_id)
+            )
+            log.info("item %s was stored by another attempt; upload dropped", item_id)
+            return IngestOutcome(item_id=item_id, created=False, size_bytes=0)
+        if not claim.created:
+            # An earlier attempt died after uploading: drop what it left.
+            await self._tidy(
+                partial(self._vault.drop_versions, stored.object_key, keep=stored.version_id)
+            )
+        if needs_lock:
+            await self._sync_lock(item_id)
+        log.info(
+            "item %s stored (%d bytes, %d purposes)",
+            item_id,
+            stored.content.size_bytes,
+            len(purposes),
+        )
+        return IngestOutcome(item_id=item_id, created=True, size_bytes=stored.content.size_bytes)
+
+    async def _store_metadata(self, events: Sequence[Artefact]) -> list[IngestOutcome]:
+        """Write a batch of metadata-only events in one transaction."""
+        policy = await self._policies.active()
+        subjects = frozenset(s for e in events for s in e.subject_ids())
+        consents = await self._catalog.standing_consents(subjects)
+        objections = await standing_objections(self._catalog.db, subjects)
+        holds = await self._holds()
+        now = self._clock()
+        entries = []
+        for event in events:
+            purposes = _purposes(event, policy, consents, objections)
+            entries.append(
+                NewItem(
+                    source=event.source,
+                    event_id=event.event_id,
+                    item_type=event.type,
+                    occurred_at=event.occurred_at,
+                    ingested_at=now,
+                    policy_version=policy.version,
+                    event=event.metadata(),
+                    parties=_parties(event),
+                    attributes=event.attributes,
+                    purposes=_rows(purposes),
+                    hold_ids=_covering(event.event_id, event, purposes, holds),
+                )
+            )
+        claims: list[Claim] = await self._catalog.insert_stored_many(entries)
+        return [IngestOutcome(c.item_id, created=c.created, size_bytes=0) for c in claims]
+
+    async def _holds(self) -> list[Hold]:
+        return [
             Hold(hold_id=h, matter=m, criteria=HoldCriteria.from_json(c))
             for h, m, c in await self._catalog.active_hold_criteria()
         ]
-        covering = active_holds_covering(holds, facts)
-        rows = [PurposeRow(p.name, p.basis.value, p.expires_at, p.worm) for p in purposes]
-        needs_lock = bool(covering) or any(p.worm for p in purposes)
-        await self._catalog.commit_stored(
-            item_id,
-            stored=stored,
-            purposes=rows,
-            hold_ids=[h.hold_id for h in covering],
-            s3_synced=not needs_lock,
-        )
-        if needs_lock:
-            record = await self._catalog.get(item_id)
-            if record is not None:
-                await self._lock_sync.sync(record, self._clock())
-        size = stored.content.size_bytes if stored else 0
-        log.info("item %s stored (%d bytes, %d purposes)", item_id, size, len(rows))
-        return IngestOutcome(item_id=item_id, created=True, size_bytes=size)
 
-    def _drop_other_versions(self, stored: StoredContent) -> None:
-        store = self._vault.store
-        stale = [v for v in store.versions(stored.object_key) if v.version_id != stored.version_id]
-        store.delete_versions(stale, bypass_governance=True)
+    async def _abandon(self, claim: Claim) -> None:
+        """Bad input: free the claim (a corrected event may reuse it) and drop any upload."""
+        if not claim.created:
+            # An earlier attempt may have uploaded before it died.
+            await self._tidy(
+                partial(self._vault.drop_versions, object_key_for(claim.item_id), keep=None)
+            )
+        await abandon_claim(self._catalog, claim.item_id)
+
+    async def _tidy(self, fn: Callable[..., object], *args: object) -> None:
+        """Remove orphaned versions; if the store refuses now, `keepline reconcile` will."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._upload_pool, partial(fn, *args))
+        except StorageError as err:
+            log.warning("orphaned object versions left for reconcile (%s)", type(err).__name__)
+
+    async def _sync_lock(self, item_id: str) -> None:
+        record = await self._catalog.get(item_id)
+        if record is None:
+            return
+        try:
+            await self._lock_sync.sync(record, self._clock())
+        except StorageError as err:
+            # The row stays marked unsynced; the lock repair brings the object in line.
+            log.warning("object lock of item %s not applied yet (%s)", item_id, err)
 
     async def _seal(
         self, event: Artefact, item_id: str, purpose_names: tuple[str, ...]
-    ) -> StoredContent | None:
+    ) -> StoredContent:
         tags = {"kl-type": event.type, "kl-purposes": "+".join(purpose_names) or "none"}
         chunks: Iterator[bytes]
         if event.content_inline is not None:
@@ -158,26 +269,65 @@ class IngestService:
             chunks, content_type = iter([data]), event.content_inline.content_type
             expected_size: int | None = len(data)
             expected_sha: str | None = None
-        elif event.content is not None:
+        else:
+            assert event.content is not None  # ingest() routes contentless events elsewhere
             chunks = self._fetcher.open(event.content.uri)
             content_type = event.content.content_type
             expected_size, expected_sha = event.content.size_bytes, event.content.sha256
-        else:
-            return None
+        seal = partial(
+            self._vault.seal,
+            item_id=item_id,
+            chunks=chunks,
+            content_type=content_type,
+            expected_size_bytes=expected_size,
+            expected_sha256=expected_sha,
+            tags=tags,
+        )
         try:
-            return await asyncio.to_thread(
-                self._vault.seal,
-                item_id=item_id,
-                chunks=chunks,
-                content_type=content_type,
-                expected_size_bytes=expected_size,
-                expected_sha256=expected_sha,
-                tags=tags,
-            )
+            async with self._upload_slots:
+                return await asyncio.get_running_loop().run_in_executor(self._upload_pool, seal)
         except ContentMismatchError as err:
             reason = (
                 DeadLetterReason.CHECKSUM_MISMATCH
                 if err.field == "sha256"
                 else DeadLetterReason.SIZE_MISMATCH
             )
-            raise BadEventError(reason, str(err)) from err
+            raise BadEventError(reason, str(err), field=f"content.{err.field}") from err
+
+
+def _parties(event: Artefact) -> list[PartyRow]:
+    return [PartyRow(p.address, p.subject_id, p.staff_id) for p in event.parties]
+
+
+def _rows(purposes: Sequence[PurposeState]) -> list[PurposeRow]:
+    return [PurposeRow(p.name, p.basis.value, p.expires_at, p.worm) for p in purposes]
+
+
+def _purposes(
+    event: Artefact, policy: Policy, consents: Consents, objections: Objections
+) -> tuple[PurposeState, ...]:
+    return purposes_at_ingest(
+        item_type=ArtefactType(event.type),
+        attributes=event.attributes,
+        occurred_at=event.occurred_at,
+        subject_ids=event.subject_ids(),
+        policy=policy,
+        consents=consents,
+        objections=objections,
+    )
+
+
+def _covering(
+    item_id: str, event: Artefact, purposes: Sequence[PurposeState], holds: Sequence[Hold]
+) -> list[str]:
+    facts = ItemFacts(
+        item_id=item_id,
+        type=ArtefactType(event.type),
+        occurred_at=event.occurred_at,
+        attributes=event.attributes,
+        subject_ids=event.subject_ids(),
+        addresses=frozenset(p.address for p in event.parties),
+        staff_ids=frozenset(p.staff_id for p in event.parties if p.staff_id),
+        purposes=tuple(purposes),
+    )
+    return [hold.hold_id for hold in active_holds_covering(holds, facts)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -32,6 +35,55 @@ class StreamMetrics:
             registry=registry,
         )
         self.lag = Gauge(
-            "keepline_consumer_lag", "Messages behind the end", ["topic", "partition"],
+            "keepline_consumer_lag",
+            "Messages behind the end",
+            ["topic", "partition"],
             registry=registry,
         )
+
+
+class ConsumerLike(Protocol):
+    """What the lag gauge needs of a Kafka consumer (faust's Consumer has it)."""
+
+    def assignment(self) -> set[Any]:
+        """The topic partitions assigned to this consumer."""
+        ...
+
+    def highwater(self, tp: Any) -> int:
+        """The offset the next record written to tp will get."""
+        ...
+
+    async def position(self, tp: Any) -> int | None:
+        """The offset of the next record this consumer fetches from tp."""
+        ...
+
+
+class ConsumerLag:
+    """Refreshes `keepline_consumer_lag`: for each assigned partition, what is left to do.
+
+    Lag is the highwater minus the committed offset: the records not yet stored (or
+    dead-lettered). The fetch position runs ahead of that by whatever sits in the consumer's
+    buffers, so it is used only until the first commit of a partition.
+    """
+
+    def __init__(self, metrics: StreamMetrics) -> None:
+        self._gauge = metrics.lag
+        self._shown: set[tuple[str, str]] = set()
+
+    async def update(self, consumer: ConsumerLike) -> None:
+        """Set the gauge of every assigned partition; drop those no longer assigned."""
+        committed: Mapping[Any, int | None] = getattr(consumer, "_committed_offset", {})
+        shown: set[tuple[str, str]] = set()
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            done = committed.get(tp)
+            if done is None:
+                done = await consumer.position(tp)
+            if highwater is None or done is None:
+                continue
+            labels = (str(tp.topic), str(tp.partition))
+            self._gauge.labels(*labels).set(max(highwater - done, 0))
+            shown.add(labels)
+        for labels in self._shown - shown:
+            self._gauge.remove(*labels)
+        self._shown = shown

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from storage.errors import StorageError
-from streams.errors import BadEventError, DeadLetterReason, StreamsError
-from streams.events import ConsentEvent, artefact_adapter
+from streams.errors import (
+    BadEventError,
+    ContentUnavailableError,
+    DeadLetterReason,
+    StreamsError,
+)
+from streams.events import ConsentEvent, validate_artefact, validate_consent
 from streams.ingest import Artefact, IngestService
 from streams.metrics import StreamMetrics
 
@@ -55,37 +59,14 @@ class ConsentHandler(Protocol):
         ...
 
 
-def _field_of(err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(part) for part in first["loc"]) or "(root)"
-    return f"{loc}: {first['msg']}"
-
-
 def parse_artefact(value: bytes | None) -> Artefact:
     """Decode and validate an artefact event, or raise BadEventError with its reason."""
-    body = _json_object(value)
-    kind = body.get("type")
-    if kind not in {"call_recording", "email", "chat"}:
-        raise BadEventError(DeadLetterReason.UNKNOWN_TYPE, f"type: unknown type {kind!r}")
-    try:
-        return artefact_adapter.validate_python(body)
-    except ValidationError as err:
-        detail = _field_of(err)
-        reason = (
-            DeadLetterReason.INLINE_TOO_LARGE
-            if "larger than" in detail and "content_inline" in detail
-            else DeadLetterReason.SCHEMA_VIOLATION
-        )
-        raise BadEventError(reason, detail) from err
+    return validate_artefact(_json_object(value))
 
 
 def parse_consent(value: bytes | None) -> ConsentEvent:
     """Decode and validate a consent event, or raise BadEventError."""
-    body = _json_object(value)
-    try:
-        return ConsentEvent.model_validate(body)
-    except ValidationError as err:
-        raise BadEventError(DeadLetterReason.SCHEMA_VIOLATION, _field_of(err)) from err
+    return validate_consent(_json_object(value))
 
 
 def _json_object(value: bytes | None) -> dict[str, Any]:
@@ -96,7 +77,9 @@ def _json_object(value: bytes | None) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise BadEventError(DeadLetterReason.INVALID_JSON, f"not UTF-8 JSON: {err}") from err
     if not isinstance(body, dict):
-        raise BadEventError(DeadLetterReason.SCHEMA_VIOLATION, "(root): not a JSON object")
+        raise BadEventError(
+            DeadLetterReason.SCHEMA_VIOLATION, "(root): not a JSON object", field="(root)"
+        )
     return body
 
 
@@ -121,6 +104,7 @@ class MessageProcessor:
         metrics: StreamMetrics,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 15.0,
+        content_deadline_s: float = 900.0,
     ) -> None:
         self._ingest = ingest
         self._consents = consents
@@ -128,6 +112,7 @@ class MessageProcessor:
         self._metrics = metrics
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
+        self._content_deadline_s = content_deadline_s
 
     async def process_artefact(self, msg: RawMessage) -> None:
         """Ingest one artefact event."""
@@ -162,6 +147,8 @@ class MessageProcessor:
 
     async def _run(self, msg: RawMessage, work: Callable[[], Awaitable[None]]) -> None:
         delay = self._retry_initial_s
+        source_down_since: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 await work()
@@ -171,15 +158,35 @@ class MessageProcessor:
                 if not is_transient(err):
                     # The edge of the consumer loop: an unexpected failure must not stop the
                     # partition, and the message is kept whole in the dead-letter topic.
-                    log.exception("unexpected failure at %s[%d]@%d", msg.topic, msg.partition,
-                                  msg.offset)
-                    await self._dead_letter(msg, DeadLetterReason.INTERNAL_ERROR,
-                                            type(err).__name__)
+                    log.exception(
+                        "unexpected failure at %s[%d]@%d", msg.topic, msg.partition, msg.offset
+                    )
+                    await self._dead_letter(
+                        msg, DeadLetterReason.INTERNAL_ERROR, type(err).__name__
+                    )
                     return
+                if isinstance(err, ContentUnavailableError):
+                    # Our own store and catalog are retried for ever; a content source that
+                    # stays unreachable is, in the end, content that is missing.
+                    source_down_since = source_down_since or loop.time()
+                    if loop.time() - source_down_since >= self._content_deadline_s:
+                        await self._dead_letter(
+                            msg,
+                            DeadLetterReason.CONTENT_MISSING,
+                            f"content source unreachable for {self._content_deadline_s:.0f}s: "
+                            f"{err}",
+                        )
+                        return
+                else:
+                    source_down_since = None
                 self._metrics.retries.labels(error=type(err).__name__).inc()
                 log.warning(
                     "transient fault at %s[%d]@%d (%s); retrying in %.1fs",
-                    msg.topic, msg.partition, msg.offset, type(err).__name__, delay,
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    type(err).__name__,
+                    delay,
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
@@ -197,13 +204,14 @@ class MessageProcessor:
             "value_b64": base64.b64encode(msg.value or b"").decode("ascii"),
             "failed_at": datetime.now(UTC).isoformat(),
         }
-        log.warning("dead letter %s from %s[%d]@%d", reason.value, msg.topic, msg.partition,
-                    msg.offset)
+        log.warning(
+            "dead letter %s from %s[%d]@%d", reason.value, msg.topic, msg.partition, msg.offset
+        )
         delay = self._retry_initial_s
         while True:
             try:
                 await self._dlq.send(msg.key, letter)
-            except Exception as err:  # noqa: BLE001 - a dead letter is never dropped
+            except Exception as err:  # a dead letter is never dropped: retried until sent
                 log.warning("dead-letter topic unavailable (%s); retrying", type(err).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)

@@ -26,10 +26,25 @@ class StreamSettings(BaseSettings):
         default=False, description="Accept file:// content references (operator opt-in)."
     )
     fetch_timeout_s: float = Field(default=30.0, gt=0, description="Per-read fetch timeout.")
-    concurrency: int = Field(default=4, ge=1, le=64, description="Items in flight per topic.")
+    concurrency: int = Field(
+        default=4, ge=1, le=64, description="Content uploads at once per worker (memory bound)."
+    )
+    max_in_flight: int = Field(
+        default=64, ge=1, le=10_000, description="Events processed at once per worker."
+    )
+    max_batch: int = Field(
+        default=200, ge=1, description="Most metadata-only events written per transaction."
+    )
+    content_unavailable_deadline_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="How long an unreachable content source is retried before the event is "
+        "dead-lettered as content_missing.",
+    )
+    lag_interval_s: float = Field(
+        default=5.0, gt=0, description="How often the consumer lag gauge is refreshed."
+    )
     retry_initial_s: float = Field(default=0.5, gt=0, description="First retry backoff.")
     retry_max_s: float = Field(default=15.0, gt=0, description="Longest retry backoff.")
     sweep_interval_s: float = Field(default=60.0, gt=0, description="Retention sweep interval.")
-    worker_web_port: int = Field(
-        default=0, ge=0, description="Faust's own web port (0: disabled)."
-    )
+    worker_web_port: int = Field(default=0, ge=0, description="Faust's own web port (0: disabled).")

@@ -1,9 +1,18 @@
-"""The worker's composition root: a faust-streaming app whose agents never raise."""
+"""The worker's composition root: a faust-streaming app whose agents never raise.
+
+Each agent reads its stream without automatic acknowledgement and hands every event to a
+bounded set of tasks; an event is acknowledged only once it is stored or dead-lettered.
+Faust commits, per partition, only up to the first event not yet acknowledged, so an event
+that is being retried (the object store is down) holds back the commit of everything after
+it, and a crash or a shutdown at any moment redelivers exactly what was not finished.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,9 +22,11 @@ from faust.types import EventT
 from storage.runtime import StorageRuntime
 from streams.fetch import ContentFetcher
 from streams.ingest import IngestService
-from streams.metrics import StreamMetrics
+from streams.metrics import ConsumerLag, StreamMetrics
 from streams.processor import ConsentHandler, MessageProcessor, RawMessage
 from streams.settings import StreamSettings
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
@@ -35,7 +46,47 @@ class FaustDeadLetterSink:
         await pending
 
 
-def _raw(event: EventT[Any, Any]) -> RawMessage:
+class InFlight:
+    """At most `limit` events processed at once; each is acknowledged when it is done.
+
+    A task that is cancelled (shutdown, lost partition) is never acknowledged, so its event
+    is delivered again.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def submit(
+        self, work: Callable[[], Awaitable[None]], ack: Callable[[], Awaitable[object]]
+    ) -> None:
+        """Start work once a slot is free; ack runs after work returns."""
+        await self._slots.acquire()
+        task = asyncio.create_task(self._run(work, ack))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(
+        self, work: Callable[[], Awaitable[None]], ack: Callable[[], Awaitable[object]]
+    ) -> None:
+        try:
+            await work()
+            await ack()
+        finally:
+            self._slots.release()
+
+    async def cancel(self) -> None:
+        """Cancel every task still running and wait for them to end."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _raw(event: EventT[Any]) -> RawMessage:
     message = event.message
     return RawMessage(
         topic=message.topic,
@@ -44,6 +95,26 @@ def _raw(event: EventT[Any, Any]) -> RawMessage:
         key=message.key,
         value=message.value,
     )
+
+
+def _agent(
+    process: Callable[[RawMessage], Awaitable[None]], limit: int
+) -> Callable[[faust.StreamT[Any]], AsyncIterator[None]]:
+    async def agent(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+        in_flight = InFlight(limit)
+        manual = stream.noack()  # type: ignore[attr-defined]  # StreamT omits noack
+        try:
+            async for event in manual.events():
+                raw = _raw(event)
+                await in_flight.submit(
+                    lambda raw=raw: process(raw),  # type: ignore[misc]  # bound per event
+                    lambda event=event: manual.ack(event),  # type: ignore[misc]
+                )
+                yield None
+        finally:
+            await in_flight.cancel()
+
+    return agent
 
 
 def build_worker_app(
@@ -69,6 +140,9 @@ def build_worker_app(
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=False,
         topic_disable_leader=True,
+        # Shutdown does not wait for events in flight: they were never acknowledged, so
+        # they are delivered again, and a store that is down cannot hold the process up.
+        stream_wait_empty=False,
     )
     artefact_topics = app.topic(
         settings.topic_calls,
@@ -92,6 +166,8 @@ def build_worker_app(
         fetcher=fetcher,
         lock_sync=storage.lock_sync,
         clock=clock,
+        uploads=settings.concurrency,
+        max_batch=settings.max_batch,
     )
     processor = MessageProcessor(
         ingest=ingest,
@@ -100,21 +176,35 @@ def build_worker_app(
         metrics=metrics,
         retry_initial_s=settings.retry_initial_s,
         retry_max_s=settings.retry_max_s,
+        content_deadline_s=settings.content_unavailable_deadline_s,
     )
-
-    async def artefacts(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            await processor.process_artefact(_raw(event))
-            yield None
-
-    async def consent_events(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            await processor.process_consent(_raw(event))
-            yield None
-
-    app.agent(artefact_topics, name="keepline.ingest", concurrency=settings.concurrency)(
-        artefacts
+    app.agent(artefact_topics, name="keepline.ingest", concurrency=1)(
+        _agent(processor.process_artefact, settings.max_in_flight)
     )
     # One at a time: consent, objection and restriction of a subject apply in order.
-    app.agent(consent_topic, name="keepline.consent", concurrency=1)(consent_events)
+    app.agent(consent_topic, name="keepline.consent", concurrency=1)(
+        _agent(processor.process_consent, 1)
+    )
+    lag = ConsumerLag(metrics)
+
+    async def refresh_lag() -> None:
+        try:
+            await lag.update(app.consumer)
+        except Exception as err:  # the edge of a background loop: a gauge never stops a worker
+            log.debug("consumer lag not refreshed (%s)", type(err).__name__)
+
+    app.timer(settings.lag_interval_s, name="keepline.lag")(refresh_lag)
+
+    async def release() -> None:
+        await ingest.close()
+        fetcher.close()
+
+    app.on_before_shutdown.connect(_receiver(release))
     return app, processor
+
+
+def _receiver(release: Callable[[], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    async def receiver(_sender: object, **_kwargs: object) -> None:
+        await release()
+
+    return receiver

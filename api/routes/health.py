@@ -33,14 +33,14 @@ async def readyz(services: Services) -> JSONResponse:
     for name, check in checks.items():
         try:
             await asyncio.wait_for(check, _CHECK_TIMEOUT_S)
-        except Exception as err:  # noqa: BLE001 - any failure means not ready
+        except Exception as err:  # any failure at all means not ready
             results[name] = f"unavailable: {type(err).__name__}"
         else:
             results[name] = "ok"
     for extra in services.extra_readiness:
         try:
             await asyncio.wait_for(extra(), _CHECK_TIMEOUT_S)
-        except Exception as err:  # noqa: BLE001 - any failure means not ready
+        except Exception as err:  # any failure at all means not ready
             results["worker"] = f"unavailable: {type(err).__name__}"
     ready = all(v == "ok" for v in results.values())
     return JSONResponse(

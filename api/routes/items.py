@@ -3,24 +3,54 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.errors import BadRequestError, NotFoundError
-from api.presenters import item_json
-from api.ranges import parse_range
+from api.auth import Principal
+from api.errors import BadRequestError, ForbiddenError, NotFoundError, error_responses
+from api.presenters import ItemOut, ItemPageOut, item_json
+from api.ranges import parse_range, range_applies
 from api.services import ApiServices, Caller, Services
 from policies.access import visible_to
 from policies.models import LawfulBasis, PurposeState
-from storage.models import ItemQuery, ItemRecord
+from storage.models import ItemQuery, ItemRecord, StoredContent
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
 _SEES_ALL = frozenset({"legal", "privacy"})
+#: Free text in queries: no control characters (PostgreSQL refuses NUL in text).
+PLAIN = r"^[^\x00-\x1f\x7f]*$"
+_ATTR_PREFIX = "attr."
+
+ItemId = Annotated[str, Path(max_length=100, description="The item's id.")]
+PurposeParam = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        pattern=PLAIN,
+        description="The purpose of the retrieval; required for qa (one of its own).",
+    ),
+]
+
+
+def utc(name: str, value: datetime | None) -> datetime | None:
+    """An aware query datetime in UTC; 422 naming the field otherwise."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise BadRequestError(name, "needs a UTC offset (RFC 3339)")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as err:
+        raise BadRequestError(name, "out of range") from err
 
 
 def _encode_cursor(cursor: tuple[datetime, str] | None) -> str | None:
@@ -32,10 +62,13 @@ def _encode_cursor(cursor: tuple[datetime, str] | None) -> str | None:
 
 def _decode_cursor(value: str) -> tuple[datetime, str]:
     try:
-        at, item_id = base64.urlsafe_b64decode(value.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(at), item_id
-    except ValueError as err:
+        at_text, item_id = base64.urlsafe_b64decode(value.encode()).decode().split("|", 1)
+        at = datetime.fromisoformat(at_text)
+    except (ValueError, binascii.Error) as err:
         raise BadRequestError("cursor", "not a cursor this API returned") from err
+    if at.tzinfo is None:
+        raise BadRequestError("cursor", "not a cursor this API returned")
+    return at.astimezone(UTC), item_id
 
 
 def _states(record: ItemRecord) -> list[PurposeState]:
@@ -65,110 +98,206 @@ async def visible_item(
     return record
 
 
-@router.get("", summary="List items, newest first")
+async def _check_purpose(services: ApiServices, caller: Principal, purpose: str | None) -> None:
+    """A purpose-bound role must retrieve for a purpose of its own."""
+    if caller.role in _SEES_ALL:
+        return
+    if purpose is None:
+        raise BadRequestError("purpose", f"role {caller.role} must name a purpose")
+    declared = (await services.storage.policies.active()).purposes.get(purpose)
+    if declared is None:
+        raise BadRequestError("purpose", "no such purpose in the active policy")
+    if caller.role not in declared.roles:
+        raise ForbiddenError(f"role {caller.role} may not retrieve items for {purpose!r}")
+
+
+def _attributes(request: Request) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        if not key.startswith(_ATTR_PREFIX):
+            continue
+        name = key.removeprefix(_ATTR_PREFIX)
+        if not name or len(name) > 100 or len(value) > 500:  # noqa: PLR2004 - catalog widths
+            raise BadRequestError(key, "attribute names are 1..100 chars, values up to 500")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name + value):  # noqa: PLR2004
+            raise BadRequestError(key, "must not contain control characters")
+        if name in found and found[name] != value:
+            raise BadRequestError(key, "given twice with different values")
+        found[name] = value
+    return found
+
+
+@router.get(
+    "",
+    summary="List items, newest first",
+    response_model=ItemPageOut,
+    responses=error_responses(403, 422),
+)
 async def list_items(
+    *,
     request: Request,
     services: Services,
     caller: Caller,
-    purpose: Annotated[str | None, Query(max_length=100)] = None,
-    type: Annotated[str | None, Query(pattern="^(call_recording|email|chat)$")] = None,  # noqa: A002
-    subject_id: Annotated[str | None, Query(max_length=200)] = None,
-    staff_id: Annotated[str | None, Query(max_length=200)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    purpose: PurposeParam = None,
+    type: Annotated[str | None, Query(pattern="^(call_recording|email|chat)$")] = None,
+    subject_id: Annotated[str | None, Query(max_length=200, pattern=PLAIN)] = None,
+    staff_id: Annotated[str | None, Query(max_length=200, pattern=PLAIN)] = None,
+    since: Annotated[datetime | None, Query(description="occurred_at >= since")] = None,
+    until: Annotated[datetime | None, Query(description="occurred_at < until")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> dict[str, Any]:
-    """Items matching every filter; `attr.<key>=<value>` filters on attributes."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise BadRequestError(name, "needs a UTC offset")
-    attributes = {
-        k.removeprefix("attr."): v for k, v in request.query_params.items() if k.startswith("attr.")
-    }
-    now = services.clock()
-    restricted_hidden = caller.role not in _SEES_ALL
-    if restricted_hidden:
-        policy = await services.storage.policies.active()
-        declared = policy.purposes.get(purpose) if purpose else None
-        if purpose is None:
-            raise BadRequestError("purpose", f"role {caller.role} must name a purpose")
-        if declared is None or caller.role not in declared.roles:
-            raise BadRequestError(
-                "purpose", f"{purpose!r} is not a purpose role {caller.role} may use"
-            )
+) -> JSONResponse:
+    """Items matching every filter; `attr.<key>=<value>` filters on attributes.
+
+    Pages are keyset-paginated on (occurred_at, item_id), so items arriving between pages
+    neither repeat nor push others out of the next page.
+    """
+    since_at, until_at = utc("since", since), utc("until", until)
+    attributes = _attributes(request)
+    await _check_purpose(services, caller, purpose)
     query = ItemQuery(
         purpose=purpose,
         type=type,
         subject_id=subject_id,
         staff_id=staff_id,
-        since=since,
-        until=until,
+        since=since_at,
+        until=until_at,
         attributes=attributes,
-        unexpired_at=now if purpose else None,
-        exclude_restricted=restricted_hidden,
-        limit=limit,
+        unexpired_at=services.clock() if purpose else None,
+        exclude_restricted=caller.role not in _SEES_ALL,
+        limit=min(limit, services.settings.max_page_size),
         cursor=_decode_cursor(cursor) if cursor else None,
     )
     page = await services.storage.catalog.list(query)
-    return {
-        "items": [item_json(r) for r in page.items],
-        "next_cursor": _encode_cursor(page.next_cursor),
-    }
+    items = [item_json(r) for r in page.items]
+    return JSONResponse({"items": items, "next_cursor": _encode_cursor(page.next_cursor)})
 
 
-@router.get("/{item_id}", summary="One item's metadata")
+@router.get(
+    "/{item_id}",
+    summary="One item's metadata",
+    response_model=ItemOut,
+    responses=error_responses(404, 422),
+)
 async def get_item(
-    item_id: str,
-    services: Services,
-    caller: Caller,
-    purpose: Annotated[str | None, Query(max_length=100)] = None,
-) -> dict[str, Any]:
+    *, item_id: ItemId, services: Services, caller: Caller, purpose: PurposeParam = None
+) -> JSONResponse:
     """The item, if the caller may see it."""
-    return item_json(await visible_item(services, caller.role, item_id, purpose))
+    return JSONResponse(item_json(await visible_item(services, caller.role, item_id, purpose)))
+
+
+_CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The whole content, in its own content type",
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    206: {
+        "description": "The byte range asked for (Content-Range says which)",
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    **error_responses(404, 416, 422, 500),
+}
+
+
+def _content_headers(stored: StoredContent, span: tuple[int, int] | None) -> dict[str, str]:
+    size = stored.content.size_bytes
+    start, end = span if span is not None else (0, size - 1)
+    headers = {
+        "Content-Type": stored.content.content_type,
+        "Content-Length": str(end - start + 1 if size else 0),
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{stored.content.sha256}"',
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        # Stored content is never a page of this site, whatever its type says.
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    if span is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return headers
+
+
+async def _readable(
+    services: ApiServices, caller: Principal, request: Request, item_id: str, purpose: str | None
+) -> tuple[StoredContent, tuple[int, int] | None]:
+    await _check_purpose(services, caller, purpose)
+    record = await visible_item(services, caller.role, item_id, purpose)
+    if record.stored is None:
+        raise NotFoundError("this item has no content")
+    stored = record.stored
+    span = None
+    if range_applies(request.headers.get("if-range"), f'"{stored.content.sha256}"'):
+        span = parse_range(request.headers.get("range"), stored.content.size_bytes)
+    return stored, span
+
+
+async def _close(body: AsyncIterator[bytes]) -> None:
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _rest(first: bytes, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        if first:
+            yield first
+        async for chunk in body:
+            yield chunk
+    finally:
+        await _close(body)
 
 
 @router.get(
     "/{item_id}/content",
     summary="The decrypted content, streamed; honours Range",
     response_class=StreamingResponse,
-    responses={206: {"description": "Partial content"}, 416: {"description": "Bad range"}},
+    responses=_CONTENT_RESPONSES,
 )
 async def get_content(
-    item_id: str,
+    *,
+    item_id: ItemId,
     request: Request,
     services: Services,
     caller: Caller,
-    purpose: Annotated[str | None, Query(max_length=100)] = None,
+    purpose: PurposeParam = None,
 ) -> StreamingResponse:
-    """Stream the item's plaintext (every read is audited)."""
-    record = await visible_item(services, caller.role, item_id, purpose)
-    stored = record.stored
-    if stored is None:
-        raise NotFoundError("this item has no content")
+    """Stream the item's plaintext; every read is audited.
+
+    The first chunk is decrypted before the response starts, so content that fails its
+    integrity check is a clean 500 rather than a truncated 200.
+    """
+    stored, span = await _readable(services, caller, request, item_id, purpose)
     size = stored.content.size_bytes
-    wanted = parse_range(request.headers.get("range"), size)
-    start, end = wanted if wanted is not None else (0, max(size - 1, 0))
-    await services.storage.audit.append(
-        actor=caller.name,
-        action="content.read",
-        at=services.clock(),
-        item_id=item_id,
-        details={"role": caller.role, "purpose": purpose, "range": [start, end] if wanted else None},
-    )
-    body: AsyncIterator[bytes] = services.storage.vault.open(
-        item_id=item_id, stored=stored, start=start, end=end
-    )
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(end - start + 1 if size else 0),
-        "Cache-Control": "no-store",
-    }
-    if wanted is not None:
-        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    start, end = span if span is not None else (0, max(size - 1, 0))
+    body = services.storage.vault.open(item_id=item_id, stored=stored, start=start, end=end)
+    try:
+        first = await anext(body, b"")
+        await services.record_audit(
+            caller,
+            "content.read",
+            item_id=item_id,
+            details={"purpose": purpose, "range": [start, end] if span else None},
+        )
+    except BaseException:
+        await _close(body)
+        raise
     return StreamingResponse(
-        body,
-        status_code=206 if wanted is not None else 200,
-        media_type=stored.content.content_type,
-        headers=headers,
+        _rest(first, body),
+        status_code=206 if span is not None else 200,
+        headers=_content_headers(stored, span),
     )
+
+
+@router.head("/{item_id}/content", include_in_schema=False)
+async def head_content(
+    *,
+    item_id: ItemId,
+    request: Request,
+    services: Services,
+    caller: Caller,
+    purpose: PurposeParam = None,
+) -> Response:
+    """The headers a GET would send, without the content (nothing is read, nothing audited)."""
+    stored, span = await _readable(services, caller, request, item_id, purpose)
+    status = 206 if span is not None else 200
+    return Response(status_code=status, headers=_content_headers(stored, span))

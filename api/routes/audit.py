@@ -1,0 +1,63 @@
+"""The audit trail: entries with filters, and verification of the hash chain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api.errors import error_responses
+from api.presenters import AuditPageOut, ChainVerdictOut, audit_json, verdict_json
+from api.routes.items import PLAIN, utc
+from api.services import Caller, Services
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+_MAX_SEQ = 2**63 - 1
+
+
+@router.get(
+    "",
+    summary="Audit entries, oldest first",
+    response_model=AuditPageOut,
+    responses=error_responses(422),
+)
+async def list_audit(
+    *,
+    services: Services,
+    _caller: Caller,
+    item_id: Annotated[str | None, Query(max_length=100, pattern=PLAIN)] = None,
+    actor: Annotated[str | None, Query(max_length=200, pattern=PLAIN)] = None,
+    action: Annotated[
+        str | None, Query(max_length=60, pattern=PLAIN, description="e.g. content.read")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="Entries at or after (RFC 3339).")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[
+        int, Query(ge=0, le=_MAX_SEQ, description="Only entries with a larger seq (paging).")
+    ] = 0,
+) -> JSONResponse:
+    """Entries matching every given filter, in chain order; page on with `after`."""
+    entries = await services.storage.audit.query(
+        item_id=item_id,
+        actor=actor,
+        action=action,
+        since=utc("since", since),
+        after_seq=after,
+        limit=limit,
+    )
+    next_after = entries[-1].seq if len(entries) == limit else None
+    return JSONResponse({"entries": [audit_json(e) for e in entries], "next_after": next_after})
+
+
+@router.get(
+    "/verify",
+    summary="Recompute the audit hash chain",
+    response_model=ChainVerdictOut,
+)
+async def verify_audit(services: Services, _caller: Caller) -> JSONResponse:
+    """`ok` is false when any entry was edited, removed or reordered; the first is named."""
+    verdict = await services.storage.audit.verify()
+    return JSONResponse(verdict_json(verdict))

@@ -1,0 +1,117 @@
+"""Legal holds by matter: place, preview, list with counts, read, release (role legal)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.errors import BadRequestError, ConflictError, NotFoundError
+from api.services import ApiServices, Caller, Services
+from policies.errors import InvalidHoldCriteria
+from policies.holds import criteria_from_json
+from policies.models import HoldCriteria
+from storage.holds_service import HoldsService
+from storage.sql_holds import HoldAlreadyReleasedError, HoldNotFoundError, SqlHoldStore
+from storage.subject_rights import SubjectRightsService
+
+router = APIRouter(prefix="/v1/holds", tags=["holds"])
+
+HoldId = Annotated[str, Path(min_length=1, max_length=36)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HoldBody(_Body):
+    """``{"matter", "description", "criteria"}``."""
+
+    matter: str = Field(min_length=1, max_length=200, description="The legal matter.")
+    description: str = Field(default="", max_length=10_000, description="Free text.")
+    criteria: dict[str, Any] = Field(
+        description="Any of subject_ids, addresses, staff_ids, types, since, until, attributes."
+    )
+
+
+class PreviewBody(_Body):
+    """``{"criteria"}``."""
+
+    criteria: dict[str, Any] = Field(description="As for placing a hold.")
+
+
+def _criteria(data: dict[str, Any]) -> HoldCriteria:
+    try:
+        return criteria_from_json(data)
+    except InvalidHoldCriteria as err:
+        field = f"criteria.{err.field}" if err.field else "criteria"
+        raise BadRequestError(field, err.message) from err
+
+
+def _service(services: ApiServices) -> HoldsService:
+    storage = services.storage
+    rights = SubjectRightsService.from_runtime(storage, services.clock)
+    return HoldsService(
+        holds=SqlHoldStore(storage.db),
+        catalog=storage.catalog,
+        lock_sync=storage.lock_sync,
+        audit=storage.audit,
+        after_release=rights.run_deferred_erasures,
+    )
+
+
+@router.post("", status_code=201, summary="Place a legal hold")
+async def place_hold(body: HoldBody, services: Services, caller: Caller) -> dict[str, Any]:
+    """201 with the hold, its ``hold_id`` and ``matched``: the items it covers now."""
+    record = await _service(services).place(
+        matter=body.matter,
+        description=body.description,
+        criteria=_criteria(body.criteria),
+        by=caller.name,
+        at=services.clock(),
+    )
+    return record.to_json()
+
+
+@router.get("", summary="Every hold, newest first, with its count")
+async def list_holds(
+    services: Services,
+    caller: Caller,
+    active: Annotated[bool | None, Query(description="only active (true) or released")] = None,
+) -> dict[str, Any]:
+    """``{"holds": [..]}``; each with ``matched``, the items it covers now."""
+    del caller  # the role check is the dependency
+    found = await SqlHoldStore(services.storage.db).list_all()
+    if active is not None:
+        found = [h for h in found if h.active is active]
+    return {"holds": [h.to_json() for h in found]}
+
+
+@router.post("/preview", summary="How many items a hold would cover")
+async def preview_hold(body: PreviewBody, services: Services, caller: Caller) -> dict[str, int]:
+    """``{"matched": n}``, without placing anything."""
+    del caller
+    return {"matched": await SqlHoldStore(services.storage.db).preview(_criteria(body.criteria))}
+
+
+@router.get("/{hold_id}", summary="One hold with its count")
+async def get_hold(hold_id: HoldId, services: Services, caller: Caller) -> dict[str, Any]:
+    """The hold; 404 if there is none."""
+    del caller
+    record = await SqlHoldStore(services.storage.db).get(hold_id)
+    if record is None:
+        raise NotFoundError("no such hold")
+    return record.to_json()
+
+
+@router.post("/{hold_id}/release", summary="Release a hold")
+async def release_hold(hold_id: HoldId, services: Services, caller: Caller) -> dict[str, Any]:
+    """The released hold; covered items resume normal retention. 409 if released before."""
+    try:
+        record = await _service(services).release(hold_id, by=caller.name, at=services.clock())
+    except HoldNotFoundError as err:
+        raise NotFoundError("no such hold") from err
+    except HoldAlreadyReleasedError as err:
+        raise ConflictError(str(err)) from err
+    return record.to_json()

@@ -1,0 +1,174 @@
+"""Subject rights: erasure, export, restriction, objection and consent (role privacy)."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator
+from typing import IO, Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from api.errors import BadRequestError, UnavailableError
+from api.presenters import item_json
+from api.services import ApiServices, Caller, Services
+from policies.models import LawfulBasis
+from storage.errors import StorageError
+from storage.subject_export import SubjectExporter
+from storage.subject_rights import SubjectRightsService
+
+router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
+
+SubjectId = Annotated[str, Path(min_length=1, max_length=200)]
+_CHUNK_BYTES = 1 << 20
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RestrictionBody(_Body):
+    """``{"restricted": bool}``."""
+
+    restricted: StrictBool = Field(description="true restricts the subject's items; false lifts")
+
+
+class ObjectionBody(_Body):
+    """``{"purposes": [..]}``; absent or null: every legitimate-interests purpose."""
+
+    purposes: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, min_length=1, description="Purposes objected to; omit for all."
+    )
+
+
+class ConsentBody(_Body):
+    """``{"purpose": str, "granted": bool}``."""
+
+    purpose: str = Field(min_length=1, max_length=100, description="A consent-based purpose.")
+    granted: StrictBool = Field(description="true grants consent; false withdraws it")
+
+
+def _rights(services: ApiServices) -> SubjectRightsService:
+    return SubjectRightsService.from_runtime(services.storage, services.clock)
+
+
+@router.post("/{subject_id}/erasure", summary="Erase the subject's items, or say why not")
+async def erasure(subject_id: SubjectId, services: Services, caller: Caller) -> dict[str, Any]:
+    """``{"erased": [item_id..], "retained": [{"item_id", "reason"}..]}``.
+
+    A reason is ``legal_hold:<matter>`` or ``legal_obligation:<purpose>``; items kept only
+    by holds (also listed under ``deferred``) are erased when the last hold is released.
+    """
+    try:
+        result = await _rights(services).erasure(subject_id, actor=caller.name)
+    except StorageError as err:
+        raise UnavailableError(
+            "the object store refused or is unreachable; the request is on file, repeat it"
+        ) from err
+    return result.to_json()
+
+
+@router.get(
+    "/{subject_id}/export",
+    summary="The subject's items: items.json and each decrypted artefact, as a zip",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def export(subject_id: SubjectId, services: Services, caller: Caller) -> StreamingResponse:
+    """A zip with ``items.json`` and ``content/<item_id><ext>`` (every read is audited)."""
+    exporter = SubjectExporter(
+        rights=_rights(services),
+        vault=services.storage.vault,
+        audit=services.storage.audit,
+        clock=services.clock,
+    )
+    handle: IO[bytes] = await asyncio.to_thread(tempfile.TemporaryFile)
+    try:
+        await exporter.export(subject_id, actor=caller.name, out=handle, present=item_json)
+        size = await asyncio.to_thread(handle.seek, 0, 2)
+        await asyncio.to_thread(handle.seek, 0)
+    except StorageError as err:
+        handle.close()
+        raise UnavailableError("content could not be read now; try again") from err
+    except BaseException:
+        handle.close()
+        raise
+    return StreamingResponse(
+        _stream(handle),
+        media_type="application/zip",
+        headers={
+            "Content-Length": str(size),
+            "Content-Disposition": 'attachment; filename="subject-export.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _stream(handle: IO[bytes]) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await asyncio.to_thread(handle.read, _CHUNK_BYTES):
+            yield chunk
+    finally:
+        await asyncio.to_thread(handle.close)
+
+
+@router.post("/{subject_id}/restriction", summary="Restrict the subject's items, or lift it")
+async def restriction(
+    subject_id: SubjectId, body: RestrictionBody, services: Services, caller: Caller
+) -> dict[str, Any]:
+    """Restricted items are hidden from every role but legal and privacy, at once."""
+    result = await _rights(services).restriction(
+        subject_id, restricted=body.restricted, actor=caller.name
+    )
+    return result.to_json()
+
+
+@router.post("/{subject_id}/objection", summary="Record an objection (GDPR Art. 21)")
+async def objection(
+    subject_id: SubjectId, services: Services, caller: Caller, body: ObjectionBody | None = None
+) -> dict[str, Any]:
+    """Legitimate-interests purposes named (default: all) leave the subject's items for good.
+
+    Purposes that are not based on legitimate interests cannot be objected to; they are
+    listed under ``ignored``. A purpose the active policy does not define is a 422.
+    """
+    purposes = body.purposes if body is not None else None
+    if purposes is not None:
+        policy = await services.storage.policies.active()
+        for index, name in enumerate(purposes):
+            if name not in policy.purposes:
+                raise BadRequestError(
+                    f"purposes[{index}]", f"{name!r} is not a purpose of the active policy"
+                )
+    result = await _rights(services).objection(subject_id, purposes, actor=caller.name)
+    return result.to_json()
+
+
+@router.post("/{subject_id}/consent", summary="Grant or withdraw consent for a purpose")
+async def consent(
+    subject_id: SubjectId, body: ConsentBody, services: Services, caller: Caller
+) -> dict[str, Any]:
+    """Record the decision; a withdrawal also takes the purpose off the subject's items.
+
+    A grant applies to items ingested from now on and must name a consent-based purpose of
+    the active policy. A withdrawal may name a purpose the policy no longer defines, but
+    not one that rests on another basis (object to those instead).
+    """
+    policy = await services.storage.policies.active()
+    declared = policy.purposes.get(body.purpose)
+    undefined_withdrawal = declared is None and not body.granted
+    if not undefined_withdrawal and (declared is None or declared.basis != LawfulBasis.CONSENT):
+        consent_based = sorted(
+            name for name, p in policy.purposes.items() if p.basis == LawfulBasis.CONSENT
+        )
+        raise BadRequestError(
+            "purpose",
+            f"{body.purpose!r} is not a consent-based purpose of the active policy "
+            f"(consent-based: {', '.join(consent_based) or 'none'})",
+        )
+    result = await _rights(services).consent(
+        subject_id, body.purpose, granted=body.granted, actor=caller.name
+    )
+    return result.to_json()

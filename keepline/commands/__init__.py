@@ -1,0 +1,1 @@
+"""Subcommands of `keepline` beyond `serve`: each registers its parser and runs one job."""

@@ -1,0 +1,184 @@
+"""`keepline sweep [--dry-run]`: one retention pass now, or the list of what it would do."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from policies.policy_file import load_default_policy, load_policy
+from policies.settings import PolicySettings
+from storage.retention import SWEEP_LEASE, SweepEntry, SweepReport, build_sweeper, default_holder
+from storage.runtime import StorageRuntime, build_storage, prepare_storage
+from storage.settings import StorageSettings
+from storage.sql_leases import LeaseUnavailableError, SqlLeases
+from storage.subject_rights import SubjectRightsService
+from streams.settings import StreamSettings
+
+#: Below this many items a progress bar is not worth drawing.
+PROGRESS_FROM_ITEMS = 200
+LEASE_TTL_S = 30.0
+
+
+def now() -> datetime:
+    """The wall clock, aware."""
+    return datetime.now(UTC)
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal stream, redrawn in place."""
+
+    def __init__(
+        self, label: str, stream: TextIO, *, width: int = 30, min_total: int = PROGRESS_FROM_ITEMS
+    ) -> None:
+        self._label = label
+        self._stream = stream
+        self._width = width
+        self._min_total = min_total
+        self._drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        """Redraw for done of total items."""
+        if total < self._min_total and not self._drawn:
+            return
+        filled = self._width * done // max(total, 1)
+        bar = "#" * filled + "-" * (self._width - filled)
+        self._stream.write(f"\r{self._label} [{bar}] {done}/{total}")
+        self._stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """End the bar's line, if one was drawn."""
+        if self._drawn:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def progress_bar(label: str, flag: bool | None, stream: TextIO) -> ProgressBar | None:
+    """The bar --progress asks for; by default one on a terminal, for large runs only."""
+    if flag is None:
+        return ProgressBar(label, stream) if stream.isatty() else None
+    return ProgressBar(label, stream, min_total=0) if flag else None
+
+
+@asynccontextmanager
+async def opened_storage(*, write: bool) -> AsyncIterator[StorageRuntime]:
+    """The storage runtime with its schema and an active policy (the configured file's).
+
+    Args:
+        write: Whether the command will change things (then the bucket is ensured too).
+    """
+    runtime = build_storage(StorageSettings())
+    try:
+        if write:
+            await prepare_storage(runtime)
+        else:
+            await runtime.db.create_schema()
+        settings = PolicySettings()
+        policy = (
+            load_policy(settings.policy_file) if settings.policy_file else load_default_policy()
+        )
+        await runtime.policies.bootstrap(policy, at=now())
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+def _entry_line(entry: SweepEntry) -> str:
+    if entry.action.value == "destroy":
+        return f"destroy {entry.item_id} {entry.type} reason={entry.reason}"
+    holds = f" holds={','.join(entry.holds)}" if entry.holds else ""
+    return f"drop    {entry.item_id} {entry.type} expired={','.join(entry.expired_purposes)}{holds}"
+
+
+def _entry_json(entry: SweepEntry) -> dict[str, Any]:
+    return {
+        "item_id": entry.item_id,
+        "type": entry.type,
+        "action": entry.action.value,
+        "reason": entry.reason,
+        "expired_purposes": list(entry.expired_purposes),
+        "holds": list(entry.holds),
+    }
+
+
+def print_report(report: SweepReport, *, as_json: bool, out: TextIO) -> None:
+    """Every planned entry (dry run), then the summary."""
+    for entry in report.entries:
+        out.write((json.dumps(_entry_json(entry)) if as_json else _entry_line(entry)) + "\n")
+    summary = report.to_json()
+    if as_json:
+        out.write(json.dumps({"summary": summary}) + "\n")
+    else:
+        verb = "would destroy" if report.dry_run else "destroyed"
+        out.write(
+            f"{verb} {report.destroyed} items; expired purposes dropped from "
+            f"{report.purposes_dropped}; {report.kept} kept; {report.failed} failed\n"
+        )
+
+
+async def sweep_once(
+    *, dry_run: bool, wait_s: float, progress: Callable[[int, int], None] | None
+) -> SweepReport:
+    """One pass; a real one holds the sweeper lease, waiting up to wait_s for it.
+
+    Raises:
+        LeaseUnavailableError: Another process kept the lease for wait_s.
+    """
+    async with opened_storage(write=not dry_run) as runtime:
+        rights = SubjectRightsService.from_runtime(runtime, now)
+        sweeper = build_sweeper(
+            runtime, clock=now, after_sweep=rights.run_deferred_erasures, actor="keepline-cli"
+        )
+        if dry_run:
+            return await sweeper.sweep(dry_run=True, progress=progress)
+        leases = SqlLeases(runtime.db)
+        async with leases.holding(
+            SWEEP_LEASE, default_holder(), ttl_s=LEASE_TTL_S, clock=now, wait_s=wait_s
+        ) as renew:
+            return await sweeper.sweep(progress=progress, keep_going=renew)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `keepline sweep`."""
+    bar = progress_bar("sweeping", args.progress, sys.stderr)
+    try:
+        report = asyncio.run(sweep_once(dry_run=args.dry_run, wait_s=args.wait_s, progress=bar))
+    except LeaseUnavailableError as err:
+        sys.stderr.write(f"keepline sweep: {err}; try again later or raise --wait-s\n")
+        return 3
+    finally:
+        if bar is not None:
+            bar.close()
+    print_report(report, as_json=args.json, out=sys.stdout)
+    return 1 if report.failed else 0
+
+
+def add_parser(sub: Any) -> None:
+    """Register `keepline sweep` on the subcommand parsers."""
+    interval_s = StreamSettings().sweep_interval_s
+    parser = sub.add_parser(
+        "sweep", help="run one retention sweep now (--dry-run: list what it would do)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="change nothing; list items that would go"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw a progress bar on stderr (default: when stderr is a terminal)",
+    )
+    parser.add_argument(
+        "--wait-s",
+        type=float,
+        default=max(60.0, 2 * interval_s),
+        help="how long to wait for a running sweeper to finish its pass (seconds)",
+    )
+    parser.set_defaults(func=run)

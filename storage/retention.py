@@ -1,0 +1,414 @@
+"""The retention sweeper: drops expired purposes and destroys items with nothing left.
+
+Every pass is a fresh scan of the catalog for due items (a purpose expired at ``now``, or no
+purpose at all), in ``item_id`` batches. Each item's step is idempotent and ordered so a
+crash anywhere is completed by the next pass: purposes are replaced in one transaction that
+also marks the object unsynced, and `ItemDestroyer` removes objects before the catalog row.
+Before anything is destroyed, the item and the active holds are read again and
+`policies.decide` is asked once more, so a hold placed during a pass still protects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, exists, func, select
+
+from policies.models import ArtefactType, Hold, ItemFacts, LawfulBasis, Policy, PurposeState
+from policies.outcomes import Decision, SweepAction
+from policies.retention import decide
+from storage.destruction import ItemDestroyer
+from storage.errors import StorageError
+from storage.models import ItemRecord, ItemStatus, PurposeRow
+from storage.object_lock import ObjectLockSync
+from storage.ports import ObjectStore
+from storage.runtime import StorageRuntime
+from storage.schema import item_purposes, items
+from storage.sql_audit import SqlAuditLog
+from storage.sql_catalog import SqlCatalog
+from storage.sql_holds import SqlHoldStore
+from storage.sql_leases import LeaseUnavailableError, Renew, SqlLeases
+from storage.sql_policies import SqlPolicyStore
+
+log = logging.getLogger(__name__)
+
+AfterSweep = Callable[[datetime], Awaitable[object]]
+Progress = Callable[[int, int], None]
+SWEEP_LEASE = "sweeper"
+
+
+def item_facts(record: ItemRecord, removed: frozenset[str] = frozenset()) -> ItemFacts:
+    """The policy engine's view of a catalogued item."""
+    return ItemFacts(
+        item_id=record.item_id,
+        type=ArtefactType(record.type),
+        occurred_at=record.occurred_at,
+        attributes=record.attributes,
+        subject_ids=record.subject_ids,
+        addresses=record.addresses,
+        staff_ids=record.staff_ids,
+        purposes=tuple(
+            PurposeState(
+                name=p.name, basis=LawfulBasis(p.basis), expires_at=p.expires_at, worm=p.worm
+            )
+            for p in record.purposes
+        ),
+        removed_purposes=removed,
+    )
+
+
+def purpose_rows(states: tuple[PurposeState, ...]) -> list[PurposeRow]:
+    """Catalog rows of purpose states."""
+    return [PurposeRow(s.name, s.basis.value, s.expires_at, s.worm) for s in states]
+
+
+def purpose_tags(item_type: str, names: list[str]) -> dict[str, str]:
+    """The object tags naming an item's type and purposes (no personal data)."""
+    return {"kl-type": item_type, "kl-purposes": "+".join(sorted(names)) or "none"}
+
+
+@dataclass(frozen=True, slots=True)
+class SweepEntry:
+    """What a pass did, or in a dry run would do, with one item."""
+
+    item_id: str
+    type: str
+    action: SweepAction
+    reason: str
+    expired_purposes: tuple[str, ...]
+    holds: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class SweepReport:
+    """The counts of one pass (and, in a dry run, every item it would change)."""
+
+    started_at: datetime
+    dry_run: bool
+    examined: int = 0
+    destroyed: int = 0
+    purposes_dropped: int = 0
+    kept: int = 0
+    failed: int = 0
+    locked: int = 0
+    covered: int = 0
+    repaired: int = 0
+    interrupted: bool = False
+    duration_s: float = 0.0
+    entries: list[SweepEntry] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        """The counts as JSON values."""
+        return {
+            "started_at": self.started_at.isoformat(),
+            "dry_run": self.dry_run,
+            "examined": self.examined,
+            "destroyed": self.destroyed,
+            "purposes_dropped": self.purposes_dropped,
+            "kept": self.kept,
+            "failed": self.failed,
+            "locked": self.locked,
+            "covered": self.covered,
+            "repaired": self.repaired,
+            "interrupted": self.interrupted,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+class Sweeper:
+    """Applies `policies.decide` to every due item; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        catalog: SqlCatalog,
+        holds: SqlHoldStore,
+        policies: SqlPolicyStore,
+        destroyer: ItemDestroyer,
+        lock_sync: ObjectLockSync,
+        store: ObjectStore,
+        audit: SqlAuditLog,
+        clock: Callable[[], datetime],
+        after_sweep: AfterSweep | None = None,
+        compliance_lock: bool = False,
+        batch_size: int = 200,
+        concurrency: int = 8,
+        actor: str = "sweeper",
+    ) -> None:
+        self._catalog = catalog
+        self._holds = holds
+        self._policies = policies
+        self._destroyer = destroyer
+        self._lock_sync = lock_sync
+        self._store = store
+        self._audit = audit
+        self._clock = clock
+        self._after_sweep = after_sweep
+        self._compliance = compliance_lock
+        self._batch = batch_size
+        self._concurrency = concurrency
+        self._actor = actor
+
+    async def count_due(self, now: datetime) -> int:
+        """How many stored items have an expired purpose or none at all."""
+        async with self._catalog.db.connect() as conn:
+            return int((await conn.execute(select(func.count()).where(_due(now)))).scalar_one())
+
+    async def sweep(
+        self,
+        now: datetime | None = None,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+        keep_going: Renew | None = None,
+    ) -> SweepReport:
+        """One pass over every due item.
+
+        Args:
+            now: The instant purposes are judged at; the clock by default.
+            dry_run: Decide only: change nothing and list what would change.
+            progress: Called with (done, total) after each batch.
+            keep_going: Called between batches (e.g. to renew a lease); False stops the pass.
+
+        Returns:
+            What the pass did.
+        """
+        now = now or self._clock()
+        report = SweepReport(started_at=now, dry_run=dry_run)
+        started = time.monotonic()
+        if not dry_run:
+            report.covered = await self._cover_new_items()
+        total = await self.count_due(now) if progress else 0
+        policy = await self._policies.active()
+        gate = asyncio.Semaphore(self._concurrency)
+        after = ""
+        while True:
+            ids = await self._due_ids(now, after)
+            if not ids:
+                break
+            after = ids[-1]
+            holds = await self._holds.active()
+
+            async def one(item_id: str, holds: list[Hold] = holds) -> None:
+                async with gate:
+                    await self._item(item_id, policy, holds, now, report)
+
+            await asyncio.gather(*(one(i) for i in ids))
+            if progress is not None:
+                progress(report.examined, max(total, report.examined))
+            if keep_going is not None and not await keep_going():
+                report.interrupted = True
+                break
+        if not dry_run and not report.interrupted:
+            report.repaired = await self._repair(now)
+            if self._after_sweep is not None:
+                await self._after_sweep(now)
+        report.duration_s = time.monotonic() - started
+        return report
+
+    async def _item(
+        self, item_id: str, policy: Policy, holds: list[Hold], now: datetime, report: SweepReport
+    ) -> None:
+        record = await self._catalog.get(item_id)
+        if record is None:
+            return
+        report.examined += 1
+        decision = decide(item_facts(record), policy, holds, now)
+        if decision.action is SweepAction.KEEP:
+            report.kept += 1
+            return
+        if report.dry_run:
+            report.entries.append(_entry(record, decision))
+            if decision.action is SweepAction.DESTROY:
+                report.destroyed += 1
+            else:
+                report.purposes_dropped += 1
+            return
+        try:
+            if decision.action is SweepAction.DESTROY:
+                await self._destroy(item_id, policy, now, report)
+            else:
+                await self._drop(record, decision, now)
+                report.purposes_dropped += 1
+        except StorageError as err:
+            report.failed += 1
+            log.warning("sweep: item %s left for the next pass (%s)", item_id, err)
+
+    async def _destroy(
+        self, item_id: str, policy: Policy, now: datetime, report: SweepReport
+    ) -> None:
+        # Read again right before acting: a hold placed or a purpose added since the batch
+        # started must win over a decision taken on older facts.
+        record = await self._catalog.get(item_id)
+        if record is None:
+            return
+        decision = decide(item_facts(record), policy, await self._holds.active(), now)
+        if decision.action is not SweepAction.DESTROY:
+            report.kept += 1
+            return
+        if self._compliance and record.s3_retain_until and record.s3_retain_until > now:
+            # COMPLIANCE retention cannot be bypassed; the object goes once it runs out.
+            report.locked += 1
+            return
+        if await self._destroyer.destroy(
+            record, reason=decision.reason.value, actor=self._actor, at=self._clock()
+        ):
+            report.destroyed += 1
+
+    async def _drop(self, record: ItemRecord, decision: Decision, now: datetime) -> None:
+        await self._catalog.set_purposes(record.item_id, purpose_rows(decision.remaining))
+        updated = await self._catalog.get(record.item_id)
+        if updated is None:
+            return
+        await self._lock_sync.sync(updated, now)
+        if updated.stored is not None:
+            tags = purpose_tags(updated.type, [p.name for p in updated.purposes])
+            stored = updated.stored
+            await asyncio.to_thread(
+                self._store.set_tags, stored.object_key, stored.version_id, tags
+            )
+        await self._audit.append(
+            actor=self._actor,
+            action="purposes.expired",
+            at=self._clock(),
+            item_id=record.item_id,
+            details={
+                "expired": list(decision.expired_purposes),
+                "remaining": [p.name for p in decision.remaining],
+                "holds": list(decision.holds),
+            },
+        )
+
+    async def _cover_new_items(self) -> int:
+        """Cover items that became stored while a hold was being placed (ingest race)."""
+        covered = 0
+        for hold in await self._holds.active():
+            covered += len(await self._holds.cover(hold.hold_id, hold.criteria))
+        return covered
+
+    async def _repair(self, now: datetime) -> int:
+        """Apply the lock state of items whose object is not in step with the catalog."""
+        repaired, after = 0, ""
+        while True:
+            async with self._catalog.db.connect() as conn:
+                ids = list(
+                    (
+                        await conn.execute(
+                            select(items.c.item_id)
+                            .where(
+                                items.c.status == ItemStatus.STORED.value,
+                                items.c.s3_synced.is_(False),
+                                items.c.item_id > after,
+                            )
+                            .order_by(items.c.item_id)
+                            .limit(self._batch)
+                        )
+                    ).scalars()
+                )
+            if not ids:
+                return repaired
+            after = ids[-1]
+            for item_id in ids:
+                record = await self._catalog.get(item_id)
+                if record is None or record.s3_synced:
+                    continue
+                try:
+                    await self._lock_sync.sync(record, now)
+                    repaired += 1
+                except StorageError as err:
+                    log.warning("sweep: lock state of item %s not repaired (%s)", item_id, err)
+
+    async def _due_ids(self, now: datetime, after: str) -> list[str]:
+        async with self._catalog.db.connect() as conn:
+            return list(
+                (
+                    await conn.execute(
+                        select(items.c.item_id)
+                        .where(_due(now), items.c.item_id > after)
+                        .order_by(items.c.item_id)
+                        .limit(self._batch)
+                    )
+                ).scalars()
+            )
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    has_expired = exists().where(
+        item_purposes.c.item_id == items.c.item_id, item_purposes.c.expires_at <= now
+    )
+    has_none = ~exists().where(item_purposes.c.item_id == items.c.item_id)
+    return (items.c.status == ItemStatus.STORED.value) & (has_expired | has_none)
+
+
+def _entry(record: ItemRecord, decision: Decision) -> SweepEntry:
+    return SweepEntry(
+        item_id=record.item_id,
+        type=record.type,
+        action=decision.action,
+        reason=decision.reason.value,
+        expired_purposes=decision.expired_purposes,
+        holds=decision.holds,
+    )
+
+
+async def sweep_forever(
+    sweeper: Sweeper,
+    leases: SqlLeases,
+    *,
+    interval_s: float,
+    holder: str,
+    clock: Callable[[], datetime],
+    lease_ttl_s: float = 30.0,
+) -> None:
+    """Sweep every interval_s, on whichever process holds the sweeper lease at that time.
+
+    The lease is taken for each pass and given up after it, so `keepline sweep` and
+    `keepline policy apply` can run between passes; a process that dies mid-pass loses it
+    after lease_ttl_s and another one carries on.
+    """
+    while True:
+        started = time.monotonic()
+        try:
+            async with leases.holding(SWEEP_LEASE, holder, ttl_s=lease_ttl_s, clock=clock) as renew:
+                report = await sweeper.sweep(keep_going=renew)
+            if report.destroyed or report.purposes_dropped or report.failed or report.repaired:
+                log.info("sweep: %s", report.to_json())
+        except LeaseUnavailableError as err:
+            log.debug("sweep skipped: %s", err)
+        await asyncio.sleep(max(0.0, interval_s - (time.monotonic() - started)))
+
+
+def default_holder() -> str:
+    """A lease holder id unique to this process (host, pid and a random suffix)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def build_sweeper(
+    runtime: StorageRuntime,
+    *,
+    clock: Callable[[], datetime],
+    after_sweep: AfterSweep | None = None,
+    actor: str = "sweeper",
+) -> Sweeper:
+    """A sweeper wired to a storage runtime (no I/O yet)."""
+    return Sweeper(
+        catalog=runtime.catalog,
+        holds=SqlHoldStore(runtime.db),
+        policies=runtime.policies,
+        destroyer=ItemDestroyer(runtime.catalog, runtime.store, runtime.audit),
+        lock_sync=runtime.lock_sync,
+        store=runtime.store,
+        audit=runtime.audit,
+        clock=clock,
+        after_sweep=after_sweep,
+        compliance_lock=runtime.settings.object_lock_mode == "COMPLIANCE",
+        actor=actor,
+    )

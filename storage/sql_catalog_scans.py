@@ -1,0 +1,167 @@
+"""Catalog scans for maintenance: key rotation and reconciliation with the object store.
+
+Every scan pages by item id, so a catalog of any size is walked in bounded memory.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select, update
+
+from storage.database import Database
+from storage.models import ItemStatus
+from storage.schema import items
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKeyRow:
+    """An item's wrapped data key, as the catalog holds it."""
+
+    item_id: str
+    key_id: str | None
+    wrapped_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class RewrappedKey:
+    """A data key re-wrapped under another KEK, and the value it replaces."""
+
+    item_id: str
+    old_wrapped_key: str
+    key_id: str
+    wrapped_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectOwner:
+    """The catalog row that names an object, and the version it committed."""
+
+    item_id: str
+    status: ItemStatus
+    object_key: str
+    version_id: str | None
+
+
+class CatalogScans:
+    """SqlCatalog's maintenance methods (kept apart to keep each module small)."""
+
+    _db: Database
+
+    async def wrapped_keys(
+        self, *, not_key_id: str, after_item_id: str = "", limit: int = 500
+    ) -> builtins.list[WrappedKeyRow]:
+        """One page, in item id order, of the wrapped data keys not under ``not_key_id``.
+
+        Page on with the last row's item id as ``after_item_id``; an empty page is the end.
+        Destroyed items have no wrapped key and never appear.
+        """
+        async with self._db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(items.c.item_id, items.c.key_id, items.c.wrapped_key)
+                    .where(
+                        items.c.wrapped_key.is_not(None),
+                        items.c.item_id > after_item_id,
+                        or_(items.c.key_id.is_(None), items.c.key_id != not_key_id),
+                    )
+                    .order_by(items.c.item_id)
+                    .limit(limit)
+                )
+            ).all()
+        return [WrappedKeyRow(r.item_id, r.key_id, r.wrapped_key) for r in rows]
+
+    async def count_wrapped_keys(self, *, not_key_id: str) -> int:
+        """How many wrapped data keys are not under ``not_key_id``."""
+        async with self._db.connect() as conn:
+            count = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(items)
+                    .where(
+                        items.c.wrapped_key.is_not(None),
+                        or_(items.c.key_id.is_(None), items.c.key_id != not_key_id),
+                    )
+                )
+            ).scalar_one()
+        return int(count)
+
+    async def replace_wrapped_keys(self, updates: Sequence[RewrappedKey]) -> int:
+        """Store re-wrapped data keys in one transaction; returns how many rows changed.
+
+        A row changes only if it still holds the wrapped key that was re-wrapped, so an item
+        destroyed meanwhile (its key shredded) is never given its key back.
+        """
+        changed = 0
+        async with self._db.begin() as conn:
+            for u in updates:
+                result = await conn.execute(
+                    update(items)
+                    .where(items.c.item_id == u.item_id, items.c.wrapped_key == u.old_wrapped_key)
+                    .values(key_id=u.key_id, wrapped_key=u.wrapped_key)
+                )
+                changed += result.rowcount
+        return changed
+
+    async def object_owners(self, object_keys: Sequence[str]) -> dict[str, ObjectOwner]:
+        """For each object key, the catalog row that names it (keys without one are absent)."""
+        if not object_keys:
+            return {}
+        async with self._db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        items.c.item_id,
+                        items.c.status,
+                        items.c.object_key,
+                        items.c.object_version_id,
+                    ).where(items.c.object_key.in_(list(object_keys)))
+                )
+            ).all()
+        return {
+            r.object_key: ObjectOwner(
+                r.item_id, ItemStatus(r.status), r.object_key, r.object_version_id
+            )
+            for r in rows
+        }
+
+    async def stored_objects(
+        self, *, after_item_id: str = "", limit: int = 1000
+    ) -> builtins.list[ObjectOwner]:
+        """One page, in item id order, of the stored items that have an object."""
+        async with self._db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        items.c.item_id,
+                        items.c.status,
+                        items.c.object_key,
+                        items.c.object_version_id,
+                    )
+                    .where(
+                        items.c.status == ItemStatus.STORED.value,
+                        items.c.object_key.is_not(None),
+                        items.c.item_id > after_item_id,
+                    )
+                    .order_by(items.c.item_id)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            ObjectOwner(r.item_id, ItemStatus(r.status), r.object_key, r.object_version_id)
+            for r in rows
+        ]
+
+    async def pending_claims(self) -> int:
+        """How many claims wait for their event to be redelivered and stored."""
+        async with self._db.connect() as conn:
+            count = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(items)
+                    .where(items.c.status == ItemStatus.PENDING.value)
+                )
+            ).scalar_one()
+        return int(count)

@@ -1,0 +1,160 @@
+"""An API on a real SQLite catalog, called in-process (no Kafka or MinIO needed)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from api.app import create_app
+from api.auth import build_authenticator
+from api.services import ApiServices
+from api.settings import ApiSettings
+from policies.policy_file import load_default_policy
+from storage.models import PartyRow, PurposeRow
+from storage.runtime import StorageRuntime, build_storage
+from storage.settings import StorageSettings
+from storage.sql_subjects import SqlSubjectStore
+
+ROLES = ("ingest", "qa", "legal", "privacy", "auditor", "admin")
+TOKENS = {role: f"unit-{role}" for role in ROLES}
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class RecordingPublisher:
+    """A publisher that keeps what it is given (Kafka is not part of these tests)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        self.sent.append((topic, key, value))
+
+    async def ping(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Harness:
+    """The app, a client per role and the storage underneath."""
+
+    app: FastAPI
+    storage: StorageRuntime
+    clock: Clock
+    registry: CollectorRegistry
+    transport: httpx.ASGITransport
+    counter: list[int] = field(default_factory=lambda: [0])
+
+    def client(self, role: str | None = None, *, token: str | None = None) -> httpx.AsyncClient:
+        """A client with the token of role (or the token given; none: anonymous)."""
+        secret = token or (TOKENS[role] if role else None)
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        return httpx.AsyncClient(transport=self.transport, base_url="http://api", headers=headers)
+
+    async def add_item(
+        self,
+        *,
+        occurred_at: datetime | None = None,
+        item_type: str = "chat",
+        subject_id: str | None = "cust-1",
+        staff_id: str | None = "agent-1",
+        attributes: Mapping[str, str] | None = None,
+        purposes: Sequence[tuple[str, str, timedelta]] = (
+            ("quality", "legitimate_interests", timedelta(days=90)),
+            ("legal", "legal_obligation", timedelta(days=5 * 365)),
+        ),
+    ) -> str:
+        """Catalogue a stored item (without content) and return its id."""
+        self.counter[0] += 1
+        at = occurred_at or NOW - timedelta(minutes=self.counter[0])
+        parties = [{"address": "visitor-1", "subject_id": subject_id, "staff_id": staff_id}]
+        event = {
+            "type": item_type,
+            "event_id": f"e-{self.counter[0]}",
+            "source": "unit",
+            "occurred_at": at.isoformat(),
+            "parties": parties,
+            "attributes": dict(attributes or {}),
+        }
+        claim = await self.storage.catalog.claim(
+            source="unit",
+            event_id=f"e-{self.counter[0]}",
+            item_type=item_type,
+            occurred_at=at,
+            ingested_at=NOW,
+            policy_version="v-unit",
+            event=event,
+            parties=[PartyRow("visitor-1", subject_id, staff_id)],
+            attributes=dict(attributes or {}),
+        )
+        await self.storage.catalog.commit_stored(
+            claim.item_id,
+            stored=None,
+            purposes=[PurposeRow(name, basis, at + keep) for name, basis, keep in purposes],
+            hold_ids=(),
+            s3_synced=True,
+        )
+        return claim.item_id
+
+    async def restrict(self, subject_id: str) -> None:
+        """Restrict processing of a subject's items."""
+        await SqlSubjectStore(self.storage.db).set_restricted(subject_id, restricted=True, at=NOW)
+
+
+def api_settings(**overrides: object) -> ApiSettings:
+    """Settings with one token per role."""
+    tokens = ",".join(f"{tok}:{role}:{role}-user" for role, tok in TOKENS.items())
+    values: dict[str, object] = {"api_tokens": SecretStr(tokens)}
+    values.update(overrides)
+    return ApiSettings.model_validate(values)
+
+
+async def build_harness(tmp_path: Path, settings: ApiSettings | None = None) -> Harness:
+    """A harness whose catalog lives under tmp_path."""
+    settings = settings or api_settings()
+    storage = build_storage(
+        StorageSettings(data_dir=tmp_path, s3_endpoint="http://127.0.0.1:9", s3_bucket="unused")
+    )
+    await storage.db.create_schema()
+    await storage.policies.bootstrap(load_default_policy(), at=NOW)
+    clock = Clock(NOW)
+    registry = CollectorRegistry()
+    services = ApiServices(
+        settings=settings,
+        storage=storage,
+        publisher=RecordingPublisher(),
+        authenticator=build_authenticator(settings),
+        registry=registry,
+        clock=clock,
+        topics={"calls": "calls", "emails": "emails", "chats": "chats"},
+    )
+    app = create_app(settings, services=services)
+    return Harness(app, storage, clock, registry, httpx.ASGITransport(app=app))
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    """An API over an empty catalog with the example policy."""
+    built = await build_harness(tmp_path)
+    yield built
+    await built.storage.close()

@@ -1,0 +1,308 @@
+import asyncio
+import os
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
+
+from storage.cipher import HEADER_SIZE_BYTES, parse_header
+from storage.keyring import WrappedKey
+from storage.models import ItemStatus, StoredContent
+from storage.schema import holds, items
+from storage.service import object_key_for
+from storage.sql_catalog import SqlCatalog
+from streams.errors import BadEventError, DeadLetterReason
+from streams.events import validate_artefact
+from streams.processor import is_transient
+from tests.unit.streams.conftest import NOW, EnvFactory, IngestEnv
+
+
+async def _rows(env: IngestEnv) -> list[Any]:
+    async with env.db.connect() as conn:
+        return list((await conn.execute(select(items))).all())
+
+
+def _versions(env: IngestEnv, item_id: str) -> list[str | None]:
+    return [v.version_id for v in env.store.versions(object_key_for(item_id))]
+
+
+async def test_call_is_encrypted_catalogued_and_worm_locked(env_factory: EnvFactory) -> None:
+    env = await env_factory()
+    recording = os.urandom(50_000) + b"PLAINTEXT-MARKER"
+    outcome = await env.service.ingest(validate_artefact(env.call("e-1", recording)))
+
+    assert outcome.created
+    assert outcome.size_bytes == len(recording)
+    record = await env.catalog.get(outcome.item_id)
+    assert record is not None
+    assert record.status is ItemStatus.STORED
+    assert {p.name for p in record.purposes} == {"quality", "training", "legal"}
+    assert await env.plaintext(outcome.item_id) == recording
+    key = object_key_for(outcome.item_id)
+    raw = b"".join(env.store.get_range(key, None, offset=0, length=1 << 20))
+    assert b"PLAINTEXT-MARKER" not in raw
+    assert env.store.tags(key, None) == {
+        "kl-type": "call_recording",
+        "kl-purposes": "legal+quality+training",
+    }
+    legal = next(p for p in record.purposes if p.name == "legal")
+    assert env.store.retention(key, None) == legal.expires_at
+    assert record.s3_synced
+
+
+async def test_header_names_the_key_that_wrapped_the_data_key(env_factory: EnvFactory) -> None:
+    env = await env_factory()
+    env.keyring.rotate()
+    outcome = await env.service.ingest(validate_artefact(env.chat("c-1", b"hi there")))
+    record = await env.catalog.get(outcome.item_id)
+    assert record is not None
+    assert record.stored is not None
+    key = record.stored.object_key
+    header = parse_header(b"".join(env.store.get_range(key, None, offset=0, length=64)))
+    assert header.key_id == record.stored.key_id == "k2"
+    assert WrappedKey.from_str(record.stored.wrapped_key).key_id == "k2"
+    assert HEADER_SIZE_BYTES == 51
+
+
+async def test_redelivery_and_republishing_never_make_a_second_item(
+    env_factory: EnvFactory,
+) -> None:
+    env = await env_factory()
+    event = env.call("e-dup", b"abc" * 1000)
+    first = await env.service.ingest(validate_artefact(event))
+    again = await env.service.ingest(validate_artefact(event))
+    republished = dict(event, attributes={"queue": "other"})
+    third = await env.service.ingest(validate_artefact(republished))
+
+    assert first.created
+    assert not again.created
+    assert not third.created
+    assert again.item_id == third.item_id == first.item_id
+    assert len(await _rows(env)) == 1
+    assert len(_versions(env, first.item_id)) == 1
+
+
+async def test_concurrent_copies_of_one_event_store_one_item(env_factory: EnvFactory) -> None:
+    env = await env_factory()
+    event = validate_artefact(env.call("e-race", os.urandom(20_000)))
+    outcomes = await asyncio.gather(*(env.service.ingest(event) for _ in range(5)))
+
+    assert sum(o.created for o in outcomes) == 1
+    assert len({o.item_id for o in outcomes}) == 1
+    assert len(await _rows(env)) == 1
+    assert len(_versions(env, outcomes[0].item_id)) == 1
+    # The per-event locks are gone once nobody holds or waits for them.
+    assert len(env.service._locks) == 0
+
+
+async def test_a_claim_left_by_a_crash_is_resumed_and_its_orphan_dropped(
+    env_factory: EnvFactory,
+) -> None:
+    env = await env_factory()
+    recording = os.urandom(30_000)
+    event = validate_artefact(env.call("e-crash", recording))
+    policy = await env.policies.active()
+    # What a worker killed between upload and commit leaves: a pending claim, an upload.
+    claim = await env.catalog.claim(
+        source=event.source,
+        event_id=event.event_id,
+        item_type=event.type,
+        occurred_at=event.occurred_at,
+        ingested_at=NOW,
+        policy_version=policy.version,
+        event=event.metadata(),
+        parties=[],
+        attributes={},
+    )
+    orphan = env.vault.seal(
+        item_id=claim.item_id,
+        chunks=iter([recording]),
+        content_type="audio/wav",
+        expected_size_bytes=None,
+        expected_sha256=None,
+        tags={},
+    )
+    assert _versions(env, claim.item_id) == [orphan.version_id]
+
+    outcome = await env.service.ingest(event)
+
+    assert outcome.created
+    assert outcome.item_id == claim.item_id
+    versions = _versions(env, claim.item_id)
+    assert len(versions) == 1
+    assert versions != [orphan.version_id]
+    assert await env.plaintext(claim.item_id) == recording
+
+
+class _CatalogDownAtCommit(SqlCatalog):
+    """The catalog connection drops once, after the upload, at the commit."""
+
+    failures = 1
+
+    async def commit_claimed(self, item_id: str, **kwargs: Any) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise OperationalError("UPDATE items", {}, ConnectionError("catalog went away"))
+        return await super().commit_claimed(item_id, **kwargs)
+
+
+async def test_catalog_outage_mid_ingest_resumes_cleanly(env_factory: EnvFactory) -> None:
+    env = await env_factory(catalog_cls=_CatalogDownAtCommit)
+    recording = os.urandom(25_000)
+    event = validate_artefact(env.call("e-outage", recording))
+
+    with pytest.raises(OperationalError) as failed:
+        await env.service.ingest(event)
+    assert is_transient(failed.value)
+    rows = await _rows(env)
+    assert [r.status for r in rows] == [ItemStatus.PENDING.value]
+    assert len(_versions(env, rows[0].item_id)) == 1  # uploaded, not committed
+
+    outcome = await env.service.ingest(event)  # the processor's retry
+    assert outcome.created
+    assert outcome.item_id == rows[0].item_id
+    assert [r.status for r in await _rows(env)] == [ItemStatus.STORED.value]
+    assert len(_versions(env, outcome.item_id)) == 1
+    assert await env.plaintext(outcome.item_id) == recording
+
+
+class _LosesTheRace(SqlCatalog):
+    """Another worker's attempt at the same event commits first."""
+
+    competitor: StoredContent | None = None
+    vault: Any = None
+
+    async def commit_claimed(self, item_id: str, **kwargs: Any) -> bool:
+        if self.competitor is None:
+            self.competitor = self.vault.seal(
+                item_id=item_id,
+                chunks=iter([b"the other worker's upload"]),
+                content_type="audio/wav",
+                expected_size_bytes=None,
+                expected_sha256=None,
+                tags={},
+            )
+            assert await super().commit_claimed(item_id, **{**kwargs, "stored": self.competitor})
+        return await super().commit_claimed(item_id, **kwargs)
+
+
+async def test_an_attempt_that_loses_the_commit_drops_only_its_own_upload(
+    env_factory: EnvFactory,
+) -> None:
+    env = await env_factory(catalog_cls=_LosesTheRace)
+    catalog = env.catalog
+    assert isinstance(catalog, _LosesTheRace)
+    catalog.vault = env.vault
+    outcome = await env.service.ingest(validate_artefact(env.call("e-lost", b"mine" * 100)))
+
+    assert not outcome.created
+    assert catalog.competitor is not None
+    assert _versions(env, outcome.item_id) == [catalog.competitor.version_id]
+    assert await env.plaintext(outcome.item_id) == b"the other worker's upload"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"sha256": "0" * 64}, DeadLetterReason.CHECKSUM_MISMATCH),
+        ({"size_bytes": 10}, DeadLetterReason.SIZE_MISMATCH),
+        ({"size_bytes": 10_000_000}, DeadLetterReason.SIZE_MISMATCH),
+        ({"uri": "file:///nonexistent/keepline/recording.wav"}, DeadLetterReason.CONTENT_MISSING),
+    ],
+)
+async def test_bad_content_frees_the_claim_and_leaves_nothing(
+    env_factory: EnvFactory, change: dict[str, Any], reason: DeadLetterReason
+) -> None:
+    env = await env_factory()
+    recording = os.urandom(40_000)
+    event = env.call("e-bad", recording)
+    event["content"].update(change)
+
+    with pytest.raises(BadEventError) as refused:
+        await env.service.ingest(validate_artefact(event))
+    assert refused.value.reason is reason
+    assert await _rows(env) == []
+    assert list(env.store.list_keys("items/")) == []
+
+    corrected = await env.service.ingest(validate_artefact(env.call("e-bad", recording)))
+    assert corrected.created
+    assert await env.plaintext(corrected.item_id) == recording
+
+
+async def test_file_uris_are_refused_unless_enabled(env_factory: EnvFactory) -> None:
+    env = await env_factory(allow_file_uris=False)
+    with pytest.raises(BadEventError) as refused:
+        await env.service.ingest(validate_artefact(env.call("e-file", b"x")))
+    assert refused.value.reason is DeadLetterReason.CONTENT_FORBIDDEN
+    assert await _rows(env) == []
+
+
+async def test_metadata_only_events_are_written_in_batches(env_factory: EnvFactory) -> None:
+    env = await env_factory()
+    events = [validate_artefact(env.email(f"m-{i}")) for i in range(60)]
+    copies = events[:10]
+    outcomes = await asyncio.gather(*(env.service.ingest(e) for e in [*events, *copies]))
+
+    assert sum(o.created for o in outcomes) == 60
+    assert env.service.metadata_batches < 20
+    rows = await _rows(env)
+    assert len(rows) == 60
+    assert {r.status for r in rows} == {ItemStatus.STORED.value}
+    assert all(r.object_key is None for r in rows)
+    record = await env.catalog.get(outcomes[0].item_id)
+    assert record is not None
+    assert [p.name for p in record.purposes] == ["legal"]
+    assert record.event["message_id"] == "<20261121.4711@mail.example.co.uk>"
+
+
+async def test_a_standing_hold_covers_new_items_and_flags_the_object(
+    env_factory: EnvFactory,
+) -> None:
+    env = await env_factory()
+    hold_id = str(uuid.uuid4())
+    async with env.db.begin() as conn:
+        await conn.execute(
+            insert(holds).values(
+                hold_id=hold_id,
+                matter="M-1",
+                description="",
+                criteria={"subject_ids": ["cust-42"]},
+                created_by="legal-user",
+                created_at=NOW,
+            )
+        )
+    call = await env.service.ingest(validate_artefact(env.call("e-held", b"held" * 10)))
+    mail = await env.service.ingest(validate_artefact(env.email("m-held")))
+
+    for outcome in (call, mail):
+        record = await env.catalog.get(outcome.item_id)
+        assert record is not None
+        assert record.hold_ids == (hold_id,)
+    assert env.store.legal_hold(object_key_for(call.item_id), None)
+
+
+async def test_uploads_are_bounded(env_factory: EnvFactory) -> None:
+    env = await env_factory(uploads=2)
+    active = 0
+    peak = 0
+    original = env.vault.seal
+
+    def counting_seal(**kwargs: Any) -> StoredContent:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        try:
+            return original(**kwargs)
+        finally:
+            active -= 1
+
+    env.vault.seal = counting_seal  # type: ignore[method-assign]  # observe concurrency
+    events: Sequence[Any] = [
+        validate_artefact(env.call(f"e-b{i}", os.urandom(200_000))) for i in range(8)
+    ]
+    outcomes = await asyncio.gather(*(env.service.ingest(e) for e in events))
+    assert all(o.created for o in outcomes)
+    assert peak <= 2
