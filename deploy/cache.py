@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import socket
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from deploy.settings import DeploySettings
@@ -72,3 +74,22 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) for the `with` block.
+
+    Two processes provisioning the same cache entry at once take turns; the second then
+    finds the first one's result.
+
+    Args:
+        path: The lock file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import shutil
 import string
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-from deploy.cache import LOOPBACK, cache_dir, free_ports, port_is_free
+from deploy.cache import LOOPBACK, cache_dir, exclusive, free_ports, port_is_free
 from deploy.errors import PortInUseError, ProvisionError, ToolMissingError
 from deploy.kafka_admin import broker_ready, ensure_topics, ensure_topics_async, run_blocking
 from deploy.process import ServerProcess, child_environment, log_tail, say, wait_until
@@ -89,7 +90,8 @@ def _require(tool: str, hint: str) -> str:
 def fetch_kafka(cache: Path | None = None, version: str = KAFKA_VERSION) -> KafkaDistribution:
     """Fetch the Kafka broker jars with Maven into the cache, once.
 
-    A marker written after success makes later calls return at once.
+    A marker written after success makes later calls return at once, as long as the
+    POM they would fetch is unchanged.
 
     Args:
         cache: The cache directory; `deploy.cache.cache_dir()` when omitted.
@@ -100,8 +102,17 @@ def fetch_kafka(cache: Path | None = None, version: str = KAFKA_VERSION) -> Kafk
         ProvisionError: Maven failed; the error shows the end of its log.
     """
     home = (cache or cache_dir()) / f"kafka-{version}"
-    dist = KafkaDistribution(home, version)
-    if (home / _MARKER).is_file() and dist.libs.is_dir():
+    with exclusive(home.with_name(f"{home.name}.lock")):
+        return _fetch_locked(KafkaDistribution(home, version))
+
+
+def _fetch_locked(dist: KafkaDistribution) -> KafkaDistribution:
+    home, version = dist.home, dist.version
+    pom = render_pom(version)
+    # The marker holds the POM's digest: a changed POM (another log4j, say) fetches again.
+    digest = hashlib.sha256(pom.encode("utf-8")).hexdigest()
+    marker = home / _MARKER
+    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == digest:
         say(f"Kafka {version}: cached in {home}")
         return dist
     _require("java", "Install a Java 17+ runtime (Debian/Ubuntu: apt-get install openjdk-17-jre).")
@@ -109,7 +120,7 @@ def fetch_kafka(cache: Path | None = None, version: str = KAFKA_VERSION) -> Kafk
     say(f"Kafka {version}: fetching the broker jars from Maven Central with mvn into {home}")
     started = time.monotonic()
     home.mkdir(parents=True, exist_ok=True)
-    (home / "pom.xml").write_text(render_pom(version), encoding="utf-8")
+    (home / "pom.xml").write_text(pom, encoding="utf-8")
     partial = home / "libs.partial"
     shutil.rmtree(partial, ignore_errors=True)
     log_path = home / "mvn.log"
@@ -138,7 +149,7 @@ def fetch_kafka(cache: Path | None = None, version: str = KAFKA_VERSION) -> Kafk
         )
     shutil.rmtree(dist.libs, ignore_errors=True)
     partial.rename(dist.libs)
-    (home / _MARKER).write_text(f"{version}\n", encoding="utf-8")
+    marker.write_text(f"{digest}\n", encoding="utf-8")
     jars = len(list(dist.libs.glob("*.jar")))
     say(f"Kafka {version}: {jars} jars ready in {time.monotonic() - started:.1f} s")
     return dist
@@ -304,7 +315,7 @@ class KafkaProcess:
         for port in (self.port, self.controller_port):
             if not port_is_free(port):
                 raise PortInUseError("Kafka", port, "pass another port, or none to get a free one")
-        dist = self._distribution or fetch_kafka()
+        dist = self._distribution = self._distribution or fetch_kafka()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         properties = self.data_dir / "server.properties"

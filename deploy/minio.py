@@ -13,7 +13,7 @@ from typing import Final, Self
 
 import httpx
 
-from deploy.cache import LOOPBACK, cache_dir, free_ports, port_is_free
+from deploy.cache import LOOPBACK, cache_dir, exclusive, free_ports, port_is_free
 from deploy.errors import PortInUseError, ProvisionError, ToolMissingError
 from deploy.process import ServerProcess, child_environment, log_tail, say, stream_lines, wait_until
 
@@ -64,6 +64,11 @@ def build_minio(cache: Path | None = None) -> Path:
         ProvisionError: The build failed; the error shows the end of its log.
     """
     home = minio_home(cache)
+    with exclusive(home.with_name(f"{home.name}.lock")):
+        return _build_locked(home)
+
+
+def _build_locked(home: Path) -> Path:
     binary = home / "bin" / "minio"
     if _runs(binary):
         say(f"MinIO {MINIO_RELEASE}: cached at {binary}")
@@ -187,7 +192,7 @@ class MinioProcess:
         for port in (self.port, self.console_port):
             if not port_is_free(port):
                 raise PortInUseError("MinIO", port, "pass another port, or none to get a free one")
-        binary = self._binary or build_minio()
+        binary = self._binary = self._binary or build_minio()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = child_environment(
             {

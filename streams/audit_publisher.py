@@ -36,6 +36,10 @@ class AuditOutbox(Protocol):
 class RecordPublisher(Protocol):
     """Sends one Kafka record and waits for the acknowledgement."""
 
+    async def start(self) -> None:
+        """Connect (raises if Kafka cannot be reached)."""
+        ...
+
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
         """Send and wait."""
         ...
@@ -68,6 +72,7 @@ class AuditPublisher:
         self._topic = topic
         self._batch_size = batch_size
         self._idle_s = idle_s
+        self._started = False
 
     async def publish_pending(self) -> int:
         """Publish every entry waiting now; the number published.
@@ -81,6 +86,10 @@ class AuditPublisher:
             entries = await self._outbox.unpublished(self._batch_size)
             if not entries:
                 return total
+            if not self._started:
+                # Once, before the concurrent sends below: a producer starts only once.
+                await self._publisher.start()
+                self._started = True
             # One partition per key, so concurrent sends keep each key's order.
             await asyncio.gather(
                 *(self._publisher.publish(self._topic, *audit_record(e)) for e in entries)

@@ -25,13 +25,21 @@ TopicFactory = Callable[..., str]
 BucketFactory = Callable[..., str]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    needed: set[str] = set()
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # First, so that `-m "not integration"` sees the marker.
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # After deselection: start only the servers the tests that will run need.
+    needed: set[str] = set()
+    for item in session.items:
         needed.update({"kafka", "minio"} & set(getattr(item, "fixturenames", ())))
-    config.stash[_NEEDED] = frozenset(needed)
+    session.config.stash[_NEEDED] = frozenset(needed)
 
 
 class _Servers:

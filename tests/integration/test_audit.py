@@ -188,6 +188,9 @@ class _FlakyPublisher:
         self.inner = inner
         self.left = fail_after
 
+    async def start(self) -> None:
+        await self.inner.start()
+
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
         self.left -= 1
         if self.left == 0:
@@ -234,6 +237,8 @@ async def test_the_outbox_loses_nothing_when_kafka_fails(
         # Whole batches acknowledged before the failure are marked; the rest wait.
         assert len(await log.unpublished()) == 12 - 5 * ((fail_after - 1) // 5)
         # The job restarts (supervise) and publishes what is left.
+        await flaky.inner.stop()
+        flaky.inner = AiokafkaEventPublisher(kafka.bootstrap)
         assert await AuditPublisher(log, flaky, topic, batch_size=5).publish_pending() > 0
         assert await log.unpublished() == []
     finally:

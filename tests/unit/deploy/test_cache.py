@@ -1,9 +1,19 @@
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from deploy.cache import cache_dir, data_dir, free_port, free_ports, port_is_free, repo_root
+from deploy.cache import (
+    cache_dir,
+    data_dir,
+    exclusive,
+    free_port,
+    free_ports,
+    port_is_free,
+    repo_root,
+)
 from deploy.settings import DeploySettings
 
 
@@ -50,3 +60,23 @@ def test_a_listening_port_is_not_free() -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         assert not port_is_free(sock.getsockname()[1])
+
+
+def test_exclusive_makes_a_second_holder_wait(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    order: list[str] = []
+    first_holds = threading.Event()
+
+    def second() -> None:
+        first_holds.wait()
+        with exclusive(lock):
+            order.append("second")
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with exclusive(lock):
+        first_holds.set()
+        time.sleep(0.2)
+        order.append("first")
+    thread.join(5)
+    assert order == ["first", "second"]

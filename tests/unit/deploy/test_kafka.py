@@ -1,14 +1,17 @@
+import hashlib
 import re
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from deploy.errors import ToolMissingError
 from deploy.kafka import (
     KAFKA_VERSION,
     LOG4J_CONFIG,
     LOG4J_VERSION,
     SCALA_BINARY_VERSION,
     KafkaProcess,
+    fetch_kafka,
     new_cluster_id,
     render_pom,
     render_server_properties,
@@ -95,3 +98,21 @@ def test_kafka_process_picks_two_distinct_free_ports(tmp_path) -> None:
     assert kafka.port != kafka.controller_port
     assert kafka.bootstrap == f"127.0.0.1:{kafka.port}"
     assert not kafka.running
+
+
+def test_fetch_is_instant_when_the_marker_matches_the_pom(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "")  # neither java nor mvn: any fetch would fail
+    home = tmp_path / f"kafka-{KAFKA_VERSION}"
+    (home / "libs").mkdir(parents=True)
+    digest = hashlib.sha256(render_pom().encode()).hexdigest()
+    (home / ".provisioned").write_text(digest + "\n")
+    assert fetch_kafka(tmp_path).libs == home / "libs"
+
+
+def test_a_changed_pom_fetches_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    home = tmp_path / f"kafka-{KAFKA_VERSION}"
+    (home / "libs").mkdir(parents=True)
+    (home / ".provisioned").write_text("digest of an older pom\n")
+    with pytest.raises(ToolMissingError, match="java"):
+        fetch_kafka(tmp_path)

@@ -1,6 +1,16 @@
 import re
 
-from deploy.minio import MINIO_MODULE, MINIO_RELEASE, MINIO_VERSION, MinioProcess, minio_home
+import pytest
+
+from deploy.errors import ToolMissingError
+from deploy.minio import (
+    MINIO_MODULE,
+    MINIO_RELEASE,
+    MINIO_VERSION,
+    MinioProcess,
+    build_minio,
+    minio_home,
+)
 
 
 def test_release_tag_has_minios_form() -> None:
@@ -32,3 +42,22 @@ def test_credentials_are_random_unless_given(tmp_path) -> None:
     assert (given.access_key, given.secret_key) == ("keepline", "s3cret-value")
     assert given.endpoint == f"127.0.0.1:{given.port}"
     assert given.url == f"http://127.0.0.1:{given.port}"
+
+
+def test_a_working_binary_in_the_cache_is_reused(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "/bin:/usr/bin")  # whatever happens, no go
+    binary = minio_home(tmp_path) / "bin" / "minio"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\necho 'minio version test'\n")
+    binary.chmod(0o755)
+    assert build_minio(tmp_path) == binary
+
+
+def test_a_broken_binary_is_rebuilt_and_go_is_required(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    binary = minio_home(tmp_path) / "bin" / "minio"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\nexit 1\n")
+    binary.chmod(0o755)
+    with pytest.raises(ToolMissingError, match="go"):
+        build_minio(tmp_path)

@@ -1,0 +1,104 @@
+"""Fuzzing the running API from its own OpenAPI document (schemathesis, bounded).
+
+One `keepline serve` with a stored item, then one schemathesis run per role against
+/openapi.json: no response may be a 5xx, and every response must match the document
+(status declared, content type, headers and body schema).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.keepline_service import TOKENS, KeeplineService, wait_for
+from tests.integration.test_call_path import example
+
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "ignored_auth",
+)
+MAX_EXAMPLES = 12
+RUN_TIMEOUT_S = 150
+
+
+def _schemathesis(
+    service: KeeplineService, role: str, report: Path
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
+        f"{service.url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {TOKENS[role]}",
+        "--checks",
+        ",".join(CHECKS),
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--workers",
+        "2",
+        "--seed",
+        "20261121",
+        "--request-timeout",
+        "20",
+        "--generation-database",
+        "none",
+        "--suppress-health-check",
+        "all",
+        "--no-color",
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(report),
+    ]
+    return subprocess.run(  # noqa: S603 - our own tool with fixed arguments
+        command,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+        cwd=report.parent,
+        env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
+    )
+
+
+def test_the_api_survives_fuzzing_and_matches_its_schema(
+    keepline_factory: Callable[..., KeeplineService],
+    content_server: Callable[[bytes], str],
+    tmp_path: Path,
+) -> None:
+    service = keepline_factory()
+    data = os.urandom(3000)
+    event = example("call_recording.json")
+    event["content"] = {
+        "uri": content_server(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size_bytes": len(data),
+        "content_type": "audio/wav",
+    }
+    service.publish("calls", event, key=b"c-fuzz")
+    with service.client("legal") as http:
+        wait_for(lambda: http.get("/v1/items").json()["items"], what="an item to fuzz around")
+    started = time.monotonic()
+    failures = []
+    for role in ("legal", "privacy", "auditor", "admin", "qa", "ingest"):
+        result = _schemathesis(service, role, tmp_path / f"junit-{role}.xml")
+        if result.returncode != 0:
+            failures.append(f"--- as {role} (exit {result.returncode}):\n{result.stdout[-6000:]}")
+    elapsed_s = time.monotonic() - started
+    assert not failures, "\n".join(failures) + f"\n{service.log_tail(40)}"
+    # Still healthy after the fuzzing, and it took a bounded time.
+    with service.client() as http:
+        assert http.get("/readyz").status_code == 200
+    assert elapsed_s < 240

@@ -1,0 +1,93 @@
+import base64
+from typing import Any
+
+import pytest
+
+from streams.errors import BadEventError, DeadLetterReason
+from streams.events import MAX_INLINE_BYTES, CallRecording, Chat, Email, validate_artefact
+from tests.unit.streams.conftest import example
+
+
+def test_every_contract_example_validates() -> None:
+    assert isinstance(validate_artefact(example("call_recording")), CallRecording)
+    assert isinstance(validate_artefact(example("email")), Email)
+    chat = validate_artefact(example("chat"))
+    assert isinstance(chat, Chat)
+    assert chat.key() == "conv-991"
+    assert chat.content_inline is not None
+    assert chat.content_inline.data().startswith(b"Hi!")
+
+
+def test_an_email_without_content_is_valid_metadata() -> None:
+    email = example("email")
+    del email["content"]
+    event = validate_artefact(email)
+    assert event.content is None
+    assert event.metadata()["message_id"] == email["message_id"]
+
+
+def _call(**changes: Any) -> dict[str, Any]:
+    event = example("call_recording")
+    event.update(changes)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "field"),
+    [
+        (_call(parties=[]), DeadLetterReason.SCHEMA_VIOLATION, "parties"),
+        (_call(content=None), DeadLetterReason.SCHEMA_VIOLATION, "content"),
+        (
+            _call(ended_at="2026-11-21T09:00:00+00:00"),
+            DeadLetterReason.SCHEMA_VIOLATION,
+            "ended_at",
+        ),
+        (
+            _call(occurred_at="2026-11-21T10:00:00"),
+            DeadLetterReason.SCHEMA_VIOLATION,
+            "occurred_at",
+        ),
+        (_call(direction="sideways"), DeadLetterReason.SCHEMA_VIOLATION, "direction"),
+        (_call(event_id=""), DeadLetterReason.SCHEMA_VIOLATION, "event_id"),
+        (_call(type="fax"), DeadLetterReason.UNKNOWN_TYPE, "type"),
+        (_call(type=None), DeadLetterReason.SCHEMA_VIOLATION, "type"),
+        ([1, 2], DeadLetterReason.SCHEMA_VIOLATION, "(root)"),
+    ],
+)
+def test_errors_name_the_field_without_the_union_tag(
+    body: Any, reason: DeadLetterReason, field: str
+) -> None:
+    with pytest.raises(BadEventError) as refused:
+        validate_artefact(body)
+    assert refused.value.reason is reason
+    assert refused.value.field == field
+    assert refused.value.error.startswith(f"{field}: ")
+    assert "call_recording." not in refused.value.error
+
+
+def test_nested_fields_keep_their_path() -> None:
+    body = _call()
+    body["content"]["sha256"] = "not-hex"
+    body["parties"][1]["address"] = ""
+    with pytest.raises(BadEventError) as refused:
+        validate_artefact(body)
+    assert refused.value.field in {"content.sha256", "parties.1.address"}
+
+
+def test_inline_content_over_the_limit_has_its_own_reason() -> None:
+    chat = example("chat")
+    chat["content_inline"]["data_b64"] = base64.b64encode(b"x" * (MAX_INLINE_BYTES + 1)).decode()
+    with pytest.raises(BadEventError) as refused:
+        validate_artefact(chat)
+    assert refused.value.reason is DeadLetterReason.INLINE_TOO_LARGE
+    assert refused.value.field == "content_inline.data_b64"
+    chat["content_inline"]["data_b64"] = base64.b64encode(b"x" * MAX_INLINE_BYTES).decode()
+    assert validate_artefact(chat).content_inline is not None
+
+
+def test_content_and_inline_content_together_are_refused() -> None:
+    chat = example("chat")
+    chat["content"] = example("email")["content"]
+    with pytest.raises(BadEventError) as refused:
+        validate_artefact(chat)
+    assert refused.value.field == "content_inline"
