@@ -172,6 +172,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # noqa: PLR2004 - FastAPI's "error parsing the body"
+            return JSONResponse(
+                {
+                    "error": "ValidationError",
+                    "detail": f"(body): {exc.detail}",
+                    "field": "(body)",
+                    "errors": [{"field": "(body)", "location": "body", "message": str(exc.detail)}],
+                },
+                status_code=422,
+            )
         return JSONResponse(
             {"error": "HTTPError", "detail": str(exc.detail)},
             status_code=exc.status_code,

@@ -4,8 +4,8 @@ Every pass is a fresh scan of the catalog for due items (a purpose expired at ``
 purpose at all), in ``item_id`` batches. Each item's step is idempotent and ordered so a
 crash anywhere is completed by the next pass: purposes are replaced in one transaction that
 also marks the object unsynced, and `ItemDestroyer` removes objects before the catalog row.
-Before anything is destroyed, the item and the active holds are read again and
-`policies.decide` is asked once more, so a hold placed during a pass still protects.
+Each item is read, then the active holds, right before `policies.decide` judges it and the
+decision is carried out, so a hold placed while a pass runs still protects.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, exists, func, select
 
-from policies.models import ArtefactType, Hold, ItemFacts, LawfulBasis, Policy, PurposeState
+from policies.models import ArtefactType, ItemFacts, LawfulBasis, Policy, PurposeState
 from policies.outcomes import Decision, SweepAction
 from policies.retention import decide
 from storage.destruction import ItemDestroyer
@@ -31,7 +31,7 @@ from storage.models import ItemRecord, ItemStatus, PurposeRow
 from storage.object_lock import ObjectLockSync
 from storage.ports import ObjectStore
 from storage.runtime import StorageRuntime
-from storage.schema import item_purposes, items
+from storage.schema import hold_items, holds, item_purposes, items
 from storage.sql_audit import SqlAuditLog
 from storage.sql_catalog import SqlCatalog
 from storage.sql_holds import SqlHoldStore
@@ -107,20 +107,9 @@ class SweepReport:
 
     def to_json(self) -> dict[str, object]:
         """The counts as JSON values."""
-        return {
-            "started_at": self.started_at.isoformat(),
-            "dry_run": self.dry_run,
-            "examined": self.examined,
-            "destroyed": self.destroyed,
-            "purposes_dropped": self.purposes_dropped,
-            "kept": self.kept,
-            "failed": self.failed,
-            "locked": self.locked,
-            "covered": self.covered,
-            "repaired": self.repaired,
-            "interrupted": self.interrupted,
-            "duration_s": round(self.duration_s, 3),
-        }
+        body = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "entries"}
+        body.update(started_at=self.started_at.isoformat(), duration_s=round(self.duration_s, 3))
+        return body
 
 
 class Sweeper:
@@ -189,18 +178,17 @@ class Sweeper:
         total = await self.count_due(now) if progress else 0
         policy = await self._policies.active()
         gate = asyncio.Semaphore(self._concurrency)
+
+        async def one(item_id: str) -> None:
+            async with gate:
+                await self._item(item_id, policy, now, report)
+
         after = ""
         while True:
             ids = await self._due_ids(now, after)
             if not ids:
                 break
             after = ids[-1]
-            holds = await self._holds.active()
-
-            async def one(item_id: str, holds: list[Hold] = holds) -> None:
-                async with gate:
-                    await self._item(item_id, policy, holds, now, report)
-
             await asyncio.gather(*(one(i) for i in ids))
             if progress is not None:
                 progress(report.examined, max(total, report.examined))
@@ -214,14 +202,14 @@ class Sweeper:
         report.duration_s = time.monotonic() - started
         return report
 
-    async def _item(
-        self, item_id: str, policy: Policy, holds: list[Hold], now: datetime, report: SweepReport
-    ) -> None:
+    async def _item(self, item_id: str, policy: Policy, now: datetime, report: SweepReport) -> None:
         record = await self._catalog.get(item_id)
         if record is None:
             return
         report.examined += 1
-        decision = decide(item_facts(record), policy, holds, now)
+        # The holds are read after the item, right before acting on it: a hold placed while
+        # the pass runs wins over a decision taken on older facts.
+        decision = decide(item_facts(record), policy, await self._holds.active(), now)
         if decision.action is SweepAction.KEEP:
             report.kept += 1
             return
@@ -233,35 +221,19 @@ class Sweeper:
                 report.purposes_dropped += 1
             return
         try:
-            if decision.action is SweepAction.DESTROY:
-                await self._destroy(item_id, policy, now, report)
-            else:
+            if decision.action is SweepAction.DROP_PURPOSES:
                 await self._drop(record, decision, now)
                 report.purposes_dropped += 1
+            elif self._compliance and record.s3_retain_until and record.s3_retain_until > now:
+                # COMPLIANCE retention cannot be bypassed; the object goes once it runs out.
+                report.locked += 1
+            elif await self._destroyer.destroy(
+                record, reason=decision.reason.value, actor=self._actor, at=self._clock()
+            ):
+                report.destroyed += 1
         except StorageError as err:
             report.failed += 1
             log.warning("sweep: item %s left for the next pass (%s)", item_id, err)
-
-    async def _destroy(
-        self, item_id: str, policy: Policy, now: datetime, report: SweepReport
-    ) -> None:
-        # Read again right before acting: a hold placed or a purpose added since the batch
-        # started must win over a decision taken on older facts.
-        record = await self._catalog.get(item_id)
-        if record is None:
-            return
-        decision = decide(item_facts(record), policy, await self._holds.active(), now)
-        if decision.action is not SweepAction.DESTROY:
-            report.kept += 1
-            return
-        if self._compliance and record.s3_retain_until and record.s3_retain_until > now:
-            # COMPLIANCE retention cannot be bypassed; the object goes once it runs out.
-            report.locked += 1
-            return
-        if await self._destroyer.destroy(
-            record, reason=decision.reason.value, actor=self._actor, at=self._clock()
-        ):
-            report.destroyed += 1
 
     async def _drop(self, record: ItemRecord, decision: Decision, now: datetime) -> None:
         await self._catalog.set_purposes(record.item_id, purpose_rows(decision.remaining))
@@ -341,11 +313,21 @@ class Sweeper:
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
+    """Stored items with an expired purpose, or with none and no active hold keeping them.
+
+    A held item without purposes can only be kept, so it is left out until its last hold
+    is released; an item with a hold that coverage has not recorded yet is still judged.
+    """
     has_expired = exists().where(
         item_purposes.c.item_id == items.c.item_id, item_purposes.c.expires_at <= now
     )
     has_none = ~exists().where(item_purposes.c.item_id == items.c.item_id)
-    return (items.c.status == ItemStatus.STORED.value) & (has_expired | has_none)
+    held = exists().where(
+        hold_items.c.item_id == items.c.item_id,
+        hold_items.c.hold_id == holds.c.hold_id,
+        holds.c.released_at.is_(None),
+    )
+    return (items.c.status == ItemStatus.STORED.value) & (has_expired | (has_none & ~held))
 
 
 def _entry(record: ItemRecord, decision: Decision) -> SweepEntry:

@@ -44,7 +44,7 @@ class Batcher(Generic[T, R]):
         return await future
 
     async def close(self) -> None:
-        """Stop draining; requests still queued fail with CancelledError."""
+        """Stop draining; requests queued or being flushed fail with CancelledError."""
         if self._drainer is not None:
             self._drainer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -63,6 +63,10 @@ class Batcher(Generic[T, R]):
             self.batches += 1
             try:
                 results = await self._flush([request for request, _ in live])
+            except asyncio.CancelledError:
+                for _request, future in live:
+                    future.cancel()
+                raise
             except Exception as err:  # handed to every caller of the batch, who decides
                 for _request, future in live:
                     if not future.done():

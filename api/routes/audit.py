@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api.errors import error_responses
 from api.presenters import AuditPageOut, ChainVerdictOut, audit_json, verdict_json
-from api.routes.items import PLAIN, utc
+from api.routes.items import PLAIN, time_query, utc
 from api.services import Caller, Services
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -33,7 +32,7 @@ async def list_audit(
     action: Annotated[
         str | None, Query(max_length=60, pattern=PLAIN, description="e.g. content.read")
     ] = None,
-    since: Annotated[datetime | None, Query(description="Entries at or after (RFC 3339).")] = None,
+    since: Annotated[str | None, time_query("Entries at or after (RFC 3339).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[
         int, Query(ge=0, le=_MAX_SEQ, description="Only entries with a larger seq (paging).")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from api.services import Services
 
@@ -21,7 +22,19 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: Kafka, S3 and the catalog reachable")
+class Readiness(BaseModel):
+    """Whether every dependency answers."""
+
+    status: str = Field(description="ready or unavailable")
+    checks: dict[str, str] = Field(description="Each dependency: ok, or why not.")
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: Kafka, S3 and the catalog reachable",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A dependency does not answer"}},
+)
 async def readyz(services: Services) -> JSONResponse:
     """200 when every dependency answers, else 503 naming those that do not."""
     checks = {
@@ -49,7 +62,12 @@ async def readyz(services: Services) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(services: Services) -> Response:
-    """Every counter, gauge and histogram of this process."""
+    """Every counter, gauge and histogram of this process (API requests included)."""
     return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)

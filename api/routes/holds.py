@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.errors import BadRequestError, ConflictError, NotFoundError
+from api.errors import BadRequestError, ConflictError, NotFoundError, error_responses
 from api.services import ApiServices, Caller, Services
 from policies.errors import InvalidHoldCriteria
 from policies.holds import criteria_from_json
@@ -28,8 +29,15 @@ class _Body(BaseModel):
 class HoldBody(_Body):
     """``{"matter", "description", "criteria"}``."""
 
-    matter: str = Field(min_length=1, max_length=200, description="The legal matter.")
-    description: str = Field(default="", max_length=10_000, description="Free text.")
+    matter: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The legal matter (no control characters).",
+    )
+    description: str = Field(
+        default="", max_length=10_000, pattern=r"^[^\x00]*$", description="Free text."
+    )
     criteria: dict[str, Any] = Field(
         description="Any of subject_ids, addresses, staff_ids, types, since, until, attributes."
     )
@@ -42,6 +50,9 @@ class PreviewBody(_Body):
 
 
 def _criteria(data: dict[str, Any]) -> HoldCriteria:
+    # NUL is refused by PostgreSQL text columns and has no place in an identifier.
+    if "\\u0000" in json.dumps(data):
+        raise BadRequestError("criteria", "must not contain NUL characters")
     try:
         return criteria_from_json(data)
     except InvalidHoldCriteria as err:
@@ -61,7 +72,7 @@ def _service(services: ApiServices) -> HoldsService:
     )
 
 
-@router.post("", status_code=201, summary="Place a legal hold")
+@router.post("", status_code=201, summary="Place a legal hold", responses=error_responses(422))
 async def place_hold(body: HoldBody, services: Services, caller: Caller) -> dict[str, Any]:
     """201 with the hold, its ``hold_id`` and ``matched``: the items it covers now."""
     record = await _service(services).place(
@@ -88,14 +99,16 @@ async def list_holds(
     return {"holds": [h.to_json() for h in found]}
 
 
-@router.post("/preview", summary="How many items a hold would cover")
+@router.post(
+    "/preview", summary="How many items a hold would cover", responses=error_responses(422)
+)
 async def preview_hold(body: PreviewBody, services: Services, caller: Caller) -> dict[str, int]:
     """``{"matched": n}``, without placing anything."""
     del caller
     return {"matched": await SqlHoldStore(services.storage.db).preview(_criteria(body.criteria))}
 
 
-@router.get("/{hold_id}", summary="One hold with its count")
+@router.get("/{hold_id}", summary="One hold with its count", responses=error_responses(404, 422))
 async def get_hold(hold_id: HoldId, services: Services, caller: Caller) -> dict[str, Any]:
     """The hold; 404 if there is none."""
     del caller
@@ -105,7 +118,9 @@ async def get_hold(hold_id: HoldId, services: Services, caller: Caller) -> dict[
     return record.to_json()
 
 
-@router.post("/{hold_id}/release", summary="Release a hold")
+@router.post(
+    "/{hold_id}/release", summary="Release a hold", responses=error_responses(404, 409, 422)
+)
 async def release_hold(hold_id: HoldId, services: Services, caller: Caller) -> dict[str, Any]:
     """The released hold; covered items resume normal retention. 409 if released before."""
     try:

@@ -41,14 +41,32 @@ PurposeParam = Annotated[
 ]
 
 
-def utc(name: str, value: datetime | None) -> datetime | None:
-    """An aware query datetime in UTC; 422 naming the field otherwise."""
+#: RFC 3339 date-time with an offset (fractions up to microseconds).
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
+
+
+def time_query(description: str) -> Any:
+    """A query parameter holding an RFC 3339 time (numbers are not times here)."""
+    return Query(
+        pattern=RFC3339,
+        max_length=40,
+        description=description,
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+def utc(name: str, value: str | None) -> datetime | None:
+    """An RFC 3339 query time as an aware UTC datetime; 422 naming the field otherwise."""
     if value is None:
         return None
-    if value.tzinfo is None or value.utcoffset() is None:
+    try:
+        parsed = datetime.fromisoformat(value.upper())
+    except ValueError as err:
+        raise BadRequestError(name, "not an RFC 3339 time") from err
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise BadRequestError(name, "needs a UTC offset (RFC 3339)")
     try:
-        return value.astimezone(UTC)
+        return parsed.astimezone(UTC)
     except OverflowError as err:
         raise BadRequestError(name, "out of range") from err
 
@@ -142,8 +160,8 @@ async def list_items(
     type: Annotated[str | None, Query(pattern="^(call_recording|email|chat)$")] = None,
     subject_id: Annotated[str | None, Query(max_length=200, pattern=PLAIN)] = None,
     staff_id: Annotated[str | None, Query(max_length=200, pattern=PLAIN)] = None,
-    since: Annotated[datetime | None, Query(description="occurred_at >= since")] = None,
-    until: Annotated[datetime | None, Query(description="occurred_at < until")] = None,
+    since: Annotated[str | None, time_query("occurred_at >= since (RFC 3339)")] = None,
+    until: Annotated[str | None, time_query("occurred_at < until (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> JSONResponse:

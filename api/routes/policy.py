@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from api.errors import BadRequestError
+from api.errors import BadRequestError, error_responses
 from api.services import Caller, Services
 from policies.errors import PolicyValidationError
 from policies.models import Policy
@@ -82,7 +82,12 @@ async def get_policy(services: Services, caller: Caller) -> dict[str, Any]:
     return policy_json(await services.storage.policies.active(refresh=True))
 
 
-@router.put("", summary="Validate and activate a new policy version", openapi_extra=_PUT_BODY)
+@router.put(
+    "",
+    summary="Validate and activate a new policy version",
+    openapi_extra=_PUT_BODY,
+    responses=error_responses(422),
+)
 async def put_policy(request: Request, services: Services, caller: Caller) -> dict[str, Any]:
     """The body is the policy YAML; 422 names the line and field of an invalid one.
 

@@ -179,6 +179,7 @@ def test_tampered_content_is_a_clean_error_never_a_whole_response(
     put = minio_client.put_object(
         service.bucket, key, io.BytesIO(bytes(ciphertext)), len(ciphertext)
     )
+    assert put.version_id is not None  # the bucket is versioned (Object Lock)
     _point_item_at(service, item_id, put.version_id)
     url = f"/v1/items/{item_id}/content"
     with service.client("legal") as http:

@@ -11,9 +11,9 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree
 
 from tests.integration.keepline_service import TOKENS, KeeplineService, wait_for
 from tests.integration.test_call_path import example
@@ -27,7 +27,7 @@ CHECKS = (
     "negative_data_rejection",
     "ignored_auth",
 )
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 25
 RUN_TIMEOUT_S = 150
 
 
@@ -46,8 +46,9 @@ def _schemathesis(
         "examples,coverage,fuzzing",
         "--max-examples",
         str(MAX_EXAMPLES),
+        # One worker: hypothesis parses lambda sources, which races in threads on 3.11.
         "--workers",
-        "2",
+        "1",
         "--seed",
         "20261121",
         "--request-timeout",
@@ -90,15 +91,19 @@ def test_the_api_survives_fuzzing_and_matches_its_schema(
     service.publish("calls", event, key=b"c-fuzz")
     with service.client("legal") as http:
         wait_for(lambda: http.get("/v1/items").json()["items"], what="an item to fuzz around")
-    started = time.monotonic()
+    with service.client() as http:
+        operations = sum(len(ops) for ops in http.get("/openapi.json").json()["paths"].values())
     failures = []
     for role in ("legal", "privacy", "auditor", "admin", "qa", "ingest"):
-        result = _schemathesis(service, role, tmp_path / f"junit-{role}.xml")
+        report = tmp_path / f"junit-{role}.xml"
+        result = _schemathesis(service, role, report)
         if result.returncode != 0:
             failures.append(f"--- as {role} (exit {result.returncode}):\n{result.stdout[-6000:]}")
-    elapsed_s = time.monotonic() - started
+            continue
+        # The run really exercised every operation of the document.
+        suite = ElementTree.parse(report).getroot()  # noqa: S314 - our own run's report
+        assert int(suite.get("tests", "0")) == operations, (role, result.stdout[-2000:])
     assert not failures, "\n".join(failures) + f"\n{service.log_tail(40)}"
-    # Still healthy after the fuzzing, and it took a bounded time.
+    # Still healthy after the fuzzing.
     with service.client() as http:
         assert http.get("/readyz").status_code == 200
-    assert elapsed_s < 240

@@ -27,6 +27,7 @@ from api.errors import ConfigurationError
 from tests.unit.api.conftest import api_settings
 
 ISSUER = "https://idp.example"
+BAD_PEM = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"
 AUDIENCE = "keepline"
 
 
@@ -216,7 +217,7 @@ def test_jwks_file_keys_are_chosen_by_kid(tmp_path: Path, rsa_key: rsa.RSAPrivat
             {
                 "oidc_issuer": ISSUER,
                 "oidc_audience": AUDIENCE,
-                "oidc_public_keys_pem": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+                "oidc_public_keys_pem": BAD_PEM,
             },
             "block 1 is not a public key",
         ),

@@ -121,6 +121,17 @@ async def test_validation_errors_name_the_field_and_location(harness: Harness) -
     assert "limit" in body["detail"]
 
 
+@pytest.mark.parametrize("body", [b"{broken", b"\xff\xfe\x00", b"[1, 2"])
+async def test_unparsable_bodies_are_422_naming_the_body(harness: Harness, body: bytes) -> None:
+    async with harness.client("legal") as http:
+        response = await http.post(
+            "/v1/holds", content=body, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 422
+    assert response.json()["field"] == "(body)"
+    assert response.json()["error"] == "ValidationError"
+
+
 @pytest.mark.parametrize(
     ("error", "status", "name"),
     [

@@ -142,6 +142,8 @@ async def test_qa_sees_only_unexpired_purpose_and_unrestricted_subjects(harness:
         ({"subject_id": "a\x00b"}, "subject_id"),
         ({"attr.queue": "x" * 501}, "attr.queue"),
         ({"since": "yesterday"}, "since"),
+        ({"until": "0.5"}, "until"),
+        ({"since": "2026-02-30T00:00:00Z"}, "since"),
     ],
 )
 async def test_bad_query_is_422_naming_the_field(

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from policies.models import ArtefactType, Hold, HoldCriteria
+from policies.models import ArtefactType, HoldCriteria
 from policies.policy_file import parse_policy
 from policies.retention import purposes_at_ingest
 from storage.cipher import AesGcmSegmentCipher
@@ -25,7 +25,7 @@ from storage.destruction import ItemDestroyer
 from storage.errors import ObjectNotFoundError, ObjectStoreError, ObjectStoreUnavailableError
 from storage.holds_service import HoldsService
 from storage.keyring import InMemoryKeyRing
-from storage.models import PartyRow, PurposeRow
+from storage.models import ItemRecord, PartyRow, PurposeRow
 from storage.object_lock import ObjectLockSync
 from storage.ports import ObjectVersion, PutResult
 from storage.retention import SWEEP_LEASE, Sweeper, sweep_forever
@@ -368,23 +368,20 @@ async def test_several_holds_are_counted_independently(env: Env) -> None:
     assert (await sweeper.sweep()).destroyed == 1
 
 
-async def test_hold_placed_during_a_pass_still_protects(env: Env) -> None:
+async def test_hold_placed_while_an_item_is_judged_still_protects(env: Env) -> None:
     item_id = await env.add("email", subject="cust-late")
 
-    class HoldArrivesMidPass(SqlHoldStore):
-        calls = 0
+    class HoldArrivesAfterRead(SqlCatalog):
+        async def get(self, item_id: str, *, include_pending: bool = False) -> ItemRecord | None:
+            record = await super().get(item_id, include_pending=include_pending)
+            if record is not None and not await env.holds.active():
+                await env.hold(subject_ids=["cust-late"])  # placed after the item was read
+            return record
 
-        async def active(self) -> list[Hold]:
-            snapshot = await super().active()
-            HoldArrivesMidPass.calls += 1
-            if HoldArrivesMidPass.calls == 2:  # after the batch read its holds
-                await env.hold(subject_ids=["cust-late"])
-                return await super().active()
-            return snapshot
-
-    report = await env.sweeper(holds=HoldArrivesMidPass(env.db)).sweep()
-    assert report.destroyed == 0
+    report = await env.sweeper(catalog=HoldArrivesAfterRead(env.db)).sweep()
+    assert (report.destroyed, report.kept) == (0, 1)
     assert await env.catalog.get(item_id) is not None
+    assert env.versions(item_id)[0].legal_hold
 
 
 async def test_worm_object_is_locked_until_expiry_then_destroyed(env: Env) -> None:
@@ -591,3 +588,53 @@ async def test_unsynced_marker_is_set_by_purpose_drop_and_cleared(env: Env) -> N
     env.clock.advance(10)
     await env.sweeper().sweep()
     assert (await _row(env, item_id)).s3_synced
+
+
+async def test_flags_beyond_the_time_budget_are_left_to_the_sweeper(env: Env) -> None:
+    item_id = await env.add("chat", subject="cust-big")
+    hurried = HoldsService(
+        holds=env.holds,
+        catalog=env.catalog,
+        lock_sync=env.lock_sync,
+        audit=env.audit,
+        sync_budget_s=0,
+    )
+    record = await hurried.place(
+        matter="m",
+        description="",
+        criteria=HoldCriteria.from_json({"subject_ids": ["cust-big"]}),
+        by="legal-user",
+        at=env.clock.now,
+    )
+    assert record.matched == 1
+    assert not env.versions(item_id)[0].legal_hold
+    assert not (await _row(env, item_id)).s3_synced
+    assert (await env.sweeper().sweep()).repaired == 1
+    assert env.versions(item_id)[0].legal_hold
+
+
+async def test_release_runs_the_deferred_erasure_hook_and_survives_its_failure(env: Env) -> None:
+    calls: list[datetime] = []
+
+    async def erasures(now: datetime) -> int:
+        calls.append(now)
+        raise ObjectStoreUnavailableError("connection refused")
+
+    service = HoldsService(
+        holds=env.holds,
+        catalog=env.catalog,
+        lock_sync=env.lock_sync,
+        audit=env.audit,
+        after_release=erasures,
+    )
+    record = await service.place(
+        matter="m",
+        description="",
+        criteria=HoldCriteria.from_json({"types": ["chat"]}),
+        by="legal-user",
+        at=env.clock.now,
+    )
+    released = await service.release(record.hold_id, by="legal-user", at=env.clock.now)
+    assert released.released_at == env.clock.now
+    assert calls == [env.clock.now]
+    assert len(await env.actions("hold.released")) == 1

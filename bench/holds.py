@@ -1,0 +1,91 @@
+"""hold_apply_items_s: how many stored items per second a new legal hold covers."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from bench.artefacts import chat, message
+from bench.content import PatternSource
+from bench.context import BenchContext, legal_hold_count
+from bench.errors import MeasurementError, WaitTimeoutError
+from bench.kafka_io import publish
+from bench.report import Result
+from bench.service import KeeplineProcess
+from bench.stats import rate
+
+#: Size of each held chat transcript (inline content, so each item is an object).
+TEXT_BYTES = 4096
+_FLAGS_TIMEOUT_S = 300.0
+
+
+def hold_apply_items_s(ctx: BenchContext, service: KeeplineProcess) -> Result:
+    """Items covered per second by ``POST /v1/holds``, S3 legal-hold flags included.
+
+    N chats with inline content (one object each) of one subject are stored first. The hold
+    names that subject; the time runs from sending the request until the response says it
+    matched all N and MinIO shows a legal-hold flag on each of their objects (the route sets
+    them before it answers; if it did not, the bench would wait for the flags and count
+    that time too).
+    """
+    count = ctx.sizes.hold_items
+    subject = f"bench-hold-{ctx.run_id}"
+    now = datetime.now(UTC)
+    messages = [
+        message(
+            chat(
+                run_id=f"{ctx.run_id}-hold",
+                index=i,
+                subject_id=subject,
+                occurred_at=now,
+                text=PatternSource(seed=50_000 + i, size_bytes=TEXT_BYTES).chunk(0),
+            )
+        )
+        for i in range(count)
+    ]
+    before = service.stored(["chat"])
+    letters = sum(service.dead_letters().values())
+    ctx.say(f"hold: storing {count} chats to hold")
+    publish(ctx.stack.bootstrap, service.topics, messages)
+    service.wait_stored(["chat"], before + count, timeout_s=120 + count / 5, letters_before=letters)
+    flags_before = legal_hold_count(ctx.stack.s3, service.bucket)
+
+    ctx.say(f"hold: placing a hold over {count} items")
+    body = {
+        "matter": f"bench {ctx.run_id}",
+        "description": "hold_apply_items_s",
+        "criteria": {"subject_ids": [subject]},
+    }
+    with service.client("legal", timeout_s=_FLAGS_TIMEOUT_S) as http:
+        started = time.monotonic()
+        response = http.post("/v1/holds", json=body)
+        answered = time.monotonic()
+    if response.status_code != 201:
+        raise MeasurementError(f"POST /v1/holds answered {response.status_code}: {response.text}")
+    matched = int(response.json()["matched"])
+    if matched != count:
+        raise MeasurementError(f"the hold matched {matched} items, not {count}")
+
+    flags = legal_hold_count(ctx.stack.s3, service.bucket) - flags_before
+    flags_at_response = flags
+    finished = answered
+    deadline = answered + _FLAGS_TIMEOUT_S
+    while flags < count:
+        if time.monotonic() > deadline:
+            raise WaitTimeoutError(f"{count} legal-hold flags", _FLAGS_TIMEOUT_S, f"{flags} set")
+        time.sleep(0.2)
+        flags = legal_hold_count(ctx.stack.s3, service.bucket) - flags_before
+        finished = time.monotonic()
+    if flags != count:
+        raise MeasurementError(f"{flags} objects carry a legal hold, but the hold covers {count}")
+    return Result(
+        "hold_apply_items_s",
+        rate(matched, finished - started),
+        "items/s",
+        {
+            "items": matched,
+            "response_s": answered - started,
+            "flags_set_at_response": flags_at_response,
+            "until_all_flags_s": finished - started,
+        },
+    )
