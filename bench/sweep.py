@@ -91,15 +91,17 @@ def _measure(ctx: BenchContext, service: KeeplineProcess, count: int, retention_
         for i in range(count)
     ]
     ctx.say(f"sweep: storing {count} chats that all expire at {expires_at.isoformat()}")
+    started = time.monotonic()
     publish(ctx.stack.bootstrap, service.topics, messages)
     left_s = (expires_at - datetime.now(UTC)).total_seconds() - 1
     try:
-        service.wait_stored(["chat"], count, timeout_s=left_s, letters_before=0)
+        stored_at = service.wait_stored(["chat"], count, timeout_s=left_s, letters_before=0)
     except WaitTimeoutError as err:
         raise MeasurementError(
             f"storing {count} items took longer than their {retention_s} s retention "
             "(set KEEPLINE_BENCH_SWEEP_RETENTION_S higher)"
         ) from err
+    ctx.say(f"sweep: {count} items stored in {stored_at - started:.1f} s")
     stored = object_versions(ctx.stack.s3, service.bucket)
     if len(stored) != count:
         raise MeasurementError(f"{len(stored)} objects for {count} stored items")
@@ -107,8 +109,10 @@ def _measure(ctx: BenchContext, service: KeeplineProcess, count: int, retention_
 
     ctx.say(f"sweep: meanwhile, {2 * count} raw objects of {object_size} B to delete later")
     one_by_one, bulk = ctx.stack.scratch_bucket("raw-del"), ctx.stack.scratch_bucket("raw-bulk")
+    started = time.monotonic()
     _fill(ctx, one_by_one, count, object_size)
     _fill(ctx, bulk, count, object_size)
+    ctx.say(f"sweep: raw objects written in {time.monotonic() - started:.1f} s")
     if datetime.now(UTC) >= expires_at:
         raise MeasurementError(
             "the raw objects were not ready before the items expired "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,11 +98,17 @@ def _raw(event: EventT[Any]) -> RawMessage:
 
 
 def _agent(
-    process: Callable[[RawMessage], Awaitable[None]], limit: int
+    process: Callable[[RawMessage], Awaitable[None]],
+    limit: int,
+    *,
+    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> Callable[[faust.StreamT[Any]], AsyncIterator[None]]:
+    """An agent body: events to `process` through InFlight; `beside` runs as long as it."""
+
     async def agent(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         in_flight = InFlight(limit)
         manual = stream.noack()  # type: ignore[attr-defined]  # StreamT omits noack
+        companion = asyncio.create_task(beside()) if beside is not None else None
         try:
             async for event in manual.events():
                 raw = _raw(event)
@@ -112,6 +118,8 @@ def _agent(
                 )
                 yield None
         finally:
+            if companion is not None:
+                companion.cancel()
             await in_flight.cancel()
 
     return agent
@@ -178,22 +186,23 @@ def build_worker_app(
         retry_max_s=settings.retry_max_s,
         content_deadline_s=settings.content_unavailable_deadline_s,
     )
+    lag = ConsumerLag(metrics)
+
+    async def refresh_lag() -> None:
+        while True:
+            try:
+                await lag.update(app.consumer)
+            except Exception as err:  # the edge of a background loop: a gauge never stops work
+                log.debug("consumer lag not refreshed (%s)", type(err).__name__)
+            await asyncio.sleep(settings.lag_interval_s)
+
     app.agent(artefact_topics, name="keepline.ingest", concurrency=1)(
-        _agent(processor.process_artefact, settings.max_in_flight)
+        _agent(processor.process_artefact, settings.max_in_flight, beside=refresh_lag)
     )
     # One at a time: consent, objection and restriction of a subject apply in order.
     app.agent(consent_topic, name="keepline.consent", concurrency=1)(
         _agent(processor.process_consent, 1)
     )
-    lag = ConsumerLag(metrics)
-
-    async def refresh_lag() -> None:
-        try:
-            await lag.update(app.consumer)
-        except Exception as err:  # the edge of a background loop: a gauge never stops a worker
-            log.debug("consumer lag not refreshed (%s)", type(err).__name__)
-
-    app.timer(settings.lag_interval_s, name="keepline.lag")(refresh_lag)
 
     async def release() -> None:
         await ingest.close()
