@@ -67,7 +67,7 @@ async def serve(
     )
     storage = build_storage(storage_settings)
     await prepare_storage(storage)
-    await storage.policies.bootstrap(policy, at=_now())
+    await storage.policies.bootstrap(policy, at=_now(), audit=storage.audit)
     await ensure_topics_async(
         stream_settings.kafka_bootstrap,
         [

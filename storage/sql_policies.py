@@ -11,6 +11,7 @@ from policies.models import Policy
 from policies.policy_file import parse_policy
 from storage.database import Database
 from storage.schema import policy_versions
+from storage.sql_audit import SqlAuditLog
 
 
 class SqlPolicyStore:
@@ -59,11 +60,14 @@ class SqlPolicyStore:
         self._cached, self._cached_at = policy, time.monotonic()
         return True
 
-    async def bootstrap(self, policy: Policy, *, at: datetime) -> Policy:
+    async def bootstrap(
+        self, policy: Policy, *, at: datetime, audit: SqlAuditLog | None = None
+    ) -> Policy:
         """At start-up: activate the file's policy unless that version is already known.
 
-        A changed policy file is a deployment of a new version; an unchanged one leaves any
-        version activated since through the API in force.
+        A changed policy file is a deployment of a new version (audited as policy.changed
+        when an audit log is given); an unchanged one leaves any version activated since
+        through the API in force.
         """
         async with self._db.connect() as conn:
             known = (
@@ -73,8 +77,19 @@ class SqlPolicyStore:
                     )
                 )
             ).scalar_one_or_none()
-        if known is None:
-            await self.activate(policy, by="policy-file", at=at)
+            previous = (
+                await conn.execute(
+                    select(policy_versions.c.version).where(policy_versions.c.active.is_(True))
+                )
+            ).scalar_one_or_none()
+        activated = known is None and await self.activate(policy, by="policy-file", at=at)
+        if activated and audit is not None:
+            await audit.append(
+                actor="policy-file",
+                action="policy.changed",
+                at=at,
+                details={"version": policy.version, "previous_version": previous},
+            )
         return await self.active(refresh=True)
 
     async def active(self, *, refresh: bool = False) -> Policy:

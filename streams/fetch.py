@@ -19,6 +19,8 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from streams.errors import BadEventError, ContentUnavailableError, DeadLetterReason
 
 CHUNK_BYTES = 1 << 20
+_HTTP_OK = 200
+_HTTP_RETRY_LATER = frozenset({408, 425, 429, 500, 502, 503, 504})
 _MISSING_S3_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "AccessDenied"})
 
 
@@ -55,9 +57,9 @@ class ContentFetcher:
     def _http_chunks(self, uri: str) -> Iterator[bytes]:
         try:
             with self._http.stream("GET", uri) as response:
-                if response.status_code >= 500 or response.status_code in {408, 429}:
+                if response.status_code in _HTTP_RETRY_LATER:
                     raise ContentUnavailableError("http", f"status {response.status_code}")
-                if response.status_code != 200:
+                if response.status_code != _HTTP_OK:
                     raise BadEventError(
                         DeadLetterReason.CONTENT_MISSING,
                         f"content fetch answered HTTP {response.status_code}",
@@ -65,6 +67,10 @@ class ContentFetcher:
                 yield from response.iter_bytes(CHUNK_BYTES)
         except httpx.TransportError as err:
             raise ContentUnavailableError("http", type(err).__name__) from err
+        except httpx.DecodingError as err:
+            raise BadEventError(
+                DeadLetterReason.CONTENT_MISSING, f"content could not be decoded: {err}"
+            ) from err
 
     def _s3_chunks(self, uri: str) -> Iterator[bytes]:
         parts = urlsplit(uri)
@@ -97,10 +103,18 @@ class ContentFetcher:
             handle = path.open("rb")
         except FileNotFoundError as err:
             raise BadEventError(DeadLetterReason.CONTENT_MISSING, "content file not found") from err
-        except PermissionError as err:
+        except (PermissionError, IsADirectoryError, NotADirectoryError) as err:
             raise BadEventError(
                 DeadLetterReason.CONTENT_MISSING, "content file not readable"
             ) from err
+        except OSError as err:
+            raise ContentUnavailableError("file", type(err).__name__) from err
         with handle:
-            while chunk := handle.read(CHUNK_BYTES):
+            while True:
+                try:
+                    chunk = handle.read(CHUNK_BYTES)
+                except OSError as err:
+                    raise ContentUnavailableError("file", type(err).__name__) from err
+                if not chunk:
+                    return
                 yield chunk

@@ -214,6 +214,17 @@ def metric(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+def shared_env(service: KeeplineService, **overrides: str) -> dict[str, str]:
+    """Settings that make another service share this one's topics, bucket and catalog."""
+    names = [
+        "KEEPLINE_DATA_DIR",
+        "KEEPLINE_S3_BUCKET",
+        "KEEPLINE_APP_ID",
+        *(f"KEEPLINE_TOPIC_{kind.upper()}" for kind in service.topics),
+    ]
+    return {**{name: service.env[name] for name in names}, **overrides}
+
+
 def catalog_rows(service: KeeplineService, sql: str) -> list[tuple[Any, ...]]:
     """Rows of a read-only query on the service's SQLite catalog."""
     path = service.workdir / "data" / "keepline.db"

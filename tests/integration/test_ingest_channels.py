@@ -105,7 +105,7 @@ def test_every_channel_is_stored_once_and_reads_back(
             # One gauge per assigned partition, and nothing left to do on any of them.
             return lines if lines and all(line.endswith(" 0.0") for line in lines) else []
 
-        assert len(wait_for(lag_lines, what="consumer lag caught up")) == 3 * 2
+        assert len(wait_for(lag_lines, what="consumer lag caught up")) == 4 * 2  # 4 topics
         text = anonymous.get("/metrics").text
     assert metric(text, "keepline_items_stored_total", type="call_recording") == 1
     assert metric(text, "keepline_items_stored_total", type="email") == 2

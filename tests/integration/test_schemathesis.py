@@ -27,7 +27,7 @@ CHECKS = (
     "negative_data_rejection",
     "ignored_auth",
 )
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 15
 RUN_TIMEOUT_S = 150
 
 

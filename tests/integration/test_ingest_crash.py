@@ -1,0 +1,86 @@
+"""A worker killed with SIGKILL mid-stream: after a restart every event is stored exactly once."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+
+from minio import Minio
+
+from tests.integration.ingest_support import (
+    GeneratedContent,
+    all_items,
+    call_event,
+    catalog_rows,
+    chat_event,
+    email_event,
+    generated_content,  # noqa: F401 - fixture
+    object_versions,
+    run_cli,
+    wait_items,
+)
+from tests.integration.keepline_service import KeeplineService, wait_for
+
+CALLS = 24
+MAILS = 20
+CHATS = 20
+
+
+def _stored_calls(service: KeeplineService) -> int:
+    rows = catalog_rows(
+        service, "SELECT count(*) FROM items WHERE type = 'call_recording' AND status = 'stored'"
+    )
+    return int(rows[0][0])
+
+
+def test_sigkill_mid_stream_then_restart_stores_everything_once(
+    keepline_factory: Callable[..., KeeplineService],
+    generated_content: GeneratedContent,  # noqa: F811 - fixture
+    minio_client: Minio,
+) -> None:
+    service = keepline_factory(env={"KEEPLINE_RETRY_MAX_S": "1"})
+    for n in range(CALLS):
+        # 320 KiB sent 16 KiB at a time, 40 ms apart: each upload takes most of a second.
+        slow = generated_content.ref(320 * 1024, seed=500 + n, delay_s=0.04, chunk=16 * 1024)
+        service.publish("calls", call_event(f"k-call-{n}", slow), key=f"call-{n}".encode())
+        if n < MAILS:
+            service.publish("emails", email_event(f"k-mail-{n}"), key=f"mail-{n}".encode())
+        if n < CHATS:
+            chat = chat_event(f"k-chat-{n}", f"message {n}".encode())
+            service.publish("chats", chat, key=f"conv-{n}".encode())
+
+    wait_for(lambda: _stored_calls(service) >= 4, timeout_s=90, what="a few calls stored")
+    service.kill()
+
+    stored_at_kill = _stored_calls(service)
+    pending_at_kill = catalog_rows(service, "SELECT count(*) FROM items WHERE status='pending'")
+    assert stored_at_kill < CALLS, "the kill must land mid-stream"
+    assert pending_at_kill[0][0] > 0, "claims were in flight when the worker died"
+
+    service.start()
+    with service.client("legal") as http:
+        wait_items(http, CALLS + MAILS + CHATS, timeout_s=180)
+        items = all_items(http)
+    counts = Counter(item["event_id"] for item in items)
+    assert len(counts) == CALLS + MAILS + CHATS
+    assert set(counts.values()) == {1}
+    assert catalog_rows(service, "SELECT count(*) FROM items WHERE status='pending'") == [(0,)]
+    assert service.read_topic("dlq", expect=1, timeout_s=3) == []
+
+    # Every object version belongs to an item: reconcile finds no missing object, and what
+    # it may remove (uploads that died uncommitted) leaves exactly one version per item.
+    report = run_cli(service, "reconcile", "--json")
+    assert report.returncode == 0, report.stdout + report.stderr
+    summary = json.loads(report.stdout)["summary"]
+    assert summary["missing"] == 0
+    assert summary["removed"] == summary["orphans"]
+    versions = object_versions(minio_client, service.bucket)
+    assert len(versions) == CALLS + CHATS
+    assert len({key for key, _ in versions}) == CALLS + CHATS
+
+    with service.client("legal") as http:
+        sample = next(i for i in items if i["event_id"] == f"k-call-{CALLS - 1}")
+        body = http.get(f"/v1/items/{sample['item_id']}/content")
+        assert body.status_code == 200
+        assert len(body.content) == 320 * 1024
