@@ -121,17 +121,19 @@ async def serve(
             ),
         ),
     ]
-    await worker.start()
-    job_tasks = [asyncio.create_task(supervise(job), name=job.name) for job in jobs]
+    # The API and jobs first: after a crash the worker may wait for the old group member's
+    # session to expire, and reads, holds and subject requests need not wait with it.
     api_task = asyncio.create_task(server.serve(), name="keepline-api")
-    log.info(
-        "keepline serving: API http://%s:%d, Kafka %s",
-        api_settings.api_host,
-        api_settings.api_port,
-        stream_settings.kafka_bootstrap,
-    )
+    job_tasks = [asyncio.create_task(supervise(job), name=job.name) for job in jobs]
     stop_task = asyncio.create_task(stop.wait())
     try:
+        await worker.start()
+        log.info(
+            "keepline serving: API http://%s:%d, Kafka %s",
+            api_settings.api_host,
+            api_settings.api_port,
+            stream_settings.kafka_bootstrap,
+        )
         done, _ = await asyncio.wait({api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         if api_task in done and api_task.exception() is not None:
             raise api_task.exception()  # type: ignore[misc]  # checked not None just above

@@ -30,7 +30,6 @@ from sqlalchemy.types import TypeDecorator
 metadata = MetaData()
 
 
-
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on every backend.
 
@@ -259,3 +258,13 @@ item_removed_purposes = Table(
     UniqueConstraint("item_id", "name", name="uq_removed_purpose"),
 )
 Index("ix_removed_purposes_item", item_removed_purposes.c.item_id)
+
+# The head of the audit chain, written in the same transaction as each append: removing the
+# newest entries (which leaves a shorter but internally valid chain) no longer matches it.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

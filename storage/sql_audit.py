@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from storage.database import Database
-from storage.schema import audit
+from storage.schema import audit, audit_head
 
 GENESIS_HASH = "0" * 64
 _MAX_RACES = 50
@@ -142,6 +142,15 @@ class SqlAuditLog:
                             published=False,
                         )
                     )
+                    moved = await conn.execute(
+                        update(audit_head)
+                        .where(audit_head.c.id == 1, audit_head.c.seq == seq - 1)
+                        .values(seq=seq, hash=digest)
+                    )
+                    if moved.rowcount == 0:
+                        # First entry ever (no head yet), or a racer moved it: the insert
+                        # of a head row with id 1 fails for the loser, rolling it all back.
+                        await conn.execute(insert(audit_head).values(id=1, seq=seq, hash=digest))
             except SqlIntegrityError:
                 continue
             return AuditEntry(seq, at, actor, action, item_id, clean, prev, digest)
@@ -184,7 +193,7 @@ class SqlAuditLog:
                     )
                 ).all()
             if not rows:
-                return ChainVerdict(ok=True, entries=count, head=prev)
+                return await self._check_head(count, prev, expected_seq)
             for row in rows:
                 entry = _entry(row)
                 digest = entry_hash(
@@ -202,6 +211,15 @@ class SqlAuditLog:
                     )
                 prev, expected_seq, count = entry.hash, expected_seq + 1, count + 1
                 after = entry.seq
+
+    async def _check_head(self, count: int, prev: str, next_seq: int) -> ChainVerdict:
+        async with self._db.connect() as conn:
+            head = (await conn.execute(select(audit_head.c.seq, audit_head.c.hash))).first()
+        expected_seq, expected_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+        if expected_seq != next_seq - 1 or expected_hash != prev:
+            # The newest entries were removed (or the head was forged).
+            return ChainVerdict(ok=False, entries=count, head=prev, first_broken_seq=next_seq)
+        return ChainVerdict(ok=True, entries=count, head=prev)
 
     async def unpublished(self, limit: int = 500) -> list[AuditEntry]:
         """Entries not yet sent to the audit topic, oldest first (the outbox)."""
