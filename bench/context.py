@@ -54,7 +54,7 @@ def wait_until(
     what: str,
     interval_s: float = 0.1,
 ) -> _T:
-    """Poll check until it returns something other than None or False.
+    """Poll check until it returns something truthy, and return that.
 
     Raises:
         WaitTimeoutError: It did not within timeout_s.
@@ -62,7 +62,7 @@ def wait_until(
     deadline = time.monotonic() + timeout_s
     while True:
         result = check()
-        if result is not None and result is not False:
+        if result:
             return result
         if time.monotonic() > deadline:
             raise WaitTimeoutError(what, timeout_s)
@@ -79,13 +79,14 @@ def object_versions(s3: Minio, bucket: str) -> list[tuple[str, str | None, int]]
     return found
 
 
-def legal_hold_count(s3: Minio, bucket: str, threads: int = 8) -> int:
-    """How many object versions in a bucket carry the S3 legal-hold flag."""
-    versions = object_versions(s3, bucket)
+def legal_holds(
+    s3: Minio, bucket: str, versions: list[tuple[str, str | None, int]], threads: int = 8
+) -> list[bool]:
+    """Whether each of the given object versions carries the S3 legal-hold flag."""
 
     def held(version: tuple[str, str | None, int]) -> bool:
         name, version_id, _ = version
         return bool(s3.is_object_legal_hold_enabled(bucket, name, version_id=version_id))
 
     with ThreadPoolExecutor(threads, thread_name_prefix="bench-flags") as pool:
-        return sum(pool.map(held, versions))
+        return list(pool.map(held, versions))

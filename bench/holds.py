@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from bench.artefacts import chat, message
 from bench.content import PatternSource
-from bench.context import BenchContext, legal_hold_count
+from bench.context import BenchContext, legal_holds, object_versions
 from bench.errors import MeasurementError, WaitTimeoutError
 from bench.kafka_io import publish
 from bench.report import Result
@@ -17,6 +17,13 @@ from bench.stats import rate
 #: Size of each held chat transcript (inline content, so each item is an object).
 TEXT_BYTES = 4096
 _FLAGS_TIMEOUT_S = 300.0
+Version = tuple[str, str | None, int]
+
+
+def _unflagged(ctx: BenchContext, bucket: str, versions: list[Version]) -> list[Version]:
+    """The versions among versions that do not carry the legal-hold flag."""
+    flags = legal_holds(ctx.stack.s3, bucket, versions)
+    return [v for v, held in zip(versions, flags, strict=True) if not held]
 
 
 def hold_apply_items_s(ctx: BenchContext, service: KeeplineProcess) -> Result:
@@ -24,9 +31,9 @@ def hold_apply_items_s(ctx: BenchContext, service: KeeplineProcess) -> Result:
 
     N chats with inline content (one object each) of one subject are stored first. The hold
     names that subject; the time runs from sending the request until the response says it
-    matched all N and MinIO shows a legal-hold flag on each of their objects (the route sets
-    them before it answers; if it did not, the bench would wait for the flags and count
-    that time too).
+    matched all N and MinIO shows a legal-hold flag on each of their objects: if some flags
+    are not set when the route answers, the objects still without one are checked again
+    until they are, and that time counts too (``flags_set_at_response`` says how many were).
     """
     count = ctx.sizes.hold_items
     subject = f"bench-hold-{ctx.run_id}"
@@ -48,7 +55,8 @@ def hold_apply_items_s(ctx: BenchContext, service: KeeplineProcess) -> Result:
     ctx.say(f"hold: storing {count} chats to hold")
     publish(ctx.stack.bootstrap, service.topics, messages)
     service.wait_stored(["chat"], before + count, timeout_s=120 + count / 5, letters_before=letters)
-    flags_before = legal_hold_count(ctx.stack.s3, service.bucket)
+    # Only objects without the flag now can gain it from the new hold.
+    unflagged = _unflagged(ctx, service.bucket, object_versions(ctx.stack.s3, service.bucket))
 
     ctx.say(f"hold: placing a hold over {count} items")
     body = {
@@ -66,18 +74,19 @@ def hold_apply_items_s(ctx: BenchContext, service: KeeplineProcess) -> Result:
     if matched != count:
         raise MeasurementError(f"the hold matched {matched} items, not {count}")
 
-    flags = legal_hold_count(ctx.stack.s3, service.bucket) - flags_before
-    flags_at_response = flags
+    remaining = _unflagged(ctx, service.bucket, unflagged)
+    flags_at_response = flags = len(unflagged) - len(remaining)
     finished = answered
     deadline = answered + _FLAGS_TIMEOUT_S
     while flags < count:
         if time.monotonic() > deadline:
             raise WaitTimeoutError(f"{count} legal-hold flags", _FLAGS_TIMEOUT_S, f"{flags} set")
         time.sleep(0.2)
-        flags = legal_hold_count(ctx.stack.s3, service.bucket) - flags_before
+        remaining = _unflagged(ctx, service.bucket, remaining)
+        flags = len(unflagged) - len(remaining)
         finished = time.monotonic()
     if flags != count:
-        raise MeasurementError(f"{flags} objects carry a legal hold, but the hold covers {count}")
+        raise MeasurementError(f"{flags} objects gained a legal hold, but the hold covers {count}")
     return Result(
         "hold_apply_items_s",
         rate(matched, finished - started),

@@ -103,16 +103,21 @@ class MinioObjectStore:
     def put_stream(
         self, key: str, reader: BinaryIO, *, content_type: str, tags: Mapping[str, str]
     ) -> PutResult:
-        """Upload with unknown length; parts of part_size_bytes, two in flight."""
+        """Upload in parts of part_size_bytes, two in flight.
+
+        A reader with an int ``length`` attribute announces its exact size: the parts are
+        then read exactly, with no probing read for the end of the stream.
+        """
         s3_tags = Tags(for_object=True)
         s3_tags.update(tags)
         counter = _CountingReader(reader)
+        length = getattr(reader, "length", None)
         try:
             result = self._client.put_object(
                 self._bucket,
                 key,
                 counter,  # type: ignore[arg-type]  # the SDK only calls read()
-                length=-1,
+                length=length if isinstance(length, int) else -1,
                 part_size=self._part_size_bytes,
                 num_parallel_uploads=2,
                 content_type=content_type,

@@ -75,6 +75,9 @@ class ContentVault:
             data_key=data_key, item_id=item_id, key_id=wrapped.key_id
         )
         reader = _EncryptingReader(chunks, encryptor, expected_size_bytes, expected_sha256)
+        if expected_size_bytes is not None:
+            # Announced, so the uploader reads exact parts instead of probing for the end.
+            reader.length = self._cipher.ciphertext_size(expected_size_bytes)
         key = object_key_for(item_id)
         try:
             result = self._store.put_stream(
@@ -192,7 +195,12 @@ async def _prepend(first: bytes | _End, rest: AsyncIterator[bytes]) -> AsyncIter
 
 
 class _EncryptingReader:
-    """A file-like view of ciphertext, pulled from plaintext chunks as the uploader reads."""
+    """A file-like view of ciphertext, pulled from plaintext chunks as the uploader reads.
+
+    ``length`` is the exact ciphertext size when the plaintext size is known: object store
+    adapters may read it to upload parts of a known total (the source is still checked, so
+    a source that sends another size fails the upload).
+    """
 
     def __init__(
         self,
@@ -209,6 +217,7 @@ class _EncryptingReader:
         self._out = bytearray()
         self._done = False
         self.size_bytes = 0
+        self.length: int | None = None
 
     @property
     def sha256(self) -> str:
@@ -235,9 +244,10 @@ class _EncryptingReader:
         if size < 0 or size >= len(self._out):
             data = bytes(self._out)
             self._out.clear()
-        else:
-            data = bytes(self._out[:size])
-            del self._out[:size]
+            return data
+        with memoryview(self._out) as view:
+            data = bytes(view[:size])  # one copy: a part handed to the uploader
+        del self._out[:size]  # a bytearray drops its head without copying the rest
         return data
 
     def _finish(self) -> None:

@@ -27,7 +27,7 @@ from functools import partial
 from policies.holds import active_holds_covering
 from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts, Policy, PurposeState
 from policies.retention import Consents, Objections, purposes_at_ingest
-from storage.errors import ContentMismatchError, StorageError
+from storage.errors import ContentMismatchError, ObjectStoreUnavailableError, StorageError
 from storage.models import Claim, ItemStatus, PartyRow, PurposeRow, StoredContent
 from storage.object_lock import ObjectLockSync
 from storage.service import ContentVault, object_key_for
@@ -116,6 +116,7 @@ class IngestService:
         # that the API's content reads use.
         self._upload_pool = ThreadPoolExecutor(uploads, thread_name_prefix="keepline-upload")
         self._upload_slots = asyncio.Semaphore(uploads)
+        self._store_down = False
         self._metadata = Batcher(self._store_metadata, max_batch=max_batch)
 
     @property
@@ -158,6 +159,8 @@ class IngestService:
             log.info("duplicate event ignored: item %s", claim.item_id)
             return IngestOutcome(item_id=claim.item_id, created=False, size_bytes=0)
         item_id = claim.item_id
+        if not claim.created:
+            log.info("resuming the pending claim of item %s", item_id)
         subjects = event.subject_ids()
         consents = await self._catalog.standing_consents(subjects)
         objections = await standing_objections(self._catalog.db, subjects)
@@ -262,6 +265,32 @@ class IngestService:
     async def _seal(
         self, event: Artefact, item_id: str, purpose_names: tuple[str, ...]
     ) -> StoredContent:
+        loop = asyncio.get_running_loop()
+        try:
+            async with self._upload_slots:
+                if self._store_down:
+                    # Ask the store before fetching the content again, so an outage does not
+                    # make every retry download a whole recording only to fail its upload.
+                    await loop.run_in_executor(self._upload_pool, self._vault.store.ping)
+                seal = self._sealer(event, item_id, purpose_names)
+                stored = await loop.run_in_executor(self._upload_pool, seal)
+        except ObjectStoreUnavailableError:
+            self._store_down = True
+            raise
+        except ContentMismatchError as err:
+            reason = (
+                DeadLetterReason.CHECKSUM_MISMATCH
+                if err.field == "sha256"
+                else DeadLetterReason.SIZE_MISMATCH
+            )
+            raise BadEventError(reason, str(err), field=f"content.{err.field}") from err
+        self._store_down = False
+        return stored
+
+    def _sealer(
+        self, event: Artefact, item_id: str, purpose_names: tuple[str, ...]
+    ) -> Callable[[], StoredContent]:
+        """The blocking fetch-encrypt-upload of one event's content, ready to run."""
         tags = {"kl-type": event.type, "kl-purposes": "+".join(purpose_names) or "none"}
         chunks: Iterator[bytes]
         if event.content_inline is not None:
@@ -274,7 +303,7 @@ class IngestService:
             chunks = self._fetcher.open(event.content.uri)
             content_type = event.content.content_type
             expected_size, expected_sha = event.content.size_bytes, event.content.sha256
-        seal = partial(
+        return partial(
             self._vault.seal,
             item_id=item_id,
             chunks=chunks,
@@ -283,16 +312,6 @@ class IngestService:
             expected_sha256=expected_sha,
             tags=tags,
         )
-        try:
-            async with self._upload_slots:
-                return await asyncio.get_running_loop().run_in_executor(self._upload_pool, seal)
-        except ContentMismatchError as err:
-            reason = (
-                DeadLetterReason.CHECKSUM_MISMATCH
-                if err.field == "sha256"
-                else DeadLetterReason.SIZE_MISMATCH
-            )
-            raise BadEventError(reason, str(err), field=f"content.{err.field}") from err
 
 
 def _parties(event: Artefact) -> list[PartyRow]:

@@ -41,6 +41,13 @@ class StreamSettings(BaseSettings):
         description="How long an unreachable content source is retried before the event is "
         "dead-lettered as content_missing.",
     )
+    session_timeout_s: float = Field(
+        default=15.0,
+        ge=6,
+        description="Kafka consumer session timeout: how soon the partitions of a worker that "
+        "died are handed to the others (heartbeats run beside processing, so slow items are "
+        "not a reason to raise it).",
+    )
     lag_interval_s: float = Field(
         default=5.0, gt=0, description="How often the consumer lag gauge is refreshed."
     )

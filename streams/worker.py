@@ -151,6 +151,8 @@ def build_worker_app(
         # Shutdown does not wait for events in flight: they were never acknowledged, so
         # they are delivered again, and a store that is down cannot hold the process up.
         stream_wait_empty=False,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     )
     artefact_topics = app.topic(
         settings.topic_calls,

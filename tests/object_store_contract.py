@@ -36,7 +36,9 @@ class _FailingReader:
 
 def _put(store: ObjectStore, key: str, data: bytes, tags: dict[str, str] | None = None) -> Any:
     return store.put_stream(
-        key, cast(BinaryIO, io.BytesIO(data)), content_type="application/octet-stream",
+        key,
+        cast(BinaryIO, io.BytesIO(data)),
+        content_type="application/octet-stream",
         tags=tags or {"kl-type": "chat"},
     )
 
@@ -66,14 +68,16 @@ class ObjectStoreContract:
         data = block * 11 + b"tail"
         result = _put(store, "items/cd/large", data)
         assert result.size_bytes == len(data)
-        got = b"".join(store.get_range("items/cd/large", result.version_id, offset=0,
-                                       length=len(data)))
+        got = b"".join(
+            store.get_range("items/cd/large", result.version_id, offset=0, length=len(data))
+        )
         assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
 
     def test_every_put_is_a_new_version_newest_first(self, store: ObjectStore) -> None:
         first = _put(store, "items/ef/v", b"first")
         second = _put(store, "items/ef/v", b"second")
-        assert first.version_id and second.version_id
+        assert first.version_id
+        assert second.version_id
         assert first.version_id != second.version_id
         assert [v.version_id for v in store.versions("items/ef/v")] == [
             second.version_id,
@@ -92,31 +96,35 @@ class ObjectStoreContract:
         with pytest.raises(ObjectNotFoundError):
             _read(store, "items/zz/missing", None, 0, 1)
         put = _put(store, "items/zz/present", b"data")
-        store.delete_versions([ObjectVersion("items/zz/present", put.version_id)],
-                              bypass_governance=False)
+        store.delete_versions(
+            [ObjectVersion("items/zz/present", put.version_id)], bypass_governance=False
+        )
         with pytest.raises(ObjectNotFoundError):
             _read(store, "items/zz/present", put.version_id, 0, 1)
 
     def test_failed_reader_leaves_no_version(self, store: ObjectStore) -> None:
         with pytest.raises(ConnectionResetError):
             store.put_stream(
-                "items/ij/broken", cast(BinaryIO, _FailingReader(6 * MIB)),
-                content_type="application/octet-stream", tags={},
+                "items/ij/broken",
+                cast(BinaryIO, _FailingReader(6 * MIB)),
+                content_type="application/octet-stream",
+                tags={},
             )
         assert store.versions("items/ij/broken") == []
         assert list(store.list_keys("items/ij/")) == []
 
-    def test_delete_versions_removes_them_and_tolerates_gone_ones(
-        self, store: ObjectStore
-    ) -> None:
+    def test_delete_versions_removes_them_and_tolerates_gone_ones(self, store: ObjectStore) -> None:
         one = _put(store, "items/kl/d", b"1")
         two = _put(store, "items/kl/d", b"2")
-        store.delete_versions([ObjectVersion("items/kl/d", one.version_id)],
-                              bypass_governance=False)
+        store.delete_versions(
+            [ObjectVersion("items/kl/d", one.version_id)], bypass_governance=False
+        )
         assert [v.version_id for v in store.versions("items/kl/d")] == [two.version_id]
         store.delete_versions(
-            [ObjectVersion("items/kl/d", one.version_id),
-             ObjectVersion("items/kl/d", two.version_id)],
+            [
+                ObjectVersion("items/kl/d", one.version_id),
+                ObjectVersion("items/kl/d", two.version_id),
+            ],
             bypass_governance=False,
         )
         assert store.versions("items/kl/d") == []
@@ -164,8 +172,11 @@ class ObjectStoreContract:
         lister = cast(Any, store)
         listed = list(lister.list_versions("items/st/"))
         assert sorted((v.key, v.version_id) for v in listed) == sorted(
-            [("items/st/a", a.version_id), ("items/st/a", a2.version_id),
-             ("items/st/b", b.version_id)]
+            [
+                ("items/st/a", a.version_id),
+                ("items/st/a", a2.version_id),
+                ("items/st/b", b.version_id),
+            ]
         )
         keys_in_order = [v.key for v in listed]
         assert keys_in_order == sorted(keys_in_order)  # one key's versions come together

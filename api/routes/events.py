@@ -53,7 +53,7 @@ async def post_event(
     value = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     try:
         await services.publisher.publish(topic, event.key().encode("utf-8"), value)
-    except Exception as err:  # noqa: BLE001 - any producer failure means "not accepted"
+    except Exception as err:  # any producer failure means "not accepted"
         raise UnavailableError("Kafka did not accept the event; retry later") from err
     return JSONResponse(
         {"accepted": True, "topic": topic, "event_id": event.event_id, "source": event.source},

@@ -1,16 +1,19 @@
 import asyncio
 import os
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
 
 import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import OperationalError
 
 from storage.cipher import HEADER_SIZE_BYTES, parse_header
+from storage.errors import ObjectStoreUnavailableError
+from storage.filesystem_store import FilesystemObjectStore
 from storage.keyring import WrappedKey
 from storage.models import ItemStatus, StoredContent
+from storage.ports import PutResult
 from storage.schema import holds, items
 from storage.service import object_key_for
 from storage.sql_catalog import SqlCatalog
@@ -306,3 +309,46 @@ async def test_uploads_are_bounded(env_factory: EnvFactory) -> None:
     outcomes = await asyncio.gather(*(env.service.ingest(e) for e in events))
     assert all(o.created for o in outcomes)
     assert peak <= 2
+
+
+class _DownStore(FilesystemObjectStore):
+    """An object store that is down until told otherwise."""
+
+    down = True
+
+    def ping(self) -> None:
+        if self.down:
+            raise ObjectStoreUnavailableError("ConnectionRefused")
+        super().ping()
+
+    def put_stream(self, key: str, reader: BinaryIO, **kwargs: Any) -> PutResult:
+        if self.down:
+            raise ObjectStoreUnavailableError("ConnectionRefused")
+        return super().put_stream(key, reader, **kwargs)
+
+
+async def test_retries_during_a_store_outage_do_not_fetch_the_content_again(
+    env_factory: EnvFactory,
+) -> None:
+    env = await env_factory(store_cls=_DownStore)
+    opened: list[str] = []
+    original = env.fetcher.open
+
+    def counting_open(uri: str) -> Iterator[bytes]:
+        opened.append(uri)
+        return original(uri)
+
+    env.fetcher.open = counting_open  # type: ignore[method-assign]  # observe fetches
+    recording = os.urandom(10_000)
+    event = validate_artefact(env.call("e-down", recording))
+    for _ in range(3):
+        with pytest.raises(ObjectStoreUnavailableError):
+            await env.service.ingest(event)
+    assert len(opened) == 1
+
+    assert isinstance(env.store, _DownStore)
+    env.store.down = False
+    outcome = await env.service.ingest(event)
+    assert outcome.created
+    assert len(opened) == 2
+    assert await env.plaintext(outcome.item_id) == recording
