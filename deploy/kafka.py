@@ -234,6 +234,10 @@ class KafkaProcess:
         distribution: KafkaDistribution | None = None,
     ) -> None:
         chosen = free_ports(2)
+        # Ports picked here may be taken by someone else before the server binds them; such
+        # ports are picked again at start, ports the caller named never are.
+        self._auto_ports = port is None and controller_port is None
+        self._started_once = False
         self.port = port or chosen[0]
         self.controller_port = controller_port or chosen[1]
         self.data_dir = data_dir
@@ -312,9 +316,13 @@ class KafkaProcess:
         """
         if self.running:
             return
+        if self._auto_ports and not self._started_once:
+            while not (port_is_free(self.port) and port_is_free(self.controller_port)):
+                self.port, self.controller_port = free_ports(2)
         for port in (self.port, self.controller_port):
             if not port_is_free(port):
                 raise PortInUseError("Kafka", port, "pass another port, or none to get a free one")
+        self._started_once = True
         dist = self._distribution = self._distribution or fetch_kafka()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)

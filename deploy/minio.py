@@ -140,6 +140,10 @@ class MinioProcess:
         binary: Path | None = None,
     ) -> None:
         chosen = free_ports(2)
+        # Ports picked here may be taken by someone else before the server binds them; such
+        # ports are picked again at start, ports the caller named never are.
+        self._auto_ports = port is None and console_port is None
+        self._started_once = False
         self.port = port or chosen[0]
         self.console_port = console_port or chosen[1]
         self.access_key = access_key or f"test-{secrets.token_hex(4)}"
@@ -189,9 +193,13 @@ class MinioProcess:
         """
         if self.running:
             return
+        if self._auto_ports and not self._started_once:
+            while not (port_is_free(self.port) and port_is_free(self.console_port)):
+                self.port, self.console_port = free_ports(2)
         for port in (self.port, self.console_port):
             if not port_is_free(port):
                 raise PortInUseError("MinIO", port, "pass another port, or none to get a free one")
+        self._started_once = True
         binary = self._binary = self._binary or build_minio()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = child_environment(

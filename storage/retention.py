@@ -269,6 +269,7 @@ class Sweeper:
     async def _repair(self, now: datetime) -> int:
         """Apply the lock state of items whose object is not in step with the catalog."""
         repaired, after = 0, ""
+        gate = asyncio.Semaphore(self._concurrency)
         while True:
             async with self._catalog.db.connect() as conn:
                 ids = list(
@@ -288,15 +289,20 @@ class Sweeper:
             if not ids:
                 return repaired
             after = ids[-1]
-            for item_id in ids:
-                record = await self._catalog.get(item_id)
-                if record is None or record.s3_synced:
-                    continue
-                try:
-                    await self._lock_sync.sync(record, now)
-                    repaired += 1
-                except StorageError as err:
-                    log.warning("sweep: lock state of item %s not repaired (%s)", item_id, err)
+            results = await asyncio.gather(*(self._repair_one(i, now, gate) for i in ids))
+            repaired += sum(results)
+
+    async def _repair_one(self, item_id: str, now: datetime, gate: asyncio.Semaphore) -> int:
+        async with gate:
+            record = await self._catalog.get(item_id)
+            if record is None or record.s3_synced:
+                return 0
+            try:
+                await self._lock_sync.sync(record, now)
+            except StorageError as err:
+                log.warning("sweep: lock state of item %s not repaired (%s)", item_id, err)
+                return 0
+            return 1
 
     async def _due_ids(self, now: datetime, after: str) -> list[str]:
         async with self._catalog.db.connect() as conn:

@@ -222,6 +222,18 @@ class SqlCatalog(CatalogScans):
                 item_id, status = (await taken_keys(conn, [key]))[key]
             return Claim(item_id=item_id, status=status, created=False)
 
+    async def cover(self, item_id: str, hold_ids: Iterable[str], *, has_object: bool) -> None:
+        """Record that these holds cover a stored item (a hold placed while it was pending).
+
+        An item with an object is marked unsynced, so its S3 legal-hold flag follows.
+        """
+        async with self._db.begin() as conn:
+            await add_holds(conn, item_id, hold_ids)
+            if has_object:
+                await conn.execute(
+                    update(items).where(items.c.item_id == item_id).values(s3_synced=False)
+                )
+
     async def get(self, item_id: str, *, include_pending: bool = False) -> ItemRecord | None:
         """One item, or None."""
         query = select(items).where(items.c.item_id == item_id)

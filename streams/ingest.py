@@ -186,6 +186,10 @@ class IngestService:
             )
             log.info("item %s was stored by another attempt; upload dropped", item_id)
             return IngestOutcome(item_id=item_id, created=False, size_bytes=0)
+        late = _late_holds(item_id, event, purposes, covering, await self._holds())
+        if late:
+            await self._catalog.cover(item_id, late, has_object=True)
+            needs_lock = True
         if not claim.created:
             # An earlier attempt died after uploading: drop what it left.
             await self._tidy(
@@ -209,25 +213,29 @@ class IngestService:
         objections = await standing_objections(self._catalog.db, subjects)
         holds = await self._holds()
         now = self._clock()
-        entries = []
-        for event in events:
-            purposes = _purposes(event, policy, consents, objections)
-            entries.append(
-                NewItem(
-                    source=event.source,
-                    event_id=event.event_id,
-                    item_type=event.type,
-                    occurred_at=event.occurred_at,
-                    ingested_at=now,
-                    policy_version=policy.version,
-                    event=event.metadata(),
-                    parties=_parties(event),
-                    attributes=event.attributes,
-                    purposes=_rows(purposes),
-                    hold_ids=_covering(event.event_id, event, purposes, holds),
-                )
+        decided = [(e, _purposes(e, policy, consents, objections)) for e in events]
+        entries = [
+            NewItem(
+                source=event.source,
+                event_id=event.event_id,
+                item_type=event.type,
+                occurred_at=event.occurred_at,
+                ingested_at=now,
+                policy_version=policy.version,
+                event=event.metadata(),
+                parties=_parties(event),
+                attributes=event.attributes,
+                purposes=_rows(purposes),
+                hold_ids=_covering(event.event_id, event, purposes, holds),
             )
+            for event, purposes in decided
+        ]
         claims: list[Claim] = await self._catalog.insert_stored_many(entries)
+        fresh = await self._holds()  # see _late_holds
+        for (event, purposes), entry, claim in zip(decided, entries, claims, strict=True):
+            late = _late_holds(claim.item_id, event, purposes, entry.hold_ids, fresh)
+            if claim.created and late:
+                await self._catalog.cover(claim.item_id, late, has_object=False)
         return [IngestOutcome(c.item_id, created=c.created, size_bytes=0) for c in claims]
 
     async def _holds(self) -> list[Hold]:
@@ -334,6 +342,21 @@ def _purposes(
         consents=consents,
         objections=objections,
     )
+
+
+def _late_holds(
+    item_id: str,
+    event: Artefact,
+    purposes: Sequence[PurposeState],
+    covering: Sequence[str],
+    holds: Sequence[Hold],
+) -> list[str]:
+    """Holds read after the commit that cover the item but were not known before it.
+
+    Placing a hold covers the items stored at that moment; an item still pending then is
+    covered here, once it is stored, so a hold never misses an item ingested around it.
+    """
+    return sorted(set(_covering(item_id, event, purposes, holds)) - set(covering))
 
 
 def _covering(

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import faust
@@ -75,6 +76,10 @@ class InFlight:
         try:
             await work()
             await ack()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the edge of the consumer loop: never acknowledged, so redelivered
+            log.exception("event processing failed; it will be delivered again")
         finally:
             self._slots.release()
 
@@ -111,11 +116,7 @@ def _agent(
         companion = asyncio.create_task(beside()) if beside is not None else None
         try:
             async for event in manual.events():
-                raw = _raw(event)
-                await in_flight.submit(
-                    lambda raw=raw: process(raw),  # type: ignore[misc]  # bound per event
-                    lambda event=event: manual.ack(event),  # type: ignore[misc]
-                )
+                await in_flight.submit(partial(process, _raw(event)), partial(manual.ack, event))
                 yield None
         finally:
             if companion is not None:

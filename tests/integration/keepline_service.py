@@ -87,6 +87,7 @@ class KeeplineService:
             self.env["KEEPLINE_POLICY_FILE"] = str(policy_path)
         self.env.update(env or {})
         self._proc: subprocess.Popen[bytes] | None = None
+        self._port_retried = False
 
     # -- process -------------------------------------------------------------------------
 
@@ -104,6 +105,14 @@ class KeeplineService:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
+                if "address already in use" in self.log_tail(5) and not self._port_retried:
+                    # Another process took the free port first: pick another, once.
+                    self._port_retried = True
+                    self.port = free_port()
+                    self.url = f"http://127.0.0.1:{self.port}"
+                    self.env["KEEPLINE_API_PORT"] = str(self.port)
+                    self.start(timeout_s)
+                    return
                 raise RuntimeError(f"keepline exited {self._proc.returncode}:\n{self.log_tail()}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:

@@ -95,7 +95,11 @@ def test_policy_is_readable_by_every_role_and_put_activates_a_version(
         assert again.json()["activated"] is False
 
     changed = audit_actions(service, "policy.changed")
-    assert [(e["actor"], e["details"]["version"]) for e in changed] == [("admin-user", new_version)]
+    # The start-up activation of the policy file, then the admin's new version (only once).
+    assert [(e["actor"], e["details"]["version"]) for e in changed] == [
+        ("policy-file", before["policy_version"]),
+        ("admin-user", new_version),
+    ]
     # Items ingested from now on are decided by the new version; stored ones keep theirs.
     after = wait_for(
         lambda: (

@@ -352,3 +352,55 @@ async def test_retries_during_a_store_outage_do_not_fetch_the_content_again(
     assert outcome.created
     assert len(opened) == 2
     assert await env.plaintext(outcome.item_id) == recording
+
+
+async def _place_hold(catalog: SqlCatalog, hold_id: str) -> None:
+    async with catalog.db.begin() as conn:
+        await conn.execute(
+            insert(holds).values(
+                hold_id=hold_id,
+                matter="M-late",
+                description="",
+                criteria={"subject_ids": ["cust-42"]},
+                created_by="legal-user",
+                created_at=NOW,
+            )
+        )
+
+
+class _HoldPlacedDuringIngest(SqlCatalog):
+    """A hold is placed after ingest read the holds, before its commit."""
+
+    placed: str | None = None
+
+    async def commit_claimed(self, item_id: str, **kwargs: Any) -> bool:
+        await self._place()
+        return await super().commit_claimed(item_id, **kwargs)
+
+    async def insert_stored_many(self, entries: Any) -> Any:
+        await self._place()
+        return await super().insert_stored_many(entries)
+
+    async def _place(self) -> None:
+        if self.placed is None:
+            self.placed = str(uuid.uuid4())
+            await _place_hold(self, self.placed)
+
+
+@pytest.mark.parametrize("kind", ["call", "email"])
+async def test_a_hold_placed_while_the_item_is_pending_still_covers_it(
+    env_factory: EnvFactory, kind: str
+) -> None:
+    env = await env_factory(catalog_cls=_HoldPlacedDuringIngest)
+    event = env.call("e-late", b"late" * 50) if kind == "call" else env.email("m-late")
+    outcome = await env.service.ingest(validate_artefact(event))
+
+    catalog = env.catalog
+    assert isinstance(catalog, _HoldPlacedDuringIngest)
+    record = await env.catalog.get(outcome.item_id)
+    assert record is not None
+    assert record.hold_ids == (catalog.placed,)
+    if kind == "call":
+        assert env.store.legal_hold(object_key_for(outcome.item_id), None)
+        assert record.s3_legal_hold
+        assert record.s3_synced
