@@ -43,7 +43,11 @@ class ItemDestroyer:
             action="item.destroyed",
             at=at,
             item_id=record.item_id,
-            details={"reason": reason, "type": record.type, "policy_version": record.policy_version},
+            details={
+                "reason": reason,
+                "type": record.type,
+                "policy_version": record.policy_version,
+            },
         )
         log.info("item %s destroyed (%s)", record.item_id, reason)
         return True

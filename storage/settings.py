@@ -41,7 +41,8 @@ class StorageSettings(BaseSettings):
     )
     keyring_file: Path | None = Field(
         default=None,
-        description="Key-encryption key ring (JSON, mode 0600); default data_dir/keys/keyring.json.",
+        description="Key-encryption key ring (JSON, mode 0600); "
+        "default data_dir/keys/keyring.json.",
     )
     segment_size_bytes: int = Field(
         default=1 << 20, ge=16, description="Plaintext bytes per encrypted segment."

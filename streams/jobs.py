@@ -28,10 +28,12 @@ async def supervise(job: Job, *, restart_after_s: float = 5.0) -> None:
     while True:
         try:
             await job.run()
-            return
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - the edge of a background loop: log, pause, restart
-            log.exception("background job %s failed; restarting in %.0fs", job.name,
-                          restart_after_s)
+        except Exception:
+            log.exception(
+                "background job %s failed; restarting in %.0fs", job.name, restart_after_s
+            )
             await asyncio.sleep(restart_after_s)
+        else:
+            return

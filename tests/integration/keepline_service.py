@@ -94,7 +94,7 @@ class KeeplineService:
     def start(self, timeout_s: float = 90.0) -> None:
         """Start `keepline serve` and wait until /readyz answers 200."""
         log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(  # noqa: S603 - our own entry point
+        self._proc = subprocess.Popen(
             [sys.executable, "-m", "keepline.cli", "serve"],
             env=self.env,
             stdout=log,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,7 +49,7 @@ async def test_entries_link_and_verify(log: SqlAuditLog) -> None:
     entries = await log.query()
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0].prev_hash == GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
     verdict = await log.verify()
     assert verdict.ok
     assert verdict.entries == 5
@@ -84,7 +85,7 @@ async def test_concurrent_appends_never_fork(log: SqlAuditLog) -> None:
 )
 async def test_tampering_fails_verify(log: SqlAuditLog, tamper: object) -> None:
     await _fill(log, 5)
-    async with log._db.begin() as conn:  # noqa: SLF001 - the test plays the attacker
+    async with log._db.begin() as conn:
         await conn.execute(tamper())  # type: ignore[operator]  # the lambdas build statements
     verdict = await log.verify()
     assert not verdict.ok
