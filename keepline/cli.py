@@ -24,6 +24,8 @@ def _configure_logging(verbose: bool) -> None:
     # The Kafka client is chatty at INFO about every (re)connection.
     for noisy in ("aiokafka", "faust", "mode", "kafka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The S3 client's own retries warn per attempt; keepline logs each retry it makes once.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -48,7 +48,7 @@ class StorageSettings(BaseSettings):
         default=1 << 20, ge=16, description="Plaintext bytes per encrypted segment."
     )
     part_size_bytes: int = Field(
-        default=8 << 20, ge=5 << 20, description="Multipart upload part size."
+        default=5 << 20, ge=5 << 20, description="Multipart upload part size."
     )
 
     def resolved_catalog_url(self) -> str:
