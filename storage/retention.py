@@ -22,11 +22,12 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, exists, func, select
 
-from policies.models import ArtefactType, ItemFacts, LawfulBasis, Policy, PurposeState
+from policies.models import Policy, PurposeState
 from policies.outcomes import Decision, SweepAction
 from policies.retention import decide
 from storage.destruction import ItemDestroyer
 from storage.errors import StorageError
+from storage.facts import item_facts
 from storage.models import ItemRecord, ItemStatus, PurposeRow
 from storage.object_lock import ObjectLockSync
 from storage.ports import ObjectStore
@@ -43,26 +44,6 @@ log = logging.getLogger(__name__)
 AfterSweep = Callable[[datetime], Awaitable[object]]
 Progress = Callable[[int, int], None]
 SWEEP_LEASE = "sweeper"
-
-
-def item_facts(record: ItemRecord, removed: frozenset[str] = frozenset()) -> ItemFacts:
-    """The policy engine's view of a catalogued item."""
-    return ItemFacts(
-        item_id=record.item_id,
-        type=ArtefactType(record.type),
-        occurred_at=record.occurred_at,
-        attributes=record.attributes,
-        subject_ids=record.subject_ids,
-        addresses=record.addresses,
-        staff_ids=record.staff_ids,
-        purposes=tuple(
-            PurposeState(
-                name=p.name, basis=LawfulBasis(p.basis), expires_at=p.expires_at, worm=p.worm
-            )
-            for p in record.purposes
-        ),
-        removed_purposes=removed,
-    )
 
 
 def purpose_rows(states: tuple[PurposeState, ...]) -> list[PurposeRow]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from policies.models import ArtefactType, ItemFacts, LawfulBasis, PurposeState
-from storage.models import ItemRecord
 from storage.sql_subjects import Change
 
 
@@ -103,22 +101,3 @@ class ErasureResult:
             "retained": [r.to_json() for r in self.retained],
             "deferred": list(self.deferred),
         }
-
-
-def item_facts(record: ItemRecord) -> ItemFacts:
-    """What the policy engine needs to know of a catalogued item."""
-    return ItemFacts(
-        item_id=record.item_id,
-        type=ArtefactType(record.type),
-        occurred_at=record.occurred_at,
-        attributes=record.attributes,
-        subject_ids=record.subject_ids,
-        addresses=record.addresses,
-        staff_ids=record.staff_ids,
-        purposes=tuple(
-            PurposeState(
-                name=p.name, basis=LawfulBasis(p.basis), expires_at=p.expires_at, worm=p.worm
-            )
-            for p in record.purposes
-        ),
-    )

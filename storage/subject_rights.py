@@ -24,6 +24,7 @@ from policies.subject_rights import (
 )
 from storage.destruction import ItemDestroyer
 from storage.errors import StorageError
+from storage.facts import item_facts
 from storage.models import ItemQuery, ItemRecord, PurposeRow
 from storage.object_lock import ObjectLockSync
 from storage.ports import ObjectStore
@@ -38,7 +39,6 @@ from storage.subject_results import (
     ObjectionResult,
     RestrictionResult,
     RetainedItem,
-    item_facts,
 )
 
 log = logging.getLogger(__name__)

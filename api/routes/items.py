@@ -18,7 +18,7 @@ from api.presenters import ItemOut, ItemPageOut, item_json
 from api.ranges import parse_range, range_applies
 from api.services import ApiServices, Caller, Services
 from policies.access import visible_to
-from policies.models import LawfulBasis, PurposeState
+from storage.facts import purpose_states
 from storage.models import ItemQuery, ItemRecord, StoredContent
 
 log = logging.getLogger(__name__)
@@ -89,13 +89,6 @@ def _decode_cursor(value: str) -> tuple[datetime, str]:
     return at.astimezone(UTC), item_id
 
 
-def _states(record: ItemRecord) -> list[PurposeState]:
-    return [
-        PurposeState(name=p.name, basis=LawfulBasis(p.basis), expires_at=p.expires_at, worm=p.worm)
-        for p in record.purposes
-    ]
-
-
 async def visible_item(
     services: ApiServices, caller_role: str, item_id: str, purpose: str | None
 ) -> ItemRecord:
@@ -106,7 +99,7 @@ async def visible_item(
     policy = await services.storage.policies.active()
     if not visible_to(
         role=caller_role,
-        item_purposes=_states(record),
+        item_purposes=purpose_states(record),
         restricted=record.restricted,
         purpose=purpose,
         policy=policy,

@@ -26,8 +26,9 @@ from policies.models import Policy
 from policies.outcomes import PolicyChange
 from policies.policy_file import load_policy
 from policies.retention import plan_policy_change
+from storage.facts import item_facts
 from storage.models import ItemQuery
-from storage.retention import SWEEP_LEASE, default_holder, item_facts, purpose_rows, purpose_tags
+from storage.retention import SWEEP_LEASE, default_holder, purpose_rows, purpose_tags
 from storage.runtime import StorageRuntime
 from storage.sql_leases import LeaseUnavailableError, Renew, SqlLeases
 from storage.sql_subjects import SqlSubjectStore
