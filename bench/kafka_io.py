@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.artefacts import Message
 from bench.errors import MeasurementError, WaitTimeoutError
-from deploy.kafka_admin import run_blocking
+from streams.kafka_admin import run_blocking
 
 
 async def _publish(bootstrap: str, topics: Mapping[str, str], messages: Sequence[Message]) -> None:

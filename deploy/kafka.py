@@ -16,8 +16,8 @@ from typing import Final, Self
 
 from deploy.cache import LOOPBACK, cache_dir, exclusive, free_ports, port_is_free
 from deploy.errors import PortInUseError, ProvisionError, ToolMissingError
-from deploy.kafka_admin import broker_ready, ensure_topics, ensure_topics_async, run_blocking
 from deploy.process import ServerProcess, child_environment, log_tail, say, wait_until
+from streams.kafka_admin import broker_ready, ensure_topics, ensure_topics_async, run_blocking
 
 # Newest 4.x whose jars all resolve from Maven Central: 4.4.0's POM names
 # org.apache.kafka:kafka-tools-api:4.4.0, which Central does not serve.

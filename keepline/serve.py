@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry
 
 from api.app import create_app
 from api.settings import ApiSettings
-from deploy.kafka import ensure_topics_async
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
 from storage.retention import build_sweeper, default_holder, sweep_forever
@@ -25,6 +24,7 @@ from storage.subject_rights import SubjectRightsService
 from streams.audit_publisher import audit_publisher_job
 from streams.consent import ConsentService
 from streams.jobs import Job, supervise
+from streams.kafka_admin import ensure_topics_async
 from streams.metrics import StreamMetrics
 from streams.settings import StreamSettings
 from streams.worker import build_worker_app

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from keepline.commands import add_lease_options
 from keepline.commands.sweep import LEASE_TTL_S, now, opened_storage, progress_bar
 from policies.errors import PolicyFileUnreadableError, PolicyValidationError
 from policies.models import Policy
@@ -32,7 +33,6 @@ from storage.retention import SWEEP_LEASE, default_holder, purpose_rows, purpose
 from storage.runtime import StorageRuntime
 from storage.sql_leases import LeaseUnavailableError, Renew, SqlLeases
 from storage.sql_subjects import SqlSubjectStore
-from streams.settings import StreamSettings
 
 ACTOR = "keepline-cli"
 _PAGE = 200
@@ -222,17 +222,5 @@ def add_parser(sub: Any) -> None:
     )
     apply.add_argument("file", help="the policy YAML (SPEC section 4)")
     apply.add_argument("--dry-run", action="store_true", help="only report what would change")
-    apply.add_argument("--json", action="store_true", help="one JSON object per line")
-    apply.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="draw a progress bar on stderr (default: when stderr is a terminal)",
-    )
-    apply.add_argument(
-        "--wait-s",
-        type=float,
-        default=max(60.0, 2 * StreamSettings().sweep_interval_s),
-        help="how long to wait for a running sweep to finish (seconds)",
-    )
+    add_lease_options(apply)
     apply.set_defaults(func=run)

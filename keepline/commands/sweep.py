@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from keepline.commands import add_lease_options
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
 from storage.retention import SWEEP_LEASE, SweepEntry, SweepReport, build_sweeper, default_holder
@@ -18,7 +19,6 @@ from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql_leases import LeaseUnavailableError, SqlLeases
 from storage.subject_rights import SubjectRightsService
-from streams.settings import StreamSettings
 
 #: Below this many items a progress bar is not worth drawing.
 PROGRESS_FROM_ITEMS = 200
@@ -161,24 +161,11 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     """Register `keepline sweep` on the subcommand parsers."""
-    interval_s = StreamSettings().sweep_interval_s
     parser = sub.add_parser(
         "sweep", help="run one retention sweep now (--dry-run: list what it would do)"
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="change nothing; list items that would go"
     )
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="draw a progress bar on stderr (default: when stderr is a terminal)",
-    )
-    parser.add_argument(
-        "--wait-s",
-        type=float,
-        default=max(60.0, 2 * interval_s),
-        help="how long to wait for a running sweeper to finish its pass (seconds)",
-    )
+    add_lease_options(parser)
     parser.set_defaults(func=run)

@@ -161,6 +161,31 @@ def chat_event(event_id: str, text: bytes | None = None, **changes: Any) -> dict
     return event
 
 
+def publish_mixed(
+    service: KeeplineService,
+    content: GeneratedContent,
+    *,
+    prefix: str,
+    calls: int,
+    mails: int,
+    chats: int,
+    call_bytes: int,
+    seed: int,
+    delay_s: float,
+) -> None:
+    """Publish a mixed workload: slow-streaming calls, metadata-only e-mails, inline chats."""
+    for n in range(calls):
+        # Sent 16 KiB at a time, delay_s apart: each upload is still in flight for a while.
+        slow = content.ref(call_bytes, seed=seed + n, delay_s=delay_s, chunk=16 * 1024)
+        service.publish("calls", call_event(f"{prefix}-call-{n}", slow), key=f"call-{n}".encode())
+        if n < mails:
+            mail = email_event(f"{prefix}-mail-{n}")
+            service.publish("emails", mail, key=f"mail-{n}".encode())
+        if n < chats:
+            chat = chat_event(f"{prefix}-chat-{n}", f"message {n}".encode())
+            service.publish("chats", chat, key=f"conv-{n}".encode())
+
+
 def all_items(http: httpx.Client, **params: str) -> list[dict[str, Any]]:
     """Every item the client's role may list, following the cursor."""
     found: list[dict[str, Any]] = []

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from minio import Minio
 
+from tests.integration.ingest_support import example
 from tests.integration.keepline_service import KeeplineService, wait_for
-
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "contract" / "examples"
-
-
-def example(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
-    return data
 
 
 def test_call_recording_round_trip(
@@ -28,7 +20,7 @@ def test_call_recording_round_trip(
 ) -> None:
     service = keepline_factory()
     recording = os.urandom(2_500_000) + b"RIFF-plaintext-marker" * 1000
-    event = example("call_recording.json")
+    event = example("call_recording")
     event["content"] = {
         "uri": content_server(recording),
         "sha256": hashlib.sha256(recording).hexdigest(),
@@ -79,7 +71,7 @@ def test_malformed_message_is_skipped_and_dead_lettered(
 ) -> None:
     service = keepline_factory()
     service.publish("calls", b"\xff\xfe not json", key=b"bad")
-    chat = example("chat.json")
+    chat = example("chat")
     service.publish("chats", chat, key=b"conv-991")
     letters = service.read_topic("dlq", expect=1)
     assert letters[0]["reason"] == "invalid_json"

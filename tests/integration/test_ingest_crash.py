@@ -11,12 +11,10 @@ from minio import Minio
 from tests.integration.ingest_support import (
     GeneratedContent,
     all_items,
-    call_event,
     catalog_rows,
-    chat_event,
-    email_event,
     generated_content,  # noqa: F401 - fixture
     object_versions,
+    publish_mixed,
     run_cli,
     wait_items,
 )
@@ -40,15 +38,17 @@ def test_sigkill_mid_stream_then_restart_stores_everything_once(
     minio_client: Minio,
 ) -> None:
     service = keepline_factory(env={"KEEPLINE_RETRY_MAX_S": "1"})
-    for n in range(CALLS):
-        # 320 KiB sent 16 KiB at a time, 40 ms apart: each upload takes most of a second.
-        slow = generated_content.ref(320 * 1024, seed=500 + n, delay_s=0.04, chunk=16 * 1024)
-        service.publish("calls", call_event(f"k-call-{n}", slow), key=f"call-{n}".encode())
-        if n < MAILS:
-            service.publish("emails", email_event(f"k-mail-{n}"), key=f"mail-{n}".encode())
-        if n < CHATS:
-            chat = chat_event(f"k-chat-{n}", f"message {n}".encode())
-            service.publish("chats", chat, key=f"conv-{n}".encode())
+    publish_mixed(
+        service,
+        generated_content,
+        prefix="k",
+        calls=CALLS,
+        mails=MAILS,
+        chats=CHATS,
+        call_bytes=320 * 1024,
+        seed=500,
+        delay_s=0.04,
+    )
 
     wait_for(lambda: _stored_calls(service) >= 4, timeout_s=90, what="a few calls stored")
     service.kill()

@@ -12,13 +12,11 @@ from deploy.minio import MinioProcess
 from tests.integration.ingest_support import (
     GeneratedContent,
     all_items,
-    call_event,
     catalog_rows,
-    chat_event,
-    email_event,
     generated_content,  # noqa: F401 - fixture
     metric,
     object_versions,
+    publish_mixed,
     wait_items,
 )
 from tests.integration.keepline_service import KeeplineService, wait_for
@@ -40,14 +38,17 @@ def test_minio_outage_of_twenty_seconds_loses_nothing(
     minio_client: Minio,
 ) -> None:
     service = keepline_factory(env={"KEEPLINE_RETRY_MAX_S": "2"})
-    for n in range(CALLS):
-        slow = generated_content.ref(128 * 1024, seed=900 + n, delay_s=0.03, chunk=16 * 1024)
-        service.publish("calls", call_event(f"o-call-{n}", slow), key=f"call-{n}".encode())
-        if n < CHATS:
-            chat = chat_event(f"o-chat-{n}", f"chat {n}".encode())
-            service.publish("chats", chat, key=f"conv-{n}".encode())
-        if n < MAILS:
-            service.publish("emails", email_event(f"o-mail-{n}"), key=f"mail-{n}".encode())
+    publish_mixed(
+        service,
+        generated_content,
+        prefix="o",
+        calls=CALLS,
+        mails=MAILS,
+        chats=CHATS,
+        call_bytes=128 * 1024,
+        seed=900,
+        delay_s=0.03,
+    )
 
     wait_for(lambda: _stored(service) >= 3, timeout_s=60, what="ingest under way")
     try:
