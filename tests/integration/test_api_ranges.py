@@ -19,8 +19,8 @@ import httpx
 import pytest
 from minio import Minio
 
+from tests.integration.ingest_support import example
 from tests.integration.keepline_service import KeeplineService, wait_for
-from tests.integration.test_call_path import example
 
 SEGMENT = 1024
 HEADER = 51
@@ -30,7 +30,7 @@ SIZES = (0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 2 * SEGMENT - 1, 2 * SEGMENT, 
 
 def _ingest(service: KeeplineService, content_server: Callable[[bytes], str], data: bytes) -> str:
     """Publish a call recording of data; return the event's call_id."""
-    event = example("call_recording.json")
+    event = example("call_recording")
     call_id = f"c-{uuid.uuid4().hex[:10]}"
     event.update(event_id=f"ev-{call_id}", call_id=call_id)
     event["content"] = {

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.roles import ROUTE_ROLES
+from tests.integration.ingest_support import example
 from tests.integration.keepline_service import ROLES, KeeplineService, wait_for
-from tests.integration.test_call_path import example
 
 SUBJECT = "cust-matrix"
 ISSUER = "https://idp.test"
@@ -41,7 +41,7 @@ Request = tuple[str, dict[str, Any]]
 
 
 def _events_body() -> dict[str, Any]:
-    event = example("chat.json")
+    event = example("chat")
     event["event_id"] = f"matrix-{uuid.uuid4().hex}"
     return event
 
@@ -116,7 +116,7 @@ def _jwt(key: ec.EllipticCurvePrivateKey, role: str, **claims: Any) -> str:
 
 def _setup(service: KeeplineService, content_server: Callable[[bytes], str]) -> World:
     data = os.urandom(4096)
-    call = example("call_recording.json")
+    call = example("call_recording")
     call.update(event_id="matrix-call", call_id="c-matrix")
     call["parties"][0]["subject_id"] = SUBJECT
     call["attributes"] = {"queue": "support"}
@@ -203,7 +203,7 @@ def test_items_a_qa_caller_may_not_see_are_404_not_403(
     data = os.urandom(2048)
     shown, restricted = "cust-shown", "cust-restricted"
     for subject in (shown, restricted):
-        call = example("call_recording.json")
+        call = example("call_recording")
         call.update(event_id=f"qa-{subject}", call_id=f"c-{subject}")
         call["parties"][0]["subject_id"] = subject
         call["content"] = {
@@ -213,7 +213,7 @@ def test_items_a_qa_caller_may_not_see_are_404_not_403(
             "content_type": "audio/wav",
         }
         service.publish("calls", call, key=call["call_id"].encode())
-    email = example("email.json")
+    email = example("email")
     email.pop("content")  # metadata only; its only purpose is legal
     service.publish("emails", email, key=b"mail")
     with service.client("legal") as legal:

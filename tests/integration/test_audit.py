@@ -19,8 +19,8 @@ from storage.sql_audit import SqlAuditLog
 from streams.audit_publisher import AuditPublisher
 from streams.kafka_publisher import AiokafkaEventPublisher
 from tests.integration.conftest import TopicFactory
+from tests.integration.ingest_support import example
 from tests.integration.keepline_service import KeeplineService, wait_for
-from tests.integration.test_call_path import example
 
 POLICY = """
 purposes:
@@ -46,7 +46,7 @@ rules:
 
 
 def _chat(subject_id: str) -> dict[str, Any]:
-    event = example("chat.json")
+    event = example("chat")
     event.update(event_id=f"chat-{uuid.uuid4().hex}", conversation_id=f"conv-{subject_id}")
     event["parties"][0]["subject_id"] = subject_id
     return event

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 
+from tests.integration.ingest_support import example
 from tests.integration.keepline_service import TOKENS, KeeplineService, wait_for
-from tests.integration.test_call_path import example
 
 CHECKS = (
     "not_a_server_error",
@@ -81,7 +81,7 @@ def test_the_api_survives_fuzzing_and_matches_its_schema(
 ) -> None:
     service = keepline_factory()
     data = os.urandom(3000)
-    event = example("call_recording.json")
+    event = example("call_recording")
     event["content"] = {
         "uri": content_server(data),
         "sha256": hashlib.sha256(data).hexdigest(),
