@@ -6,10 +6,8 @@ Import the `generated_content` fixture into a test module to use it.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import http.server
-import json
 import re
 import sqlite3
 import subprocess
@@ -18,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,16 +23,10 @@ import httpx
 import pytest
 from minio import Minio
 
+from tests.contract_examples import example
 from tests.integration.keepline_service import KeeplineService
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "contract" / "examples"
 BLOCK_BYTES = 1 << 20
-
-
-def example(name: str) -> dict[str, Any]:
-    """A fresh copy of a contract example event."""
-    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
-    return copy.deepcopy(data)
 
 
 def _block(seed: int) -> bytes:

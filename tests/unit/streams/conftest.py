@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,16 +25,10 @@ from storage.sql_policies import SqlPolicyStore
 from streams.fetch import ContentFetcher
 from streams.ingest import IngestService
 from streams.metrics import StreamMetrics
+from tests.contract_examples import example
 
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "contract" / "examples"
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 SEGMENT_BYTES = 4096
-
-
-def example(name: str) -> dict[str, Any]:
-    """A contract example event, as a fresh dict."""
-    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
-    return copy.deepcopy(data)
 
 
 @dataclass
