@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import build_authenticator
+from api.auth import Authenticator, build_authenticator
 from api.errors import ERROR_DESCRIPTIONS, ErrorBody, install_error_handlers
 from api.roles import allowed_roles
 from api.routes import audit, events, health, holds, items, policy, subjects
@@ -21,7 +21,7 @@ from api.services import TEMPLATE_KEY, ApiServices, RoleGate
 from api.settings import ApiSettings
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
-from storage.runtime import build_storage, prepare_storage
+from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
 from streams.kafka_publisher import AiokafkaEventPublisher
 from streams.settings import StreamSettings
@@ -118,6 +118,39 @@ def _document_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
+def build_api_services(
+    settings: ApiSettings,
+    *,
+    storage: StorageRuntime,
+    stream_settings: StreamSettings,
+    registry: CollectorRegistry,
+    clock: Callable[[], datetime] = _now,
+    extra_readiness: tuple[Callable[[], Awaitable[None]], ...] = (),
+    authenticator: Authenticator | None = None,
+) -> ApiServices:
+    """The API's collaborators over an existing storage runtime (no I/O yet).
+
+    The caller owns the result: it stops `publisher` and closes `storage` when done.
+
+    Raises:
+        ConfigurationError: Tokens or OIDC settings that cannot be used.
+    """
+    return ApiServices(
+        settings=settings,
+        storage=storage,
+        publisher=AiokafkaEventPublisher(stream_settings.kafka_bootstrap, client_id="keepline-api"),
+        authenticator=authenticator or build_authenticator(settings),
+        registry=registry,
+        clock=clock,
+        topics={
+            "calls": stream_settings.topic_calls,
+            "emails": stream_settings.topic_emails,
+            "chats": stream_settings.topic_chats,
+        },
+        extra_readiness=extra_readiness,
+    )
+
+
 def create_app(
     settings: ApiSettings | None = None,
     *,
@@ -157,30 +190,24 @@ def create_app(
             yield
             return
         storage = build_storage(storage_cfg)
-        publisher = AiokafkaEventPublisher(stream_cfg.kafka_bootstrap, client_id="keepline-api")
         await prepare_storage(storage)
         policy = (
             load_policy(policy_cfg.policy_file) if policy_cfg.policy_file else load_default_policy()
         )
         await storage.policies.bootstrap(policy, at=clock())
-        app.state.services = ApiServices(
-            settings=api_settings,
+        built = app.state.services = build_api_services(
+            api_settings,
             storage=storage,
-            publisher=publisher,
-            authenticator=authenticator,
+            stream_settings=stream_cfg,
             registry=metrics_registry,
             clock=clock,
-            topics={
-                "calls": stream_cfg.topic_calls,
-                "emails": stream_cfg.topic_emails,
-                "chats": stream_cfg.topic_chats,
-            },
             extra_readiness=extra_readiness,
+            authenticator=authenticator,
         )
         try:
             yield
         finally:
-            await publisher.stop()
+            await built.publisher.stop()
             await storage.close()
 
     app = FastAPI(

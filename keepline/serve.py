@@ -6,16 +6,18 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Generator
+import time
+from collections.abc import Awaitable, Callable, Generator
 from datetime import UTC, datetime
 
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from api.app import create_app
+from api.app import build_api_services, create_app
 from api.settings import ApiSettings
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
+from storage.errors import StorageError
 from storage.retention import build_sweeper, default_holder, sweep_forever
 from storage.runtime import build_storage, prepare_storage
 from storage.settings import StorageSettings
@@ -45,6 +47,72 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class StartupGate:
+    """Readiness while `serve` waits for its dependencies: not ready, saying for what."""
+
+    def __init__(self) -> None:
+        self.waiting_for: str | None = "start-up"
+
+    async def ready(self) -> None:
+        """Raise while start-up is still waiting."""
+        if self.waiting_for is not None:
+            raise StartupPendingError(self.waiting_for)
+
+
+class StartupPendingError(Exception):
+    """keepline is still waiting for a dependency at start-up."""
+
+    def __init__(self, waiting_for: str) -> None:
+        super().__init__(f"waiting for {waiting_for}")
+
+
+async def until_answered(
+    what: str,
+    attempt: Callable[[], Awaitable[object]],
+    *,
+    gate: StartupGate,
+    stop: asyncio.Event,
+    initial_s: float = 0.5,
+    max_s: float = 10.0,
+) -> bool:
+    """Run `attempt` until it succeeds, with backoff and a progress line per failure.
+
+    Returns:
+        True once it succeeded; False if `stop` was set first.
+
+    Raises:
+        StorageError: A storage fault that waiting cannot mend (a configuration error).
+    """
+    gate.waiting_for = what
+    delay, tries, started = initial_s, 0, time.monotonic()
+    while not stop.is_set():
+        tries += 1
+        try:
+            await attempt()
+        except StorageError as err:
+            if not err.retriable:
+                raise
+            failure: Exception = err
+        except Exception as err:  # the edge of the start-up loop: a dependency not answering
+            failure = err
+        else:
+            if tries > 1:
+                log.info("%s answered after %.0fs", what, time.monotonic() - started)
+            return True
+        log.warning(
+            "waiting for %s (try %d, %.0fs so far: %s); retrying in %.1fs",
+            what,
+            tries,
+            time.monotonic() - started,
+            type(failure).__name__,
+            delay,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, max_s)
+    return False
+
+
 async def serve(
     *,
     api_settings: ApiSettings,
@@ -53,7 +121,12 @@ async def serve(
     policy_settings: PolicySettings,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM (or `stop` is set), then stop everything cleanly."""
+    """Run until SIGINT/SIGTERM (or `stop` is set), then stop everything cleanly.
+
+    The API answers from the start (`/readyz` says what start-up waits for); the catalog,
+    the object store and Kafka are retried with backoff until they answer, so a worker
+    restarted during an outage comes back by itself. Only a configuration error ends it.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -66,34 +139,21 @@ async def serve(
         else load_default_policy()
     )
     storage = build_storage(storage_settings)
-    await prepare_storage(storage)
-    await storage.policies.bootstrap(policy, at=_now(), audit=storage.audit)
-    await ensure_topics_async(
-        stream_settings.kafka_bootstrap,
-        [
-            stream_settings.topic_calls,
-            stream_settings.topic_emails,
-            stream_settings.topic_chats,
-            stream_settings.topic_consent,
-            stream_settings.topic_dlq,
-            stream_settings.topic_audit,
-        ],
-        partitions=stream_settings.topic_partitions,
-    )
     registry = CollectorRegistry()
     metrics = StreamMetrics(registry)
     rights = SubjectRightsService.from_runtime(storage, _now)
     consents = ConsentService(rights)
-    worker, _processor = build_worker_app(
-        stream_settings, storage, consents=consents, metrics=metrics
-    )
-    api = create_app(
+    worker = build_worker_app(stream_settings, storage, consents=consents, metrics=metrics)
+    gate = StartupGate()
+    services = build_api_services(
         api_settings,
-        storage_settings=storage_settings,
+        storage=storage,
         stream_settings=stream_settings,
-        policy_settings=policy_settings,
         registry=registry,
+        clock=_now,
+        extra_readiness=(gate.ready, worker.readiness.ready),
     )
+    api = create_app(api_settings, services=services, registry=registry)
     server = _EmbeddedServer(
         uvicorn.Config(
             api,
@@ -104,6 +164,27 @@ async def serve(
             lifespan="on",
         )
     )
+    topics = [
+        stream_settings.topic_calls,
+        stream_settings.topic_emails,
+        stream_settings.topic_chats,
+        stream_settings.topic_consent,
+        stream_settings.topic_dlq,
+        stream_settings.topic_audit,
+    ]
+    steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+        ("the catalog and the object store", lambda: prepare_storage(storage)),
+        (
+            "the policy to be activated",
+            lambda: storage.policies.bootstrap(policy, at=_now(), audit=storage.audit),
+        ),
+        (
+            f"Kafka at {stream_settings.kafka_bootstrap}",
+            lambda: ensure_topics_async(
+                stream_settings.kafka_bootstrap, topics, partitions=stream_settings.topic_partitions
+            ),
+        ),
+    ]
     jobs: list[Job] = [
         audit_publisher_job(
             storage.audit,
@@ -121,13 +202,21 @@ async def serve(
             ),
         ),
     ]
-    # The API and jobs first: after a crash the worker may wait for the old group member's
-    # session to expire, and reads, holds and subject requests need not wait with it.
+    # The API first, so /readyz can say what start-up waits for; after a crash the worker
+    # may also wait for the old group member's session to expire.
     api_task = asyncio.create_task(server.serve(), name="keepline-api")
-    job_tasks = [asyncio.create_task(supervise(job), name=job.name) for job in jobs]
     stop_task = asyncio.create_task(stop.wait())
+    job_tasks: list[asyncio.Task[None]] = []
+    worker_started = False
     try:
-        await worker.start()
+        for what, attempt in steps:
+            if not await until_answered(what, attempt, gate=gate, stop=stop):
+                return
+        job_tasks = [asyncio.create_task(supervise(job), name=job.name) for job in jobs]
+        gate.waiting_for = "the stream worker to join its group"
+        await worker.app.start()
+        worker_started = True
+        gate.waiting_for = None
         log.info(
             "keepline serving: API http://%s:%d, Kafka %s",
             api_settings.api_host,
@@ -146,6 +235,8 @@ async def serve(
         for task in job_tasks:
             task.cancel()
         await asyncio.gather(*job_tasks, return_exceptions=True)
-        await worker.stop()
+        if worker_started:
+            await worker.app.stop()
+        await services.publisher.stop()
         await storage.close()
         log.info("keepline stopped")

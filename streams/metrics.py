@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from streams.acks import PartitionOrder
 
 
 class StreamMetrics:
@@ -40,6 +42,44 @@ class StreamMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.withheld = Gauge(
+            "keepline_acks_withheld",
+            "Events stored or dead-lettered whose acknowledgement waits for an earlier event "
+            "of their partition",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.oldest_unfinished = Gauge(
+            "keepline_oldest_unfinished_offset",
+            "Offset of the oldest event of a partition still being processed (-1: none)",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.assigned = Gauge(
+            "keepline_partitions_assigned",
+            "Partitions of the subscribed topics this worker owns",
+            registry=registry,
+        )
+        self.rejoins = Counter(
+            "keepline_group_rejoins",
+            "Rejoins forced after owning no partition for longer than a session timeout",
+            registry=registry,
+        )
+        self._withheld_shown: set[tuple[str, str]] = set()
+
+    def show_withheld(self, orders: Iterable[PartitionOrder]) -> None:
+        """Set the withheld and oldest-unfinished gauges of every partition with tickets."""
+        shown: set[tuple[str, str]] = set()
+        for order in orders:
+            for (topic, partition), waiting, oldest in order.withheld():
+                labels = (topic, str(partition))
+                self.withheld.labels(*labels).set(waiting)
+                self.oldest_unfinished.labels(*labels).set(-1 if oldest is None else oldest)
+                shown.add(labels)
+        for labels in self._withheld_shown - shown:
+            self.withheld.labels(*labels).set(0)
+            self.oldest_unfinished.labels(*labels).set(-1)
+        self._withheld_shown = shown
 
 
 class ConsumerLike(Protocol):

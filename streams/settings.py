@@ -32,6 +32,13 @@ class StreamSettings(BaseSettings):
     max_in_flight: int = Field(
         default=64, ge=1, le=10_000, description="Events processed at once per worker."
     )
+    ack_window: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most events outstanding per consumer at once: running, or finished and "
+        "waiting for an earlier event of their partition (acknowledgements reach Kafka in "
+        "offset order). Bounds memory and the redelivery after a crash.",
+    )
     max_batch: int = Field(
         default=200, ge=1, description="Most metadata-only events written per transaction."
     )

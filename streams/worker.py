@@ -1,10 +1,10 @@
 """The worker's composition root: a faust-streaming app whose agents never raise.
 
 Each agent reads its stream without automatic acknowledgement and hands every event to a
-bounded set of tasks; an event is acknowledged only once it is stored or dead-lettered.
-Faust commits, per partition, only up to the first event not yet acknowledged, so an event
-that is being retried (the object store is down) holds back the commit of everything after
-it, and a crash or a shutdown at any moment redelivers exactly what was not finished.
+bounded set of tasks. An event's acknowledgement reaches faust only once it is stored or
+dead-lettered *and* every earlier event of its partition is too (`streams.acks`), so faust
+can never commit over an event that is still being retried, and a crash or a shutdown at
+any moment redelivers exactly what was not finished.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -21,10 +22,12 @@ import faust
 from faust.types import EventT
 
 from storage.runtime import StorageRuntime
+from streams.acks import Partition, PartitionOrder
 from streams.fetch import ContentFetcher
 from streams.ingest import IngestService
 from streams.metrics import ConsumerLag, StreamMetrics
 from streams.processor import ConsentHandler, MessageProcessor, RawMessage
+from streams.readiness import AssignmentWatch
 from streams.settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -102,28 +105,62 @@ def _raw(event: EventT[Any]) -> RawMessage:
     )
 
 
-def _agent(
-    process: Callable[[RawMessage], Awaitable[None]],
-    limit: int,
-    *,
-    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
-) -> Callable[[faust.StreamT[Any]], AsyncIterator[None]]:
-    """An agent body: events to `process` through InFlight; `beside` runs as long as it."""
+class OrderedAgent:
+    """An agent body: events to `process` through InFlight, acknowledged in offset order.
 
-    async def agent(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
-        in_flight = InFlight(limit)
+    Args:
+        process: Runs one event to its outcome (stored or dead-lettered); never raises.
+        limit: Most events processed at once.
+        window: Most events outstanding at once (running, or finished and withheld).
+        beside: Runs for as long as the agent does (e.g. a gauge refresher).
+    """
+
+    def __init__(
+        self,
+        process: Callable[[RawMessage], Awaitable[None]],
+        limit: int,
+        *,
+        window: int = 10_000,
+        beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        self._process = process
+        self._limit = limit
+        self._beside = beside
+        self.order = PartitionOrder(window)
+
+    def revoked(self, partitions: set[Partition]) -> None:
+        """Partitions taken away: their withheld acknowledgements are never released."""
+        self.order.forget(partitions)
+
+    async def __call__(self, stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+        """Consume the stream until the agent stops."""
+        in_flight = InFlight(self._limit)
         manual = stream.noack()  # type: ignore[attr-defined]  # StreamT omits noack
-        companion = asyncio.create_task(beside()) if beside is not None else None
+        companion = asyncio.create_task(self._beside()) if self._beside is not None else None
         try:
             async for event in manual.events():
-                await in_flight.submit(partial(process, _raw(event)), partial(manual.ack, event))
+                message = event.message
+                await self.order.room()
+                ticket = self.order.enter(
+                    (message.topic, message.partition), message.offset, partial(manual.ack, event)
+                )
+                await in_flight.submit(
+                    partial(self._process, _raw(event)), partial(self.order.finish, ticket)
+                )
                 yield None
         finally:
             if companion is not None:
                 companion.cancel()
             await in_flight.cancel()
 
-    return agent
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """The faust app, its message processor and what tells whether it is ready."""
+
+    app: faust.App
+    processor: MessageProcessor
+    readiness: AssignmentWatch
 
 
 def build_worker_app(
@@ -133,7 +170,7 @@ def build_worker_app(
     consents: ConsentHandler,
     metrics: StreamMetrics,
     clock: Callable[[], datetime] = _now,
-) -> tuple[faust.App, MessageProcessor]:
+) -> Worker:
     """A faust app with one agent over the three artefact topics and one over consent."""
     app = faust.App(
         settings.app_id,
@@ -190,29 +227,55 @@ def build_worker_app(
         content_deadline_s=settings.content_unavailable_deadline_s,
     )
     lag = ConsumerLag(metrics)
+    watch = AssignmentWatch(
+        app,
+        topics=[
+            settings.topic_calls,
+            settings.topic_emails,
+            settings.topic_chats,
+            settings.topic_consent,
+        ],
+        stale_after_s=settings.session_timeout_s,
+        metrics=metrics,
+    )
 
-    async def refresh_lag() -> None:
+    async def refresh_gauges() -> None:
         while True:
             try:
                 await lag.update(app.consumer)
+                metrics.show_withheld(agent.order for agent in agents)
+                await watch.check()
             except Exception as err:  # the edge of a background loop: a gauge never stops work
-                log.debug("consumer lag not refreshed (%s)", type(err).__name__)
+                log.debug("worker gauges not refreshed (%s)", type(err).__name__)
             await asyncio.sleep(settings.lag_interval_s)
 
-    app.agent(artefact_topics, name="keepline.ingest", concurrency=1)(
-        _agent(processor.process_artefact, settings.max_in_flight, beside=refresh_lag)
+    agents = (
+        OrderedAgent(
+            processor.process_artefact,
+            settings.max_in_flight,
+            window=settings.ack_window,
+            beside=refresh_gauges,
+        ),
+        # One at a time: consent, objection and restriction of a subject apply in order.
+        OrderedAgent(processor.process_consent, 1, window=settings.ack_window),
     )
-    # One at a time: consent, objection and restriction of a subject apply in order.
-    app.agent(consent_topic, name="keepline.consent", concurrency=1)(
-        _agent(processor.process_consent, 1)
-    )
+    app.agent(artefact_topics, name="keepline.ingest", concurrency=1)(agents[0])
+    app.agent(consent_topic, name="keepline.consent", concurrency=1)(agents[1])
+
+    async def on_revoked(_sender: Any, /, *args: Any, **_kwargs: Any) -> None:
+        revoked: set[Any] = args[0]  # faust sends the revoked partitions as its one argument
+        partitions = {(str(tp.topic), int(tp.partition)) for tp in revoked}
+        for agent in agents:
+            agent.revoked(partitions)
+
+    app.on_partitions_revoked.connect(on_revoked)
 
     async def release() -> None:
         await ingest.close()
         fetcher.close()
 
     app.on_before_shutdown.connect(_receiver(release))
-    return app, processor
+    return Worker(app=app, processor=processor, readiness=watch)
 
 
 def _receiver(release: Callable[[], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
