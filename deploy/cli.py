@@ -17,6 +17,7 @@ from deploy.cache import cache_dir, data_dir, port_is_free
 from deploy.errors import CommandError, DeployError, PortInUseError
 from deploy.kafka import KafkaDistribution, KafkaProcess, ensure_topics, fetch_kafka
 from deploy.minio import MinioProcess, build_minio
+from deploy.postgres_install import locate_postgres
 from deploy.process import ServerProcess, child_environment, say
 from deploy.settings import DEFAULT_KAFKA_BOOTSTRAP, DEFAULT_S3_ENDPOINT, DeploySettings
 
@@ -73,7 +74,7 @@ def service_environment(settings: DeploySettings) -> dict[str, str]:
 
 
 def provision(settings: DeploySettings) -> tuple[KafkaDistribution, Path]:
-    """Fetch Kafka and build MinIO into the cache (both idempotent).
+    """Fetch Kafka, build MinIO into the cache and find PostgreSQL (all idempotent).
 
     Args:
         settings: The stack settings.
@@ -84,6 +85,7 @@ def provision(settings: DeploySettings) -> tuple[KafkaDistribution, Path]:
     cache = cache_dir(settings)
     distribution = fetch_kafka(cache)
     binary = build_minio(cache)
+    locate_postgres()  # the venv brings its binaries; as root, this also makes keepline-pg
     say(f"provisioned: Kafka and MinIO are cached in {cache}")
     return distribution, binary
 

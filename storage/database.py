@@ -46,7 +46,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {}
+        # Bound values are personal data (addresses, subject ids): never in error messages.
+        kwargs: dict[str, Any] = {"hide_parameters": True}
         if self.is_sqlite:
             path = url.split(":///", 1)[-1]
             if path and path != ":memory:":

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
@@ -29,6 +29,8 @@ from storage.models import ItemStatus
 from storage.schema import hold_items, holds, item_attributes, item_parties, items
 
 _BATCH = 500
+#: The non-ASCII letters whose casefold is ASCII (ß to "ss", the Kelvin sign to "k", ...).
+FOLD_TO_ASCII = "\u00df\u017f\u1e9e\u212a\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
 
 
 class HoldNotFoundError(StorageError):
@@ -122,6 +124,23 @@ def _party_clause(column: Any, values: Iterable[str]) -> Any:
     return exists().where(item_parties.c.item_id == items.c.item_id, column.in_(sorted(values)))
 
 
+def _address_clause(lowered: set[str]) -> Any:
+    """Parties whose address may casefold to one of these ASCII addresses.
+
+    SQL lower() folds ASCII letters on every backend, but an address can also casefold to
+    ASCII through a non-ASCII letter ("STRAßE" to "strasse"): those addresses are candidates
+    too, and hold_covers decides.
+    """
+    address = item_parties.c.address
+    return exists().where(
+        item_parties.c.item_id == items.c.item_id,
+        or_(
+            func.lower(address).in_(sorted(lowered)),
+            *(address.contains(letter, autoescape=True) for letter in FOLD_TO_ASCII),
+        ),
+    )
+
+
 def candidates(criteria: HoldCriteria) -> Select[Any]:
     """Stored items that may match the criteria (a superset; confirm with hold_covers)."""
     stmt = select(items.c.item_id, items.c.type, items.c.occurred_at, items.c.event).where(
@@ -140,8 +159,7 @@ def candidates(criteria: HoldCriteria) -> Select[Any]:
     if criteria.addresses and all(a.isascii() for a in criteria.addresses):
         # SQL lower() folds ASCII only; other addresses are left to hold_covers' casefold,
         # since a narrower SQL filter could miss an item the hold must cover.
-        lowered = {a.lower() for a in criteria.addresses}
-        stmt = stmt.where(_party_clause(func.lower(item_parties.c.address), lowered))
+        stmt = stmt.where(_address_clause({a.lower() for a in criteria.addresses}))
     for key, values in criteria.attributes.items():
         stmt = stmt.where(
             exists().where(

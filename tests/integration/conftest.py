@@ -17,6 +17,7 @@ from minio import Minio
 
 from deploy.kafka import KafkaProcess, ensure_topics
 from deploy.minio import MinioProcess
+from tests.integration.fixtures_postgres import catalog_url, postgres  # noqa: F401 - fixtures
 
 HERE = Path(__file__).parent
 _NEEDED = pytest.StashKey[frozenset[str]]()

@@ -1,0 +1,25 @@
+"""The catalog's contract: one suite per SQL adapter, run on SQLite and on PostgreSQL.
+
+Test modules subclass the contracts and provide a `db` fixture: a `storage.database.Database`
+on a fresh, empty catalog whose schema is at the newest revision. The contracts cover the
+item catalog (`catalog.py`), legal holds (`holds.py`), data subjects (`subjects.py`), the
+audit chain (`audit_log.py`), leases (`leases.py`) and policy versions (`policy_versions.py`).
+"""
+
+from tests.catalog_contract.audit_log import AuditLogContract
+from tests.catalog_contract.catalog import CatalogContract
+from tests.catalog_contract.holds import HoldStoreContract
+from tests.catalog_contract.leases import LeasesContract
+from tests.catalog_contract.policy_versions import PolicyStoreContract
+from tests.catalog_contract.scans import CatalogScansContract
+from tests.catalog_contract.subjects import SubjectStoreContract
+
+__all__ = [
+    "AuditLogContract",
+    "CatalogContract",
+    "CatalogScansContract",
+    "HoldStoreContract",
+    "LeasesContract",
+    "PolicyStoreContract",
+    "SubjectStoreContract",
+]

@@ -1,0 +1,43 @@
+"""A real PostgreSQL for the integration tests, started once per session by the first test
+that asks for it (`postgres`, or `catalog_url` for a fresh database of its own).
+
+The server binaries are those `make` provisioned (see `deploy/postgres_install.py`); the
+cluster lives in pytest's temporary directory (logs included) and skips fsync, since it
+need not survive a crash.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from deploy.postgres import PostgresProcess
+
+CatalogUrlFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresProcess]:
+    """A PostgreSQL server on 127.0.0.1; `url(database)` reaches it as its superuser."""
+    server = PostgresProcess(tmp_path_factory.mktemp("postgres"), durable=False)
+    server.start(timeout_s=60)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def catalog_url(postgres: PostgresProcess) -> CatalogUrlFactory:
+    """Create a fresh, empty database: `catalog_url(prefix="catalog") -> URL`.
+
+    The URL (`postgresql+asyncpg://...`) serves `storage.database.Database` as it is and
+    `KEEPLINE_CATALOG_URL` alike.
+    """
+
+    def create(prefix: str = "catalog") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        postgres.create_database(name)
+        return postgres.url(name)
+
+    return create

@@ -1,0 +1,55 @@
+"""The catalog contracts on PostgreSQL, the production catalog."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from storage.database import Database
+from tests.catalog_contract import (
+    AuditLogContract,
+    CatalogContract,
+    CatalogScansContract,
+    HoldStoreContract,
+    LeasesContract,
+    PolicyStoreContract,
+    SubjectStoreContract,
+)
+from tests.integration.fixtures_postgres import CatalogUrlFactory
+
+
+@pytest.fixture
+async def db(catalog_url: CatalogUrlFactory) -> AsyncIterator[Database]:
+    database = Database(catalog_url())
+    await database.create_schema()
+    yield database
+    await database.dispose()
+
+
+class TestCatalogOnPostgres(CatalogContract):
+    pass
+
+
+class TestCatalogScansOnPostgres(CatalogScansContract):
+    pass
+
+
+class TestHoldsOnPostgres(HoldStoreContract):
+    pass
+
+
+class TestSubjectsOnPostgres(SubjectStoreContract):
+    pass
+
+
+class TestAuditLogOnPostgres(AuditLogContract):
+    pass
+
+
+class TestLeasesOnPostgres(LeasesContract):
+    pass
+
+
+class TestPolicyVersionsOnPostgres(PolicyStoreContract):
+    pass

@@ -1,0 +1,55 @@
+"""The catalog contracts on SQLite, the default catalog."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage.database import Database
+from tests.catalog_contract import (
+    AuditLogContract,
+    CatalogContract,
+    CatalogScansContract,
+    HoldStoreContract,
+    LeasesContract,
+    PolicyStoreContract,
+    SubjectStoreContract,
+)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    await database.create_schema()
+    yield database
+    await database.dispose()
+
+
+class TestCatalogOnSqlite(CatalogContract):
+    pass
+
+
+class TestCatalogScansOnSqlite(CatalogScansContract):
+    pass
+
+
+class TestHoldsOnSqlite(HoldStoreContract):
+    pass
+
+
+class TestSubjectsOnSqlite(SubjectStoreContract):
+    pass
+
+
+class TestAuditLogOnSqlite(AuditLogContract):
+    pass
+
+
+class TestLeasesOnSqlite(LeasesContract):
+    pass
+
+
+class TestPolicyVersionsOnSqlite(PolicyStoreContract):
+    pass
