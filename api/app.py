@@ -125,7 +125,7 @@ def build_api_services(
     stream_settings: StreamSettings,
     registry: CollectorRegistry,
     clock: Callable[[], datetime] = _now,
-    extra_readiness: tuple[Callable[[], Awaitable[None]], ...] = (),
+    extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = (),
     authenticator: Authenticator | None = None,
 ) -> ApiServices:
     """The API's collaborators over an existing storage runtime (no I/O yet).
@@ -158,7 +158,7 @@ def create_app(
     stream_settings: StreamSettings | None = None,
     policy_settings: PolicySettings | None = None,
     registry: CollectorRegistry | None = None,
-    extra_readiness: tuple[Callable[[], Awaitable[None]], ...] = (),
+    extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = (),
     clock: Callable[[], datetime] = _now,
     services: ApiServices | None = None,
 ) -> FastAPI:

@@ -60,7 +60,7 @@ class ApiServices:
     registry: CollectorRegistry
     clock: Callable[[], datetime]
     topics: dict[str, str]
-    extra_readiness: tuple[Callable[[], Awaitable[None]], ...] = ()
+    extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = ()
 
     async def record_audit(
         self,

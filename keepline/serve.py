@@ -8,7 +8,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Generator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 from prometheus_client import CollectorRegistry
@@ -19,7 +19,7 @@ from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
 from storage.errors import StorageError
 from storage.retention import build_sweeper, default_holder, sweep_forever
-from storage.runtime import build_storage, prepare_storage
+from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql_leases import SqlLeases
 from storage.subject_rights import SubjectRightsService
@@ -53,17 +53,9 @@ class StartupGate:
     def __init__(self) -> None:
         self.waiting_for: str | None = "start-up"
 
-    async def ready(self) -> None:
-        """Raise while start-up is still waiting."""
-        if self.waiting_for is not None:
-            raise StartupPendingError(self.waiting_for)
-
-
-class StartupPendingError(Exception):
-    """keepline is still waiting for a dependency at start-up."""
-
-    def __init__(self, waiting_for: str) -> None:
-        super().__init__(f"waiting for {waiting_for}")
+    async def ready(self) -> str | None:
+        """None once start-up is done; else what it waits for."""
+        return None if self.waiting_for is None else f"waiting for {self.waiting_for}"
 
 
 async def until_answered(
@@ -111,6 +103,30 @@ async def until_answered(
             await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, max_s)
     return False
+
+
+async def watch_stale_claims(
+    storage: StorageRuntime,
+    metrics: StreamMetrics,
+    *,
+    stale_after: timedelta,
+    interval_s: float = 60.0,
+) -> None:
+    """Keep `keepline_stale_pending_claims` current, and say so in the log when it is not 0."""
+    while True:
+        count, oldest = await storage.catalog.stale_claims(
+            attempted_before=_now() - stale_after, limit=5
+        )
+        metrics.stale_claims.set(count)
+        if count:
+            log.error(
+                "%d pending claims have had no attempt for %.0f minutes (oldest: %s); their "
+                "events were not delivered again: republish them, see `keepline reconcile`",
+                count,
+                stale_after.total_seconds() / 60,
+                ", ".join(item_id for item_id, _ in oldest),
+            )
+        await asyncio.sleep(interval_s)
 
 
 async def serve(
@@ -190,6 +206,14 @@ async def serve(
             storage.audit,
             bootstrap=stream_settings.kafka_bootstrap,
             topic=stream_settings.topic_audit,
+        ),
+        Job(
+            "stale-claims",
+            lambda: watch_stale_claims(
+                storage,
+                metrics,
+                stale_after=timedelta(seconds=stream_settings.stale_claim_after_s),
+            ),
         ),
         Job(
             "sweeper",

@@ -115,12 +115,20 @@ class SqlCatalog(CatalogScans):
                         [{"item_id": item_id, "key": k, "value": v} for k, v in attributes.items()],
                     )
         except SqlIntegrityError:
-            async with self._db.connect() as conn:
+            async with self._db.begin() as conn:
                 row = (
                     await conn.execute(
                         select(items.c.item_id, items.c.status).where(items.c.idem_key == idem)
                     )
                 ).one()
+                if row.status == ItemStatus.PENDING.value:
+                    # This attempt is on it: a claim no attempt touches for long is stale.
+                    await conn.execute(
+                        update(items)
+                        .where(items.c.item_id == row.item_id)
+                        .where(items.c.status == ItemStatus.PENDING.value)
+                        .values(ingested_at=ingested_at)
+                    )
             return Claim(item_id=row.item_id, status=ItemStatus(row.status), created=False)
         return Claim(item_id=item_id, status=ItemStatus.PENDING, created=True)
 

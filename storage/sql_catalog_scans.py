@@ -8,10 +8,11 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
 
-from storage.database import Database
+from storage.database import Database, must_utc
 from storage.models import ItemStatus
 from storage.schema import items
 
@@ -153,6 +154,32 @@ class CatalogScans:
             ObjectOwner(r.item_id, ItemStatus(r.status), r.object_key, r.object_version_id)
             for r in rows
         ]
+
+    async def stale_claims(
+        self, *, attempted_before: datetime, limit: int = 100
+    ) -> tuple[int, builtins.list[tuple[str, datetime]]]:
+        """Pending claims no attempt has touched since attempted_before: count, oldest first.
+
+        Every attempt at a pending claim (a redelivery, a retry) sets its `ingested_at` to
+        the attempt's time, so a claim older than a few minutes has no worker on it: its
+        event was never delivered again, and only republishing it will store it.
+        """
+        stale = (items.c.status == ItemStatus.PENDING.value) & (
+            items.c.ingested_at < attempted_before
+        )
+        async with self._db.connect() as conn:
+            count = (
+                await conn.execute(select(func.count()).select_from(items).where(stale))
+            ).scalar_one()
+            rows = (
+                await conn.execute(
+                    select(items.c.item_id, items.c.ingested_at)
+                    .where(stale)
+                    .order_by(items.c.ingested_at)
+                    .limit(limit)
+                )
+            ).all()
+        return int(count), [(row.item_id, must_utc(row.ingested_at)) for row in rows]
 
     async def pending_claims(self) -> int:
         """How many claims wait for their event to be redelivered and stored."""

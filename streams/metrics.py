@@ -65,6 +65,12 @@ class StreamMetrics:
             "Rejoins forced after owning no partition for longer than a session timeout",
             registry=registry,
         )
+        self.stale_claims = Gauge(
+            "keepline_stale_pending_claims",
+            "Pending claims no attempt has touched for longer than the stale threshold: their "
+            "events were not delivered again (republish them; see keepline reconcile)",
+            registry=registry,
+        )
         self._withheld_shown: set[tuple[str, str]] = set()
 
     def show_withheld(self, orders: Iterable[PartitionOrder]) -> None:

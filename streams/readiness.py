@@ -71,16 +71,20 @@ class AssignmentWatch:
         thread = self._consumer_thread()
         return sum(1 for tp in thread.assignment() if tp.topic in self._topics)
 
-    async def ready(self) -> None:
-        """Return if the worker consumes; raise WorkerNotReadyError saying why not."""
-        thread = self._consumer_thread()
+    async def ready(self) -> str | None:
+        """None if the worker consumes; else why not."""
+        try:
+            thread = self._consumer_thread()
+        except WorkerNotReadyError as err:
+            return str(err)
         consumer = getattr(thread, "_consumer", None)
         if consumer is None:
-            raise WorkerNotReadyError("the Kafka consumer has not started")
+            return "the Kafka consumer has not started"
         if consumer._coordinator.generation == _NO_GENERATION:
-            raise WorkerNotReadyError("not in a consumer group yet")
+            return "not in a consumer group yet"
         if self.owned() == 0:
-            raise WorkerNotReadyError("the worker owns no partition of its topics")
+            return "the worker owns no partition of its topics"
+        return None
 
     async def check(self) -> None:
         """Called periodically: after owning nothing for too long, refresh and rejoin."""

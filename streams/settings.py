@@ -55,6 +55,12 @@ class StreamSettings(BaseSettings):
         "died are handed to the others (heartbeats run beside processing, so slow items are "
         "not a reason to raise it).",
     )
+    stale_claim_after_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="A pending claim no attempt touched for this long counts as stale "
+        "(keepline_stale_pending_claims; keepline reconcile reports them).",
+    )
     lag_interval_s: float = Field(
         default=5.0, gt=0, description="How often the consumer lag gauge is refreshed."
     )

@@ -52,9 +52,15 @@ async def readyz(services: Services) -> JSONResponse:
             results[name] = "ok"
     for extra in services.extra_readiness:
         try:
-            await asyncio.wait_for(extra(), _CHECK_TIMEOUT_S)
+            reason = await asyncio.wait_for(extra(), _CHECK_TIMEOUT_S)
         except Exception as err:  # any failure at all means not ready
-            results["worker"] = f"unavailable: {type(err).__name__}"
+            reason = type(err).__name__
+        if reason is not None:
+            results["worker"] = f"unavailable: {reason}"
+            break
+    else:
+        if services.extra_readiness:
+            results["worker"] = "ok"
     ready = all(v == "ok" for v in results.values())
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": results},

@@ -5,7 +5,9 @@ destroyed one, or it is not the version its stored item committed (an upload who
 died, or lost to another attempt). Orphans are removed (listed only with --dry-run). Stored
 items whose committed version is missing are reported: that is data loss to investigate,
 never something to repair by guessing. Versions of items still pending (a claim whose event
-will be redelivered) are left alone; ingest resumes them.
+will be redelivered) are left alone; ingest resumes them. A pending claim that no attempt
+has touched for `--stale-after-min` minutes has no worker on it: its event was never
+delivered again, so it is reported (and the command fails) until the event is republished.
 
 Everything is read in batches, so memory grows only with the number of stored items checked
 (one id each), never with object sizes.
@@ -19,6 +21,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from storage.errors import StorageError
@@ -63,6 +66,8 @@ class ReconcileReport:
     missing: list[MissingObject] = field(default_factory=list)
     pending_versions: int = 0
     pending_claims: int = 0
+    stale_claims: int = 0
+    stale: list[tuple[str, datetime]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The counts, as printed at the end."""
@@ -75,6 +80,7 @@ class ReconcileReport:
             "missing": len(self.missing),
             "pending_versions": self.pending_versions,
             "pending_claims": self.pending_claims,
+            "stale_claims": self.stale_claims,
         }
 
 
@@ -83,9 +89,13 @@ async def reconcile(
     store: VersionedStore,
     *,
     dry_run: bool,
+    stale_before: datetime | None = None,
     batch_keys: int = 500,
 ) -> ReconcileReport:
-    """Find (and unless dry_run remove) orphaned versions; report missing objects."""
+    """Find (and unless dry_run remove) orphaned versions; report missing objects.
+
+    Pending claims no attempt has touched since stale_before are reported as stale.
+    """
     report = ReconcileReport(dry_run=dry_run)
     committed: set[str] = set()
     batches = _KeyBatches(store.list_versions(OBJECT_PREFIX), batch_keys)
@@ -122,6 +132,10 @@ async def reconcile(
         )
         after = page[-1].item_id
     report.pending_claims = await catalog.pending_claims()
+    if stale_before is not None:
+        report.stale_claims, report.stale = await catalog.stale_claims(
+            attempted_before=stale_before
+        )
     return report
 
 
@@ -165,12 +179,19 @@ class _KeyBatches:
                 batch.append((version.key, [version]))
 
 
-async def reconcile_configured(settings: StorageSettings, *, dry_run: bool) -> ReconcileReport:
+async def reconcile_configured(
+    settings: StorageSettings, *, dry_run: bool, stale_after: timedelta
+) -> ReconcileReport:
     """Reconcile the configured bucket with the configured catalog."""
     runtime = build_storage(settings)
     try:
         await runtime.db.create_schema()
-        return await reconcile(runtime.catalog, runtime.store, dry_run=dry_run)
+        return await reconcile(
+            runtime.catalog,
+            runtime.store,
+            dry_run=dry_run,
+            stale_before=datetime.now(UTC) - stale_after,
+        )
     finally:
         await runtime.close()
 
@@ -186,6 +207,10 @@ def print_report(report: ReconcileReport, *, as_json: bool) -> None:
                 {"item_id": m.item_id, "key": m.object_key, "version_id": m.version_id}
                 for m in report.missing
             ],
+            "stale_claims": [
+                {"item_id": item_id, "last_attempt_at": at.isoformat()}
+                for item_id, at in report.stale
+            ],
         }
         sys.stdout.write(json.dumps(body) + "\n")
         return
@@ -195,6 +220,11 @@ def print_report(report: ReconcileReport, *, as_json: bool) -> None:
         sys.stdout.write(
             f"missing item {missing.item_id}: {missing.object_key} version={missing.version_id}\n"
         )
+    for item_id, at in report.stale:
+        sys.stdout.write(
+            f"stale claim {item_id}: no attempt since {at.isoformat()}; its event was not "
+            "delivered again: republish it (source and event_id are in the catalog)\n"
+        )
     counts = report.summary()
     sys.stdout.write(" ".join(f"{k}={v}" for k, v in counts.items()) + "\n")
 
@@ -202,12 +232,18 @@ def print_report(report: ReconcileReport, *, as_json: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of `keepline reconcile`: 0 when the two agree (or were made to)."""
     try:
-        report = asyncio.run(reconcile_configured(StorageSettings(), dry_run=args.dry_run))
+        report = asyncio.run(
+            reconcile_configured(
+                StorageSettings(),
+                dry_run=args.dry_run,
+                stale_after=timedelta(minutes=args.stale_after_min),
+            )
+        )
     except StorageError as err:
         sys.stderr.write(f"keepline reconcile: {err}\n")
         return 2
     print_report(report, as_json=args.json)
-    return 1 if report.failed or report.missing else 0
+    return 1 if report.failed or report.missing or report.stale_claims else 0
 
 
 def add_parser(sub: Any) -> None:
@@ -220,4 +256,10 @@ def add_parser(sub: Any) -> None:
         "--dry-run", action="store_true", help="change nothing; list what would be removed"
     )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument(
+        "--stale-after-min",
+        type=float,
+        default=10.0,
+        help="a pending claim no attempt touched for this long is reported (default 10)",
+    )
     parser.set_defaults(func=run)

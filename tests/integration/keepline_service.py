@@ -93,6 +93,11 @@ class KeeplineService:
 
     def start(self, timeout_s: float = 90.0) -> None:
         """Start `keepline serve` and wait until /readyz answers 200."""
+        self.spawn()
+        self.wait_ready(timeout_s)
+
+    def spawn(self) -> None:
+        """Start `keepline serve` without waiting for it."""
         log = self.log_path.open("ab")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "keepline.cli", "serve"],
@@ -102,6 +107,15 @@ class KeeplineService:
             start_new_session=True,
         )
         log.close()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the process runs."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def wait_ready(self, timeout_s: float = 90.0) -> None:
+        """Wait until /readyz answers 200 (a port taken meanwhile is picked again, once)."""
+        assert self._proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

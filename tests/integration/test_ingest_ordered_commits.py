@@ -7,6 +7,7 @@ head event again and store it exactly once, with nothing stored twice and no orp
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 
@@ -19,7 +20,15 @@ from tests.integration.fault_support import (
     gated_content,  # noqa: F401 - fixture
     publish_to_partition,
 )
-from tests.integration.ingest_support import all_items, chat_event, metric, object_versions
+from tests.integration.ingest_support import (
+    all_items,
+    call_event,
+    catalog_rows,
+    chat_event,
+    metric,
+    object_versions,
+    run_cli,
+)
 from tests.integration.keepline_service import KeeplineService, wait_for
 
 
@@ -97,3 +106,32 @@ def test_a_retrying_head_event_survives_a_kill_after_its_successors_are_stored(
         keys = {item["item_id"] for item in all_items(http)}
     versions = object_versions(minio_client, service.bucket)
     assert len(versions) == len(keys), f"orphan object versions: {versions}"
+
+
+def test_a_claim_left_without_a_worker_is_reported_by_reconcile(
+    keepline_factory: Callable[..., KeeplineService],
+    gated_content: GatedContent,  # noqa: F811 - fixture
+) -> None:
+    service = keepline_factory(
+        env={"KEEPLINE_CONTENT_SOURCES": gated_content.origin, "KEEPLINE_RETRY_MAX_S": "0.5"}
+    )
+    ref = gated_content.ref("stuck.wav", b"y" * 2048, closed=True)
+    service.publish("calls", call_event("stuck", ref), key=b"call")
+    wait_for(lambda: gated_content.refusals("stuck.wav") >= 1, timeout_s=60, what="retrying")
+    service.kill()  # a claim is pending and no worker is on it any more
+    (item_id,) = catalog_rows(service, "SELECT item_id FROM items WHERE status = 'pending'")[0]
+
+    report = run_cli(service, "reconcile", "--dry-run", "--json", "--stale-after-min", "0")
+    assert report.returncode == 1, report.stderr
+    body = json.loads(report.stdout)
+    assert body["summary"]["stale_claims"] == 1
+    assert [c["item_id"] for c in body["stale_claims"]] == [item_id]
+    text = run_cli(service, "reconcile", "--dry-run", "--stale-after-min", "0")
+    assert f"stale claim {item_id}" in text.stdout
+
+    gated_content.open("stuck.wav")
+    service.start()  # the event was never committed: it is delivered again and stored
+    wait_for(lambda: "stuck" in _event_ids(service), timeout_s=120, what="stored after all")
+    clean = run_cli(service, "reconcile", "--json", "--stale-after-min", "0")
+    assert clean.returncode == 0, clean.stdout
+    assert json.loads(clean.stdout)["summary"]["stale_claims"] == 0
