@@ -156,5 +156,12 @@ class SqlLeases:
             yield renew
         finally:
             # Also when cancelled mid-acquire: the row may be ours although acquire never
-            # returned. Releasing a lease held by someone else changes nothing.
-            await self.release(name, holder)
+            # returned. Releasing a lease held by someone else changes nothing. A cancel that
+            # arrives during the release waits for it: a half-done release would keep the
+            # lease from everyone until it expires.
+            releasing = asyncio.ensure_future(self.release(name, holder))
+            try:
+                await asyncio.shield(releasing)
+            except asyncio.CancelledError:
+                await releasing
+                raise

@@ -21,6 +21,7 @@ from typing import Any
 from minio import Minio
 
 from storage.service import object_key_for
+from tests.integration.ingest_support import metric
 from tests.integration.keepline_service import KeeplineService, wait_for
 
 SWEEP_INTERVAL_S = 1.0
@@ -234,7 +235,12 @@ def test_item_no_rule_keeps_is_destroyed_at_the_next_sweep(
     assert object_versions(minio_client, service, item_id) == []
     # A republished event never brings it back.
     service.publish("emails", event, key=b"m")
-    time.sleep(3)
+
+    def duplicates() -> float:
+        with service.client() as anonymous:
+            return metric(anonymous.get("/metrics").text, "keepline_duplicate_events_total")
+
+    wait_for(duplicates, timeout_s=60, what="the republished event seen as a duplicate")
     assert len(catalog_rows(service, "SELECT item_id FROM items")) == 1
 
 

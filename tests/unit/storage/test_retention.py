@@ -501,16 +501,34 @@ async def test_keep_going_false_stops_between_batches(env: Env) -> None:
     assert env.hooked == []
 
 
+class CountingLeases(SqlLeases):
+    """The real leases, counting how often "me" was refused the lease."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.refused = 0
+        self.refused_twice = asyncio.Event()
+
+    async def acquire(self, name: str, holder: str, *, ttl_s: float, now: datetime) -> bool:
+        got = await super().acquire(name, holder, ttl_s=ttl_s, now=now)
+        if not got and holder == "me":
+            self.refused += 1
+            if self.refused >= 2:
+                self.refused_twice.set()
+        return got
+
+
 async def test_sweep_forever_sweeps_only_with_the_lease(env: Env) -> None:
     item_id = await env.add("email")
-    leases = SqlLeases(env.db)
+    leases = CountingLeases(env.db)
     assert await leases.acquire(SWEEP_LEASE, "other-process", ttl_s=3600, now=env.clock.now)
     task = asyncio.create_task(
         sweep_forever(env.sweeper(), leases, interval_s=0.05, holder="me", clock=env.clock)
     )
     try:
-        await asyncio.sleep(0.4)
-        assert await env.catalog.get(item_id) is not None
+        async with asyncio.timeout(30):
+            await leases.refused_twice.wait()  # two passes found the lease taken...
+        assert await env.catalog.get(item_id) is not None  # ...and destroyed nothing
         await leases.release(SWEEP_LEASE, "other-process")
         for _ in range(100):
             if await env.catalog.get(item_id) is None:
