@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Authenticator, build_authenticator
+from api.body_limit import DEFAULT_BODY_BYTES, BodyLimit
 from api.errors import ERROR_DESCRIPTIONS, ErrorBody, install_error_handlers
 from api.roles import allowed_roles
 from api.routes import audit, events, health, holds, items, policy, subjects
@@ -29,6 +30,24 @@ from streams.settings import StreamSettings
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+#: Methods counted under their own name (RFC 9110 and PATCH); any other string a client
+#: sends is counted as `other`, so no request can add a label value.
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+#: Routes whose bodies may be larger or must be smaller than DEFAULT_BODY_BYTES.
+BODY_LIMITS = {
+    ("POST", "/v1/events"): events.MAX_EVENT_BODY_BYTES,
+    ("PUT", "/v1/policy"): policy.MAX_POLICY_BYTES,
+}
+_BODY_METHODS = frozenset({"post", "put", "patch"})
+
+
+def method_label(method: str) -> str:
+    """The metrics label of an HTTP method: itself if known, else `other`."""
+    return method if method in KNOWN_METHODS else "other"
 
 
 class RequestMetrics:
@@ -63,7 +82,9 @@ class RequestMetrics:
                 route = scope.get(TEMPLATE_KEY) or getattr(
                     scope.get("route"), "path", "(unmatched)"
                 )
-                self._requests.labels(scope["method"], route, str(message["status"])).inc()
+                self._requests.labels(
+                    method_label(scope["method"]), route, str(message["status"])
+                ).inc()
                 self._latency.labels(route).observe(time.perf_counter() - started)
             await send(message)
 
@@ -100,6 +121,8 @@ def _document_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
                 statuses = [422, 500, 503]
+                if method in _BODY_METHODS:
+                    statuses.append(413)
                 if allowed_roles(method.upper(), path) is not None:
                     operation["security"] = [{"bearer": []}]
                     statuses += [401, 403]
@@ -220,6 +243,8 @@ def create_app(
     if services is not None:
         app.state.services = services
     install_error_handlers(app)
+    # Innermost first: the gate refuses unknown callers before any body is read.
+    app.add_middleware(BodyLimit, default_bytes=DEFAULT_BODY_BYTES, per_route=BODY_LIMITS)
     app.add_middleware(RoleGate)
     app.add_middleware(RequestMetrics, registry=metrics_registry)
     for module in (health, events, items, audit, holds, policy, subjects):

@@ -72,6 +72,17 @@ class BadRequestError(ApiError):
         self.field = field
 
 
+class PayloadTooLargeError(ApiError):
+    """The request body is larger than the route accepts."""
+
+    status_code = 413
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(f"(body): the request body is larger than {limit_bytes} bytes")
+        self.field = "(body)"
+        self.limit_bytes = limit_bytes
+
+
 class RangeNotSatisfiableError(ApiError):
     """The Range asked for lies beyond the content."""
 
@@ -113,6 +124,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     403: "The caller's role may not use this route",
     404: "No such resource, or one the caller may not see",
     409: "Conflicts with the resource's state",
+    413: "The request body is larger than the route accepts",
     416: "The range lies beyond the content",
     422: "A request field is invalid; `field` names it",
     500: "Internal error (details only in the service log)",
@@ -133,7 +145,7 @@ def error_response(exc: ApiError) -> JSONResponse:
     if isinstance(exc, RangeNotSatisfiableError):
         headers["Content-Range"] = f"bytes */{exc.size_bytes}"
     body: dict[str, object] = {"error": type(exc).__name__, "detail": exc.message}
-    if isinstance(exc, BadRequestError):
+    if isinstance(exc, BadRequestError | PayloadTooLargeError):
         body["field"] = exc.field
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
 

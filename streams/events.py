@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from streams.errors import BadEventError, DeadLetterReason
+from streams.media_type import parse_media_type
 
 MAX_INLINE_BYTES = 512 * 1024
 
@@ -59,6 +60,9 @@ class ContentRef(_Model):
     size_bytes: int = Field(ge=0)
     content_type: str = Field(min_length=1, max_length=200)
 
+    # Served back as a header: a media type, never free text (CR/LF would split headers).
+    _media_type = field_validator("content_type")(parse_media_type)
+
     @field_validator("uri")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
@@ -73,6 +77,8 @@ class InlineContent(_Model):
 
     data_b64: str
     content_type: str = Field(min_length=1, max_length=200)
+
+    _media_type = field_validator("content_type")(parse_media_type)
 
     @field_validator("data_b64")
     @classmethod

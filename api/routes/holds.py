@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import BadRequestError, ConflictError, NotFoundError, error_responses
+from api.routes.items import PLAIN
 from api.services import ApiServices, Caller, Services
 from policies.errors import InvalidHoldCriteria
 from policies.holds import criteria_from_json
@@ -19,7 +20,12 @@ from storage.subject_rights import SubjectRightsService
 
 router = APIRouter(prefix="/v1/holds", tags=["holds"])
 
-HoldId = Annotated[str, Path(min_length=1, max_length=36)]
+HoldId = Annotated[str, Path(min_length=1, max_length=36, pattern=PLAIN)]
+#: Values per criteria list, and per attribute: a hold names people, desks and queues, not
+#: a directory; the catalog query and every sweep grow with these lists.
+MAX_CRITERIA_VALUES = 1000
+#: Attribute names in one hold's criteria.
+MAX_CRITERIA_ATTRIBUTES = 100
 
 
 class _Body(BaseModel):
@@ -49,7 +55,26 @@ class PreviewBody(_Body):
     criteria: dict[str, Any] = Field(description="As for placing a hold.")
 
 
+def _check_sizes(data: dict[str, Any]) -> None:
+    """422 naming the first list longer than MAX_CRITERIA_VALUES (shapes are checked later)."""
+    too_many = f"at most {MAX_CRITERIA_VALUES} values"
+    for name, value in data.items():
+        if isinstance(value, list) and len(value) > MAX_CRITERIA_VALUES:
+            raise BadRequestError(f"criteria.{name}", too_many)
+    attributes = data.get("attributes")
+    if not isinstance(attributes, dict):
+        return
+    if len(attributes) > MAX_CRITERIA_ATTRIBUTES:
+        raise BadRequestError(
+            "criteria.attributes", f"at most {MAX_CRITERIA_ATTRIBUTES} attribute names"
+        )
+    for key, values in attributes.items():
+        if isinstance(values, list) and len(values) > MAX_CRITERIA_VALUES:
+            raise BadRequestError(f"criteria.attributes.{key}", too_many)
+
+
 def _criteria(data: dict[str, Any]) -> HoldCriteria:
+    _check_sizes(data)
     # NUL is refused by PostgreSQL text columns and has no place in an identifier.
     if "\\u0000" in json.dumps(data):
         raise BadRequestError("criteria", "must not contain NUL characters")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import string
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -20,6 +22,8 @@ from api.services import ApiServices, Caller, Services
 from policies.access import visible_to
 from storage.facts import purpose_states
 from storage.models import ItemQuery, ItemRecord, StoredContent
+from storage.subject_export import content_file_name
+from streams.media_type import is_media_type
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +33,11 @@ _SEES_ALL = frozenset({"legal", "privacy"})
 #: Free text in queries: no control characters (PostgreSQL refuses NUL in text).
 PLAIN = r"^[^\x00-\x1f\x7f]*$"
 _ATTR_PREFIX = "attr."
+_MAX_ITEM_ID_CHARS = 100
 
-ItemId = Annotated[str, Path(max_length=100, description="The item's id.")]
+ItemId = Annotated[
+    str, Path(max_length=_MAX_ITEM_ID_CHARS, pattern=PLAIN, description="The item's id.")
+]
 PurposeParam = Annotated[
     str | None,
     Query(
@@ -78,15 +85,32 @@ def _encode_cursor(cursor: tuple[datetime, str] | None) -> str | None:
     return base64.urlsafe_b64encode(f"{at.isoformat()}|{item_id}".encode()).decode()
 
 
+_CURSOR_ALPHABET = frozenset(string.ascii_letters + string.digits + "-_=")
+_NOT_A_CURSOR = "not a cursor this API returned"
+
+
 def _decode_cursor(value: str) -> tuple[datetime, str]:
+    """The (occurred_at, item_id) a cursor carries; 422 naming `cursor` for anything else.
+
+    A cursor is client input like any other: only the base64url alphabet, a time that
+    converts to UTC, and an item id without control characters get through to the catalog.
+    """
+    if not _CURSOR_ALPHABET.issuperset(value):
+        raise BadRequestError("cursor", _NOT_A_CURSOR)
     try:
         at_text, item_id = base64.urlsafe_b64decode(value.encode()).decode().split("|", 1)
         at = datetime.fromisoformat(at_text)
     except (ValueError, binascii.Error) as err:
-        raise BadRequestError("cursor", "not a cursor this API returned") from err
-    if at.tzinfo is None:
-        raise BadRequestError("cursor", "not a cursor this API returned")
-    return at.astimezone(UTC), item_id
+        raise BadRequestError("cursor", _NOT_A_CURSOR) from err
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise BadRequestError("cursor", _NOT_A_CURSOR)
+    try:
+        at = at.astimezone(UTC)
+    except OverflowError as err:  # a time near year 1 or 9999 that UTC cannot hold
+        raise BadRequestError("cursor", _NOT_A_CURSOR) from err
+    if not item_id or len(item_id) > _MAX_ITEM_ID_CHARS or not item_id.isprintable():
+        raise BadRequestError("cursor", _NOT_A_CURSOR)
+    return at, item_id
 
 
 async def visible_item(
@@ -210,18 +234,41 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _content_headers(stored: StoredContent, span: tuple[int, int] | None) -> dict[str, str]:
+_FALLBACK_MEDIA_TYPE = "application/octet-stream"
+_FILE_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "._-")
+
+
+def _served_as(record: ItemRecord, stored: StoredContent) -> tuple[str, str]:
+    """The Content-Type and download file name of the content: header-safe, always.
+
+    Items stored before content types were checked may carry any text; they are served as
+    application/octet-stream rather than echoing it.
+    """
+    media_type = stored.content.content_type
+    if not is_media_type(media_type):
+        return _FALLBACK_MEDIA_TYPE, f"{record.item_id}.bin"
+    name = PurePosixPath(content_file_name(record) or f"{record.item_id}.bin").name
+    return media_type, "".join(c if c in _FILE_NAME_CHARS else "_" for c in name)
+
+
+def _content_headers(
+    record: ItemRecord, stored: StoredContent, span: tuple[int, int] | None
+) -> dict[str, str]:
     size = stored.content.size_bytes
     start, end = span if span is not None else (0, size - 1)
+    media_type, file_name = _served_as(record, stored)
     headers = {
-        "Content-Type": stored.content.content_type,
+        "Content-Type": media_type,
         "Content-Length": str(end - start + 1 if size else 0),
         "Accept-Ranges": "bytes",
         "ETag": f'"{stored.content.sha256}"',
         "Cache-Control": "private, no-store",
+        # Stored content is never a page of this site, whatever its type says: a browser
+        # saves it rather than rendering it (media elements still play it), never guesses
+        # another type, and would run nothing in it if it did render.
+        "Content-Disposition": f'attachment; filename="{file_name}"',
         "X-Content-Type-Options": "nosniff",
-        # Stored content is never a page of this site, whatever its type says.
-        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
     }
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
@@ -230,7 +277,7 @@ def _content_headers(stored: StoredContent, span: tuple[int, int] | None) -> dic
 
 async def _readable(
     services: ApiServices, caller: Principal, request: Request, item_id: str, purpose: str | None
-) -> tuple[StoredContent, tuple[int, int] | None]:
+) -> tuple[ItemRecord, StoredContent, tuple[int, int] | None]:
     await _check_purpose(services, caller, purpose)
     record = await visible_item(services, caller.role, item_id, purpose)
     if record.stored is None:
@@ -239,7 +286,7 @@ async def _readable(
     span = None
     if range_applies(request.headers.get("if-range"), f'"{stored.content.sha256}"'):
         span = parse_range(request.headers.get("range"), stored.content.size_bytes)
-    return stored, span
+    return record, stored, span
 
 
 async def _close(body: AsyncIterator[bytes]) -> None:
@@ -274,10 +321,15 @@ async def get_content(
 ) -> StreamingResponse:
     """Stream the item's plaintext; every read is audited.
 
+    Always sent as an attachment (`<item_id>.<ext>`) with `X-Content-Type-Options: nosniff`
+    and a sandboxing Content-Security-Policy, so a chat or e-mail never runs in a browser;
+    `<audio>` elements ignore the disposition and play it. A content type that is not a
+    valid media type (stored before they were checked) is sent as application/octet-stream.
+
     The first chunk is decrypted before the response starts, so content that fails its
     integrity check is a clean 500 rather than a truncated 200.
     """
-    stored, span = await _readable(services, caller, request, item_id, purpose)
+    record, stored, span = await _readable(services, caller, request, item_id, purpose)
     size = stored.content.size_bytes
     start, end = span if span is not None else (0, max(size - 1, 0))
     body = services.storage.vault.open(item_id=item_id, stored=stored, start=start, end=end)
@@ -295,7 +347,7 @@ async def get_content(
     return StreamingResponse(
         _rest(first, body),
         status_code=206 if span is not None else 200,
-        headers=_content_headers(stored, span),
+        headers=_content_headers(record, stored, span),
     )
 
 
@@ -309,6 +361,6 @@ async def head_content(
     purpose: PurposeParam = None,
 ) -> Response:
     """The headers a GET would send, without the content (nothing is read, nothing audited)."""
-    stored, span = await _readable(services, caller, request, item_id, purpose)
+    record, stored, span = await _readable(services, caller, request, item_id, purpose)
     status = 206 if span is not None else 200
-    return Response(status_code=status, headers=_content_headers(stored, span))
+    return Response(status_code=status, headers=_content_headers(record, stored, span))

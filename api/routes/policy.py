@@ -15,7 +15,8 @@ from policies.policy_file import parse_policy
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
-#: A policy is a few dozen lines; anything this large is a mistake, not a policy.
+#: A policy is a few dozen lines; anything this large is a mistake, not a policy. The body
+#: limit of PUT (`api.body_limit.BodyLimit` answers 413 above it, before the route runs).
 MAX_POLICY_BYTES = 256 * 1024
 _YAML_TYPES = frozenset(
     {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"}
@@ -53,8 +54,6 @@ async def _policy_text(request: Request) -> str:
     raw = await request.body()
     if not raw.strip():
         raise BadRequestError("policy", "the body is empty; send the policy YAML")
-    if len(raw) > MAX_POLICY_BYTES:
-        raise BadRequestError("policy", f"larger than {MAX_POLICY_BYTES} bytes")
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media == "application/json":
         try:
@@ -86,10 +85,12 @@ async def get_policy(services: Services, caller: Caller) -> dict[str, Any]:
     "",
     summary="Validate and activate a new policy version",
     openapi_extra=_PUT_BODY,
-    responses=error_responses(422),
+    responses=error_responses(413, 422),
 )
 async def put_policy(request: Request, services: Services, caller: Caller) -> dict[str, Any]:
     """The body is the policy YAML; 422 names the line and field of an invalid one.
+
+    A body over 256 KiB is refused with 413 before it is read.
 
     Items ingested from now on get their purposes under the new version; stored items keep
     theirs until `keepline policy apply` re-decides them.

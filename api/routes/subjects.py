@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.errors import BadRequestError, UnavailableError
 from api.presenters import item_json
+from api.routes.items import PLAIN
 from api.services import ApiServices, Caller, Services
 from policies.models import LawfulBasis
 from storage.errors import StorageError
@@ -21,7 +22,12 @@ from storage.subject_rights import SubjectRightsService
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 
-SubjectId = Annotated[str, Path(min_length=1, max_length=200)]
+# Only NUL is refused: PostgreSQL cannot store it, while a subject id from an event may hold
+# other control characters and its subject must still be able to exercise their rights.
+SubjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
+#: Purposes in one objection: a policy defines a few dozen at most.
+MAX_OBJECTION_PURPOSES = 100
+PurposeName = Annotated[str, Field(min_length=1, max_length=100, pattern=PLAIN)]
 _CHUNK_BYTES = 1 << 20
 
 
@@ -38,15 +44,18 @@ class RestrictionBody(_Body):
 class ObjectionBody(_Body):
     """``{"purposes": [..]}``; absent or null: every legitimate-interests purpose."""
 
-    purposes: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
-        default=None, min_length=1, description="Purposes objected to; omit for all."
+    purposes: list[PurposeName] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_OBJECTION_PURPOSES,
+        description="Purposes objected to; omit for all.",
     )
 
 
 class ConsentBody(_Body):
     """``{"purpose": str, "granted": bool}``."""
 
-    purpose: str = Field(min_length=1, max_length=100, description="A consent-based purpose.")
+    purpose: PurposeName = Field(description="A consent-based purpose.")
     granted: StrictBool = Field(description="true grants consent; false withdraws it")
 
 

@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -206,3 +207,37 @@ def test_tampered_content_is_a_clean_error_never_a_whole_response(
         assert 0 < len(received) < 499 * SEGMENT
         assert received == data[SEGMENT : SEGMENT + len(received)]
     assert "Traceback" not in response.text
+
+
+def test_hostile_requests_get_quick_clean_answers_from_the_real_server(
+    keepline_factory: Callable[..., KeeplineService], content_server: Callable[[bytes], str]
+) -> None:
+    service = keepline_factory()
+    data = os.urandom(5000)
+    call_id = _ingest(service, content_server, data)
+    item_id = _stored(service, [call_id])[call_id]["item_id"]
+    url = f"/v1/items/{item_id}/content"
+    with service.client("legal") as http:
+        # The header that took the old pattern minutes: ignored, the whole content sent.
+        started = time.monotonic()
+        hostile = http.get(url, headers={"Range": "bytes=" + " " * 4000 + "-" + " " * 4000 + "x"})
+        assert time.monotonic() - started < 5
+        assert (hostile.status_code, hostile.content) == (200, data)
+        assert hostile.headers["content-disposition"] == f'attachment; filename="{item_id}.wav"'
+        assert hostile.headers["x-content-type-options"] == "nosniff"
+        assert hostile.headers["content-security-policy"] == "sandbox; default-src 'none'"
+        # Bodies over the limit: refused before they are read, declared or chunked.
+        declared = http.post(
+            "/v1/holds",
+            content=b"x" * (2 * 1024 * 1024),
+            headers={"Content-Type": "application/json"},
+        )
+        chunked = http.post(
+            "/v1/holds",
+            content=iter([b"x" * 65536] * 40),
+            headers={"Content-Type": "application/json"},
+        )
+        for refused in (declared, chunked):
+            assert refused.status_code == 413
+            assert refused.json()["error"] == "PayloadTooLargeError"
+        assert http.get(url, headers={"Range": "bytes=0-9"}).content == data[:10]

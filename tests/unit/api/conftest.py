@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,8 +20,12 @@ from api.auth import build_authenticator
 from api.services import ApiServices
 from api.settings import ApiSettings
 from policies.policy_file import load_default_policy
+from storage.cipher import AesGcmSegmentCipher
+from storage.filesystem_store import FilesystemObjectStore
+from storage.keyring import InMemoryKeyRing
 from storage.models import PartyRow, PurposeRow
 from storage.runtime import StorageRuntime, build_storage
+from storage.service import ContentVault
 from storage.settings import StorageSettings
 from storage.sql_subjects import SqlSubjectStore
 
@@ -64,6 +70,7 @@ class Harness:
     registry: CollectorRegistry
     transport: httpx.ASGITransport
     counter: list[int] = field(default_factory=lambda: [0])
+    shared_content: dict[bytes, str] = field(default_factory=dict)
 
     def client(self, role: str | None = None, *, token: str | None = None) -> httpx.AsyncClient:
         """A client with the token of role (or the token given; none: anonymous)."""
@@ -116,6 +123,50 @@ class Harness:
         )
         return claim.item_id
 
+    async def add_content(self, data: bytes, *, content_type: str = "text/plain") -> str:
+        """Catalogue an item with data as its (encrypted) content; return its id.
+
+        The content type is stored as given, unchecked, as an item ingested before
+        content types were validated would have it.
+        """
+        self.counter[0] += 1
+        at = NOW - timedelta(minutes=self.counter[0])
+        event_id = f"e-{self.counter[0]}"
+        claim = await self.storage.catalog.claim(
+            source="unit",
+            event_id=event_id,
+            item_type="chat",
+            occurred_at=at,
+            ingested_at=NOW,
+            policy_version="v-unit",
+            event={"type": "chat", "event_id": event_id, "source": "unit"},
+            parties=[PartyRow("visitor-1", "cust-1", "agent-1")],
+            attributes={},
+        )
+        stored = await asyncio.to_thread(
+            self.storage.vault.seal,
+            item_id=claim.item_id,
+            chunks=iter([data]),
+            content_type=content_type,
+            expected_size_bytes=len(data),
+            expected_sha256=hashlib.sha256(data).hexdigest(),
+            tags={},
+        )
+        await self.storage.catalog.commit_stored(
+            claim.item_id,
+            stored=stored,
+            purposes=[PurposeRow("legal", "legal_obligation", at + timedelta(days=365))],
+            hold_ids=(),
+            s3_synced=True,
+        )
+        return claim.item_id
+
+    async def shared_content_item(self, data: bytes) -> str:
+        """An item whose content is data, stored on first use (for property tests)."""
+        if data not in self.shared_content:
+            self.shared_content[data] = await self.add_content(data)
+        return self.shared_content[data]
+
     async def restrict(self, subject_id: str) -> None:
         """Restrict processing of a subject's items."""
         await SqlSubjectStore(self.storage.db).set_restricted(subject_id, restricted=True, at=NOW)
@@ -135,6 +186,11 @@ async def build_harness(tmp_path: Path, settings: ApiSettings | None = None) -> 
     storage = build_storage(
         StorageSettings(data_dir=tmp_path, s3_endpoint="http://127.0.0.1:9", s3_bucket="unused")
     )
+    # Content goes to a directory with S3's semantics, so content routes need no server.
+    objects = FilesystemObjectStore(tmp_path / "objects")
+    objects.ensure_bucket()
+    vault = ContentVault(objects, InMemoryKeyRing(), AesGcmSegmentCipher(4096))
+    storage = replace(storage, store=objects, vault=vault)  # type: ignore[arg-type]  # same port
     await storage.db.create_schema()
     await storage.policies.bootstrap(load_default_policy(), at=NOW)
     clock = Clock(NOW)

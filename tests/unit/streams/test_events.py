@@ -91,3 +91,41 @@ def test_content_and_inline_content_together_are_refused() -> None:
     with pytest.raises(BadEventError) as refused:
         validate_artefact(chat)
     assert refused.value.field == "content_inline"
+
+
+HOSTILE_CONTENT_TYPES = [
+    "audio/wav\r\nSet-Cookie: a=b",
+    "audio/wav\n",
+    "text/html\x00",
+    "audio",
+    "audio/",
+    "/wav",
+    "audio/wav; charset",
+    'text/plain; charset="utf-8',
+    "audio/wäv",
+    "audio/" + "w" * 200,
+]
+
+
+@pytest.mark.parametrize("content_type", HOSTILE_CONTENT_TYPES)
+def test_a_content_type_that_is_not_a_media_type_is_refused(content_type: str) -> None:
+    call = _call()
+    call["content"]["content_type"] = content_type
+    chat = example("chat")
+    chat["content_inline"]["content_type"] = content_type
+    for body, field in ((call, "content.content_type"), (chat, "content_inline.content_type")):
+        with pytest.raises(BadEventError) as refused:
+            validate_artefact(body)
+        assert refused.value.reason is DeadLetterReason.SCHEMA_VIOLATION
+        assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    "content_type", ["audio/wav", "text/plain; charset=utf-8", 'multipart/mixed; boundary="a b"']
+)
+def test_media_types_with_parameters_are_kept_as_given(content_type: str) -> None:
+    call = _call()
+    call["content"]["content_type"] = content_type
+    event = validate_artefact(call)
+    assert event.content is not None
+    assert event.content.content_type == content_type
