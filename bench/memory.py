@@ -32,6 +32,7 @@ def ingest_peak_rss_mb(ctx: BenchContext) -> Result:
         stack=ctx.stack,
         workdir=ctx.workdir / "keepline-rss",
         env={"KEEPLINE_CONCURRENCY": str(ctx.settings.concurrency)},
+        content_sources=[f"http://127.0.0.1:{ctx.content.port}"],
     )
     service.start()
     try:

@@ -66,6 +66,7 @@ def _run_shared(ctx: BenchContext, names: list[str]) -> None:
         stack=ctx.stack,
         workdir=ctx.workdir / "keepline-main",
         env={"KEEPLINE_CONCURRENCY": str(ctx.settings.concurrency)},
+        content_sources=[f"http://127.0.0.1:{ctx.content.port}"],
     )
     ctx.say("starting the shared keepline")
     try:

@@ -30,6 +30,7 @@ class KeeplineProcess:
         workdir: Its data directory, key ring, policy file and log go here.
         policy_text: The policy YAML; keepline's example policy when None.
         env: Further KEEPLINE_* settings.
+        content_sources: Origins it may fetch content from (KEEPLINE_CONTENT_SOURCES).
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class KeeplineProcess:
         workdir: Path,
         policy_text: str | None = None,
         env: Mapping[str, str] | None = None,
+        content_sources: Iterable[str] = (),
     ) -> None:
         suffix = uuid.uuid4().hex[:8]
         self.workdir = workdir
@@ -62,6 +64,7 @@ class KeeplineProcess:
             ),
             "KEEPLINE_APP_ID": f"keepline-bench-{suffix}",
             "KEEPLINE_TOPIC_PARTITIONS": "4",
+            "KEEPLINE_CONTENT_SOURCES": ",".join(content_sources),
             **{f"KEEPLINE_TOPIC_{kind.upper()}": topic for kind, topic in self.topics.items()},
         }
         if policy_text is not None:

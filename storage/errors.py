@@ -99,10 +99,21 @@ class ObjectNotFoundError(ObjectStoreError):
 
 
 class ContentMismatchError(StorageError):
-    """Fetched content does not match its reference's size or sha256: the input is bad."""
+    """Fetched content does not match its reference's size or sha256: the input is bad.
+
+    The message never holds what was fetched (its size or digest): it ends up in a dead
+    letter, which whoever publishes events can read, and would let them learn the size and
+    digest of any content keepline can reach. `actual` stays on the error for the caller.
+    """
 
     def __init__(self, *, field: str, expected: str, actual: str) -> None:
         self.field = field
         self.expected = expected
         self.actual = actual
-        super().__init__(f"content {field} mismatch: expected {expected}, got {actual}")
+        if field == "sha256":
+            message = "content failed its sha256 check"
+        elif field == "size_bytes":
+            message = "content size differs from size_bytes"
+        else:
+            message = f"content failed its {field} check"
+        super().__init__(message)

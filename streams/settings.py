@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.sources import ContentSources
 
 
 class StreamSettings(BaseSettings):
@@ -26,6 +30,38 @@ class StreamSettings(BaseSettings):
         default=False, description="Accept file:// content references (operator opt-in)."
     )
     fetch_timeout_s: float = Field(default=30.0, gt=0, description="Per-read fetch timeout.")
+    content_sources: str = Field(
+        default="",
+        description="Comma-separated origins content may be fetched from: http://host:port, "
+        "https://host[:port] (exact scheme, host and port) and s3://bucket (on the S3 "
+        "endpoint, never keepline's own bucket). Nothing else is fetched (content_forbidden). "
+        "A host whose addresses are loopback, link-local, private or otherwise not public "
+        "is refused unless each such address is listed too (e.g. http://127.0.0.1:8099).",
+    )
+    content_s3_access_key: str | None = Field(
+        default=None,
+        description="Access key for s3:// content sources (read-only; never keepline's own). "
+        "Unset: s3 sources are read anonymously.",
+    )
+    content_s3_secret_key: SecretStr | None = Field(
+        default=None, description="Secret key for s3:// content sources."
+    )
+    file_uri_root: Path | None = Field(
+        default=None,
+        description="The only directory file:// content may come from (regular files under "
+        "it). Unset: file URIs are refused even with KEEPLINE_ALLOW_FILE_URIS=1.",
+    )
+    fetch_deadline_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="The longest one whole content fetch may take; a slower source is "
+        "dead-lettered as content_missing.",
+    )
+    fetch_max_bytes: int = Field(
+        default=8 << 30,
+        gt=0,
+        description="The most bytes one content fetch may deliver, whatever size_bytes says.",
+    )
     concurrency: int = Field(
         default=4, ge=1, le=64, description="Content uploads at once per worker (memory bound)."
     )
@@ -68,3 +104,9 @@ class StreamSettings(BaseSettings):
     retry_max_s: float = Field(default=15.0, gt=0, description="Longest retry backoff.")
     sweep_interval_s: float = Field(default=60.0, gt=0, description="Retention sweep interval.")
     worker_web_port: int = Field(default=0, ge=0, description="Faust's own web port (0: disabled).")
+
+    @field_validator("content_sources")
+    @classmethod
+    def _parse_sources(cls, value: str) -> str:
+        ContentSources.parse(value)  # raises ValueError naming the bad entry
+        return value

@@ -201,11 +201,11 @@ def build_worker_app(
     )
     consent_topic = app.topic(settings.topic_consent, key_serializer="raw", value_serializer="raw")
     dlq_topic = app.topic(settings.topic_dlq, key_serializer="raw", value_serializer="raw")
-    s3_client = getattr(storage.store, "client", None)
-    fetcher = ContentFetcher(
-        s3_client=s3_client,
-        allow_file_uris=settings.allow_file_uris,
-        timeout_s=settings.fetch_timeout_s,
+    fetcher = ContentFetcher.from_settings(
+        settings,
+        s3_endpoint=storage.settings.s3_endpoint,
+        own_bucket=storage.settings.s3_bucket,
+        s3_region=storage.settings.s3_region,
     )
     ingest = IngestService(
         catalog=storage.catalog,

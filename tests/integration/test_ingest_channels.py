@@ -41,8 +41,10 @@ def test_every_channel_is_stored_once_and_reads_back(
     minio_client: Minio,
     bucket_factory: BucketFactory,
 ) -> None:
-    service = keepline_factory(env={"KEEPLINE_LAG_INTERVAL_S": "0.5"})
     staging = bucket_factory("staging", object_lock=False)
+    service = keepline_factory(
+        env={"KEEPLINE_LAG_INTERVAL_S": "0.5"}, content_sources=[f"s3://{staging}"]
+    )
     message = b"From: accounts@example.co.uk\r\nSubject: renewal\r\n\r\n" + os.urandom(20_000)
     minio_client.put_object(staging, "mx-1/4711.eml", io.BytesIO(message), len(message))
     transcript = b"agent: hello\nvisitor: my router keeps dropping the line\n" * 500

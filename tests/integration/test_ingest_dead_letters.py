@@ -31,8 +31,8 @@ def test_each_dead_letter_reason(
     minio_client: Minio,
     bucket_factory: BucketFactory,
 ) -> None:
-    service = keepline_factory()
     staging = bucket_factory("staging", object_lock=False)
+    service = keepline_factory(content_sources=[f"s3://{staging}"])
     good_ref = generated_content.ref(200_000, seed=7)
     missing_http = dict(good_ref, uri=content_server(b"x").rsplit("/", 1)[0] + "/absent.wav")
     missing_s3 = dict(good_ref, uri=f"s3://{staging}/nothing/here.wav")
@@ -81,6 +81,15 @@ def test_each_dead_letter_reason(
     assert by_reason["schema_violation"].startswith("parties:")
     assert by_reason["inline_too_large"].startswith("content_inline.data_b64:")
     assert by_reason["unknown_type"].startswith("type:")
+    # What was fetched is never echoed: not its digest, not its size, not the source's status
+    # or whether a bucket or key exists.
+    for reason in ("checksum_mismatch", "size_mismatch"):
+        assert good_ref["sha256"] not in by_reason[reason]
+        assert str(good_ref["size_bytes"]) not in by_reason[reason]
+    assert by_reason["checksum_mismatch"] == "content failed its sha256 check"
+    assert by_reason["size_mismatch"] == "content size differs from size_bytes"
+    missing = [letter["error"] for letter in letters if letter["reason"] == "content_missing"]
+    assert missing == ["content not available from the source"] * 2
 
     # Nothing of a refused event stays: one object, for the good event only.
     assert len(object_versions(minio_client, service.bucket)) == 1

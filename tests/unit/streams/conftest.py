@@ -25,6 +25,7 @@ from storage.sql_policies import SqlPolicyStore
 from streams.fetch import ContentFetcher
 from streams.ingest import IngestService
 from streams.metrics import StreamMetrics
+from streams.sources import ContentSources
 from tests.contract_examples import example
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -110,6 +111,7 @@ async def env_factory(tmp_path: Path) -> AsyncIterator[EnvFactory]:
         catalog_cls: type[SqlCatalog] = SqlCatalog,
         store_cls: type[FilesystemObjectStore] = FilesystemObjectStore,
         allow_file_uris: bool = True,
+        content_sources: str = "",
         uploads: int = 4,
     ) -> IngestEnv:
         root = tmp_path / f"env-{next(counter)}"
@@ -124,7 +126,12 @@ async def env_factory(tmp_path: Path) -> AsyncIterator[EnvFactory]:
         keyring = InMemoryKeyRing()
         vault = ContentVault(store, keyring, AesGcmSegmentCipher(SEGMENT_BYTES))
         lock_sync = ObjectLockSync(catalog, store)
-        fetcher = ContentFetcher(s3_client=None, allow_file_uris=allow_file_uris, timeout_s=5)
+        fetcher = ContentFetcher(
+            sources=ContentSources.parse(content_sources),
+            allow_file_uris=allow_file_uris,
+            file_uri_root=root,
+            timeout_s=5,
+        )
         service = IngestService(
             catalog=catalog,
             policies=policies,

@@ -213,7 +213,8 @@ async def test_an_attempt_that_loses_the_commit_drops_only_its_own_upload(
         ({"sha256": "0" * 64}, DeadLetterReason.CHECKSUM_MISMATCH),
         ({"size_bytes": 10}, DeadLetterReason.SIZE_MISMATCH),
         ({"size_bytes": 10_000_000}, DeadLetterReason.SIZE_MISMATCH),
-        ({"uri": "file:///nonexistent/keepline/recording.wav"}, DeadLetterReason.CONTENT_MISSING),
+        # Outside KEEPLINE_FILE_URI_ROOT: refused whether or not it exists.
+        ({"uri": "file:///nonexistent/keepline/recording.wav"}, DeadLetterReason.CONTENT_FORBIDDEN),
     ],
 )
 async def test_bad_content_frees_the_claim_and_leaves_nothing(

@@ -172,7 +172,7 @@ async def test_a_dead_letter_is_retried_until_the_topic_takes_it(env_factory: En
 async def test_an_unreachable_content_source_ends_as_content_missing(
     env_factory: EnvFactory,
 ) -> None:
-    env = await env_factory()
+    env = await env_factory(content_sources="http://127.0.0.1:9")
     sink = ListDeadLetters()
     event = env.call("u-1", b"abc")
     event["content"]["uri"] = "http://127.0.0.1:9/recording.wav"  # discard port: refused
