@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from api.settings import ApiSettings
-from keepline.commands import keys, policy, reconcile, sweep
+from keepline.commands import db, keys, policy, reconcile, sweep
 from policies.settings import PolicySettings
 from storage.settings import StorageSettings
 from streams.settings import StreamSettings
@@ -21,8 +21,9 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # The Kafka client is chatty at INFO about every (re)connection.
-    for noisy in ("aiokafka", "faust", "mode", "kafka"):
+    # The Kafka client is chatty at INFO about every (re)connection; Alembic about every
+    # start-up (storage logs a schema upgrade itself).
+    for noisy in ("aiokafka", "faust", "mode", "kafka", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The S3 client's own retries warn per attempt; keepline logs each retry it makes once.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_parser(sub)
     keys.add_parser(sub)
     reconcile.add_parser(sub)
+    db.add_parser(sub)
     return parser
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -13,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from storage.schema import metadata
+from storage.migrations import SchemaState, schema_state, upgrade
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -48,10 +50,12 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         # Bound values are personal data (addresses, subject ids): never in error messages.
         kwargs: dict[str, Any] = {"hide_parameters": True}
+        self._sqlite_file: Path | None = None
         if self.is_sqlite:
             path = url.split(":///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._sqlite_file = Path(path)
+                self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
@@ -59,10 +63,44 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
-    async def create_schema(self) -> None:
-        """Create missing tables (idempotent)."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+    async def create_schema(self) -> tuple[SchemaState, SchemaState]:
+        """Upgrade the schema to the newest revision, creating it in an empty catalog.
+
+        Idempotent, and safe when several processes start at once: they migrate in turn.
+
+        Returns:
+            The schema state before and after.
+
+        Raises:
+            SchemaTooNewError: The catalog is at a revision this code does not know.
+        """
+        async with self._migration_lock(), self.engine.connect() as conn:
+            return await conn.run_sync(upgrade)
+
+    async def schema_state(self) -> SchemaState:
+        """Where the catalog's schema stands, without changing it."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(schema_state)
+
+    @asynccontextmanager
+    async def _migration_lock(self) -> AsyncIterator[None]:
+        # PostgreSQL takes an advisory lock inside the migration's transaction. SQLite runs
+        # DDL outside transactions, so processes sharing a file take turns on a lock beside it.
+        if self._sqlite_file is None:
+            yield
+            return
+        lock = self._sqlite_file.with_name(f"{self._sqlite_file.name}.migrate-lock")
+        with lock.open("a") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(0.05)  # another process is migrating this catalog
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:

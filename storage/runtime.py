@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
+from service.retention.locks import ObjectLockSync
 from storage.cipher import AesGcmSegmentCipher
 from storage.database import Database
 from storage.keyring import FileKeyRing
 from storage.minio_store import MinioObjectStore
-from storage.object_lock import ObjectLockSync
 from storage.service import ContentVault
 from storage.settings import StorageSettings
 from storage.sql_audit import SqlAuditLog
 from storage.sql_catalog import SqlCatalog
 from storage.sql_policies import SqlPolicyStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,12 @@ def build_storage(settings: StorageSettings) -> StorageRuntime:
 
 
 async def prepare_storage(runtime: StorageRuntime) -> None:
-    """Create the catalog schema and the bucket (idempotent; waits for nothing)."""
-    await runtime.db.create_schema()
+    """Upgrade the catalog schema and create the bucket (idempotent; waits for nothing).
+
+    Raises:
+        SchemaTooNewError: The catalog was upgraded by a newer keepline.
+    """
+    before, after = await runtime.db.create_schema()
+    if before.current != after.current:
+        log.info("catalog schema upgraded from %s to %s", before.current or "empty", after.current)
     await asyncio.to_thread(runtime.store.ensure_bucket)

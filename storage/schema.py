@@ -1,7 +1,8 @@
 """The catalog's tables (SQLAlchemy Core), shared by every catalog repository.
 
 One metadata for all of keepline's state, so SQLite and PostgreSQL get the same schema.
-Times are stored as timezone-aware timestamps (UTC).
+Times are stored as timezone-aware timestamps (UTC). This describes the newest revision of
+`storage/migrations`; a change here is a new revision there.
 """
 
 from __future__ import annotations
@@ -93,6 +94,13 @@ items = Table(
 )
 Index("ix_items_occurred", items.c.occurred_at)
 Index("ix_items_status", items.c.status)
+# Only the rows the sweeper must bring in line with the object store (revision 0002).
+Index(
+    "ix_items_unsynced",
+    items.c.item_id,
+    sqlite_where=items.c.s3_synced.is_(False),
+    postgresql_where=items.c.s3_synced.is_(False),
+)
 
 item_parties = Table(
     "item_parties",

@@ -3,13 +3,15 @@
 Test modules subclass the contracts and provide a `db` fixture: a `storage.database.Database`
 on a fresh, empty catalog whose schema is at the newest revision. The contracts cover the
 item catalog (`catalog.py`), legal holds (`holds.py`), data subjects (`subjects.py`), the
-audit chain (`audit_log.py`), leases (`leases.py`) and policy versions (`policy_versions.py`).
+audit chain (`audit_log.py`), leases (`leases.py`), policy versions (`policy_versions.py`)
+and the schema migrations (`migrations.py`, which also needs a `fresh_url` factory).
 """
 
 from tests.catalog_contract.audit_log import AuditLogContract
 from tests.catalog_contract.catalog import CatalogContract
 from tests.catalog_contract.holds import HoldStoreContract
 from tests.catalog_contract.leases import LeasesContract
+from tests.catalog_contract.migrations import MigrationsContract
 from tests.catalog_contract.policy_versions import PolicyStoreContract
 from tests.catalog_contract.scans import CatalogScansContract
 from tests.catalog_contract.subjects import SubjectStoreContract
@@ -20,6 +22,7 @@ __all__ = [
     "CatalogScansContract",
     "HoldStoreContract",
     "LeasesContract",
+    "MigrationsContract",
     "PolicyStoreContract",
     "SubjectStoreContract",
 ]

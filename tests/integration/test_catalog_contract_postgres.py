@@ -13,6 +13,7 @@ from tests.catalog_contract import (
     CatalogScansContract,
     HoldStoreContract,
     LeasesContract,
+    MigrationsContract,
     PolicyStoreContract,
     SubjectStoreContract,
 )
@@ -25,6 +26,11 @@ async def db(catalog_url: CatalogUrlFactory) -> AsyncIterator[Database]:
     await database.create_schema()
     yield database
     await database.dispose()
+
+
+@pytest.fixture
+def fresh_url(catalog_url: CatalogUrlFactory) -> CatalogUrlFactory:
+    return catalog_url
 
 
 class TestCatalogOnPostgres(CatalogContract):
@@ -52,4 +58,8 @@ class TestLeasesOnPostgres(LeasesContract):
 
 
 class TestPolicyVersionsOnPostgres(PolicyStoreContract):
+    pass
+
+
+class TestMigrationsOnPostgres(MigrationsContract):
     pass

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tests.catalog_contract import (
     CatalogScansContract,
     HoldStoreContract,
     LeasesContract,
+    MigrationsContract,
     PolicyStoreContract,
     SubjectStoreContract,
 )
@@ -25,6 +27,12 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     await database.create_schema()
     yield database
     await database.dispose()
+
+
+@pytest.fixture
+def fresh_url(tmp_path: Path) -> Callable[[], str]:
+    names = itertools.count()
+    return lambda: f"sqlite+aiosqlite:///{tmp_path / f'fresh-{next(names)}.db'}"
 
 
 class TestCatalogOnSqlite(CatalogContract):
@@ -52,4 +60,8 @@ class TestLeasesOnSqlite(LeasesContract):
 
 
 class TestPolicyVersionsOnSqlite(PolicyStoreContract):
+    pass
+
+
+class TestMigrationsOnSqlite(MigrationsContract):
     pass

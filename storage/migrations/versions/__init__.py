@@ -1,0 +1,1 @@
+"""The catalog schema revisions, oldest first (loaded by Alembic, not imported)."""
