@@ -19,13 +19,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install keepline
 
-stack: setup ## fetch Kafka (Maven) and build MinIO (go install) into .cache/
+stack: setup ## fetch Kafka (Maven), build MinIO (go install) into .cache/, find PostgreSQL
 	@$(BIN)/python -m deploy provision
 
 run: stack ## start Kafka, MinIO and keepline in the foreground (Ctrl-C stops all)
 	@$(BIN)/python -m deploy run
 
-test: stack ## the whole suite, integration tests on real Kafka and MinIO
+test: stack ## the whole suite, integration tests on real Kafka, MinIO and PostgreSQL
 	@$(BIN)/python -m pytest
 
 test-unit: setup ## unit tests only (no services)
