@@ -193,7 +193,8 @@ def create_app(
         stream_settings: Kafka and the topic names.
         policy_settings: The policy file loaded at start-up.
         registry: Prometheus registry shared with the workers (default: a new one).
-        extra_readiness: Further checks /readyz runs (e.g. the stream worker).
+        extra_readiness: Further checks /readyz runs (e.g. the stream worker): each returns
+            None when ready, else why not.
         clock: The time source.
         services: Ready-made services (tests): used as given, neither started nor closed.
 

@@ -17,14 +17,14 @@ from api.app import build_api_services, create_app
 from api.settings import ApiSettings
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
+from service.retention.service import build_sweeper, default_holder, sweep_forever
+from service.subjects.consent import ConsentService
+from service.subjects.service import SubjectRightsService
 from storage.errors import StorageError
-from storage.retention import build_sweeper, default_holder, sweep_forever
 from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql_leases import SqlLeases
-from storage.subject_rights import SubjectRightsService
 from streams.audit_publisher import audit_publisher_job
-from streams.consent import ConsentService
 from streams.jobs import Job, supervise
 from streams.kafka_admin import ensure_topics_async
 from streams.metrics import StreamMetrics

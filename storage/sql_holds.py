@@ -1,7 +1,7 @@
 """SqlHoldStore: legal holds and the items each one covers (``hold_items``), in the catalog.
 
 Coverage is materialised: placing a hold records a ``hold_items`` row for every stored item
-its criteria match, and items ingested later get theirs at ingest (`streams.ingest`). The
+its criteria match, and items ingested later get theirs at ingest (`service.ingest.service`). The
 candidates are found in SQL (types, dates, parties, attributes) and each one is confirmed by
 `policies.hold_covers`, the one definition of what a hold covers. Every newly covered or
 uncovered item is marked ``s3_synced = False`` in the same transaction, so its S3 legal-hold

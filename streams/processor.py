@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from service.ingest.service import Artefact, IngestService
 from storage.errors import StorageError
 from streams.errors import (
     BadEventError,
@@ -26,7 +27,6 @@ from streams.errors import (
     StreamsError,
 )
 from streams.events import ConsentEvent, validate_artefact, validate_consent
-from streams.ingest import Artefact, IngestService
 from streams.metrics import StreamMetrics
 
 log = logging.getLogger(__name__)

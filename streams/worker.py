@@ -21,10 +21,10 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from service.ingest.service import IngestService
 from storage.runtime import StorageRuntime
 from streams.acks import Partition, PartitionOrder
 from streams.fetch import ContentFetcher
-from streams.ingest import IngestService
 from streams.metrics import ConsumerLag, StreamMetrics
 from streams.processor import ConsentHandler, MessageProcessor, RawMessage
 from streams.readiness import AssignmentWatch

@@ -14,9 +14,9 @@ from api.services import ApiServices, Caller, Services
 from policies.errors import InvalidHoldCriteria
 from policies.holds import criteria_from_json
 from policies.models import HoldCriteria
-from storage.holds_service import HoldsService
+from service.holds.service import HoldsService
+from service.subjects.service import SubjectRightsService
 from storage.sql_holds import HoldAlreadyReleasedError, HoldNotFoundError, SqlHoldStore
-from storage.subject_rights import SubjectRightsService
 
 router = APIRouter(prefix="/v1/holds", tags=["holds"])
 

@@ -20,9 +20,9 @@ from api.presenters import ItemOut, ItemPageOut, item_json
 from api.ranges import parse_range, range_applies
 from api.services import ApiServices, Caller, Services
 from policies.access import visible_to
-from storage.facts import purpose_states
+from service.facts import purpose_states
+from service.subjects.export import content_file_name
 from storage.models import ItemQuery, ItemRecord, StoredContent
-from storage.subject_export import content_file_name
 from streams.media_type import is_media_type
 
 log = logging.getLogger(__name__)

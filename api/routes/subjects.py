@@ -16,9 +16,9 @@ from api.presenters import item_json
 from api.routes.items import PLAIN
 from api.services import ApiServices, Caller, Services
 from policies.models import LawfulBasis
+from service.subjects.export import SubjectExporter
+from service.subjects.service import SubjectRightsService
 from storage.errors import StorageError
-from storage.subject_export import SubjectExporter
-from storage.subject_rights import SubjectRightsService
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 

@@ -27,9 +27,9 @@ from policies.models import Policy
 from policies.outcomes import PolicyChange
 from policies.policy_file import load_policy
 from policies.retention import plan_policy_change
-from storage.facts import item_facts
+from service.facts import item_facts
+from service.retention.service import SWEEP_LEASE, default_holder, purpose_rows, purpose_tags
 from storage.models import ItemQuery
-from storage.retention import SWEEP_LEASE, default_holder, purpose_rows, purpose_tags
 from storage.runtime import StorageRuntime
 from storage.sql_leases import LeaseUnavailableError, Renew, SqlLeases
 from storage.sql_subjects import SqlSubjectStore

@@ -14,11 +14,17 @@ from typing import Any, TextIO
 from keepline.commands import add_lease_options
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
-from storage.retention import SWEEP_LEASE, SweepEntry, SweepReport, build_sweeper, default_holder
+from service.retention.service import (
+    SWEEP_LEASE,
+    SweepEntry,
+    SweepReport,
+    build_sweeper,
+    default_holder,
+)
+from service.subjects.service import SubjectRightsService
 from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql_leases import LeaseUnavailableError, SqlLeases
-from storage.subject_rights import SubjectRightsService
 
 #: Below this many items a progress bar is not worth drawing.
 PROGRESS_FROM_ITEMS = 200

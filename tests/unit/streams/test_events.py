@@ -5,7 +5,7 @@ import pytest
 
 from streams.errors import BadEventError, DeadLetterReason
 from streams.events import MAX_INLINE_BYTES, CallRecording, Chat, Email, validate_artefact
-from tests.unit.streams.conftest import example
+from tests.unit.conftest import example
 
 
 def test_every_contract_example_validates() -> None:

@@ -12,7 +12,7 @@ from storage.models import ItemQuery
 from storage.ports import PutResult
 from streams.events import ConsentEvent
 from streams.processor import MessageProcessor, RawMessage
-from tests.unit.streams.conftest import EnvFactory, IngestEnv
+from tests.unit.conftest import EnvFactory, IngestEnv
 
 
 class ListDeadLetters:

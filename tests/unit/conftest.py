@@ -14,16 +14,16 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from policies.policy_file import load_default_policy
+from service.ingest.service import IngestService
+from service.retention.locks import ObjectLockSync
 from storage.cipher import AesGcmSegmentCipher
 from storage.database import Database
 from storage.filesystem_store import FilesystemObjectStore
 from storage.keyring import InMemoryKeyRing
-from storage.object_lock import ObjectLockSync
 from storage.service import ContentVault
 from storage.sql_catalog import SqlCatalog
 from storage.sql_policies import SqlPolicyStore
 from streams.fetch import ContentFetcher
-from streams.ingest import IngestService
 from streams.metrics import StreamMetrics
 from streams.sources import ContentSources
 from tests.contract_examples import example

@@ -22,24 +22,24 @@ from policies.subject_rights import (
     erasure_outcome,
     ignored_objections,
 )
-from storage.destruction import ItemDestroyer
-from storage.errors import StorageError
-from storage.facts import item_facts
-from storage.models import ItemQuery, ItemRecord, PurposeRow
-from storage.object_lock import ObjectLockSync
-from storage.ports import ObjectStore
-from storage.runtime import StorageRuntime
-from storage.sql_audit import SqlAuditLog
-from storage.sql_catalog import SqlCatalog
-from storage.sql_policies import SqlPolicyStore
-from storage.sql_subjects import ALL_PURPOSES, Change, DeferredErasure, SqlSubjectStore
-from storage.subject_results import (
+from service.facts import item_facts
+from service.retention.destruction import ItemDestroyer
+from service.retention.locks import ObjectLockSync
+from service.subjects.models import (
     ConsentResult,
     ErasureResult,
     ObjectionResult,
     RestrictionResult,
     RetainedItem,
 )
+from storage.errors import StorageError
+from storage.models import ItemQuery, ItemRecord, PurposeRow
+from storage.ports import ObjectStore
+from storage.runtime import StorageRuntime
+from storage.sql_audit import SqlAuditLog
+from storage.sql_catalog import SqlCatalog
+from storage.sql_policies import SqlPolicyStore
+from storage.sql_subjects import ALL_PURPOSES, Change, DeferredErasure, SqlSubjectStore
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +340,7 @@ class SubjectRightsService:
         stored = record.stored
         if stored is None:
             return
-        # The same tags as at ingest (streams.ingest): type and purpose names, nothing personal.
+        # The same tags as at ingest: type and purpose names, nothing personal.
         names = "+".join(sorted(p.name for p in record.purposes)) or "none"
         tags = {"kl-type": record.type, "kl-purposes": names}
         await asyncio.to_thread(self._store.set_tags, stored.object_key, stored.version_id, tags)

@@ -25,11 +25,11 @@ from sqlalchemy import ColumnElement, exists, func, select
 from policies.models import Policy, PurposeState
 from policies.outcomes import Decision, SweepAction
 from policies.retention import decide
-from storage.destruction import ItemDestroyer
+from service.facts import item_facts
+from service.retention.destruction import ItemDestroyer
+from service.retention.locks import ObjectLockSync
 from storage.errors import StorageError
-from storage.facts import item_facts
 from storage.models import ItemRecord, ItemStatus, PurposeRow
-from storage.object_lock import ObjectLockSync
 from storage.ports import ObjectStore
 from storage.runtime import StorageRuntime
 from storage.schema import hold_items, holds, item_purposes, items

@@ -20,7 +20,7 @@ from storage.sql_catalog import SqlCatalog
 from streams.errors import BadEventError, DeadLetterReason
 from streams.events import validate_artefact
 from streams.processor import is_transient
-from tests.unit.streams.conftest import NOW, EnvFactory, IngestEnv
+from tests.unit.conftest import NOW, EnvFactory, IngestEnv
 
 
 async def _rows(env: IngestEnv) -> list[Any]:

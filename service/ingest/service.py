@@ -27,15 +27,15 @@ from functools import partial
 from policies.holds import active_holds_covering
 from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts, Policy, PurposeState
 from policies.retention import Consents, Objections, purposes_at_ingest
+from service.ingest.batching import Batcher
+from service.retention.locks import ObjectLockSync
 from storage.errors import ContentMismatchError, ObjectStoreUnavailableError, StorageError
 from storage.models import Claim, ItemStatus, PartyRow, PurposeRow, StoredContent
-from storage.object_lock import ObjectLockSync
 from storage.service import ContentVault, object_key_for
 from storage.sql_catalog import SqlCatalog, abandon_claim
 from storage.sql_catalog_rows import NewItem
 from storage.sql_policies import SqlPolicyStore
 from storage.sql_subjects import standing_objections
-from streams.batching import Batcher
 from streams.errors import BadEventError, DeadLetterReason
 from streams.events import CallRecording, Chat, Email
 from streams.fetch import ContentFetcher

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from policies.models import HoldCriteria
+from service.retention.locks import ObjectLockSync
 from storage.errors import StorageError
-from storage.object_lock import ObjectLockSync
 from storage.sql_audit import SqlAuditLog
 from storage.sql_catalog import SqlCatalog
 from storage.sql_holds import HoldRecord, SqlHoldStore

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
+from service.subjects.service import SubjectRightsService
 from storage.models import ItemRecord
 from storage.service import ContentVault
 from storage.sql_audit import SqlAuditLog
-from storage.subject_rights import SubjectRightsService
 
 #: The ``format`` of items.json; bumped on any incompatible change of its shape.
 EXPORT_FORMAT = "keepline.subject-export/1"

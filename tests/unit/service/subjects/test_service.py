@@ -18,13 +18,16 @@ from api.presenters import item_json
 from policies.models import ArtefactType
 from policies.policy_file import parse_policy
 from policies.retention import purposes_at_ingest
+from service.retention.destruction import ItemDestroyer
+from service.retention.locks import ObjectLockSync
+from service.subjects.consent import ConsentService
+from service.subjects.export import SubjectExporter
+from service.subjects.service import SubjectRightsService
 from storage.cipher import AesGcmSegmentCipher
 from storage.database import Database
-from storage.destruction import ItemDestroyer
 from storage.filesystem_store import FilesystemObjectStore
 from storage.keyring import InMemoryKeyRing
 from storage.models import ItemQuery, PartyRow, PurposeRow
-from storage.object_lock import ObjectLockSync
 from storage.ports import ObjectVersion
 from storage.schema import deferred_erasures, hold_items, holds, tombstones
 from storage.service import ContentVault, object_key_for
@@ -32,9 +35,6 @@ from storage.sql_audit import SqlAuditLog
 from storage.sql_catalog import SqlCatalog
 from storage.sql_policies import SqlPolicyStore
 from storage.sql_subjects import Change, SqlSubjectStore
-from storage.subject_export import SubjectExporter
-from storage.subject_rights import SubjectRightsService
-from streams.consent import ConsentService
 from streams.events import ConsentEvent
 
 POLICY = """

@@ -19,16 +19,16 @@ from sqlalchemy import select, update
 from policies.models import ArtefactType, HoldCriteria
 from policies.policy_file import parse_policy
 from policies.retention import purposes_at_ingest
+from service.holds.service import HoldsService
+from service.retention.destruction import ItemDestroyer
+from service.retention.locks import ObjectLockSync
+from service.retention.service import SWEEP_LEASE, Sweeper, sweep_forever
 from storage.cipher import AesGcmSegmentCipher
 from storage.database import Database
-from storage.destruction import ItemDestroyer
 from storage.errors import ObjectNotFoundError, ObjectStoreError, ObjectStoreUnavailableError
-from storage.holds_service import HoldsService
 from storage.keyring import InMemoryKeyRing
 from storage.models import ItemRecord, PartyRow, PurposeRow
-from storage.object_lock import ObjectLockSync
 from storage.ports import ObjectVersion, PutResult
-from storage.retention import SWEEP_LEASE, Sweeper, sweep_forever
 from storage.schema import items
 from storage.service import ContentVault
 from storage.sql_audit import SqlAuditLog

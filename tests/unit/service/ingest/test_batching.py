@@ -3,7 +3,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from streams.batching import Batcher
+from service.ingest.batching import Batcher
 
 
 async def test_concurrent_requests_share_a_flush() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from storage.subject_rights import SubjectRightsService
+from service.subjects.service import SubjectRightsService
 from streams.events import ConsentEvent
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Legal holds: place, preview, release, and the items they cover."""

@@ -1,0 +1,1 @@
+"""Ingest: one artefact event in, exactly one encrypted, catalogued item out."""

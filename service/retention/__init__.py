@@ -1,0 +1,1 @@
+"""Retention: the sweeper, destruction, and the Object Lock state kept in line."""

@@ -1,0 +1,1 @@
+"""Subject rights: consent, objection, restriction, erasure and export."""
