@@ -1,8 +1,9 @@
 """Callers and their roles: static bearer tokens and OIDC bearer tokens (JWTs).
 
 Static tokens come from KEEPLINE_API_TOKENS and are kept only as sha256 digests, compared in
-constant time. JWTs are verified offline against signing keys from the settings (PEM or a
-JWKS file): signature, issuer, audience and expiry; the role comes from a configurable claim.
+constant time. JWTs are verified against signing keys from the settings (PEM or a JWKS file)
+or found through OpenID discovery from the issuer (`api.jwks`): signature, issuer, audience
+and expiry; the roles come from a configurable claim (`groups` for Dex), optionally mapped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from api.errors import ConfigurationError
+from api.jwks import DiscoveredKeys, KeySet, StaticKeys, http_fetcher
 from api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -209,49 +211,75 @@ def keys_from_jwks(text: str, algorithms: Sequence[str], *, source: str) -> list
     return keys
 
 
+def parse_role_map(value: str, *, known_roles: Iterable[str]) -> dict[str, str]:
+    """Parse `claim-value=role,…` (KEEPLINE_OIDC_ROLE_MAP).
+
+    Raises:
+        ConfigurationError: An entry is not a pair, or maps to a role that does not exist.
+    """
+    roles = frozenset(known_roles)
+    found: dict[str, str] = {}
+    for number, entry in enumerate(filter(None, (e.strip() for e in value.split(","))), 1):
+        claim_value, sep, role = (part.strip() for part in entry.rpartition("="))
+        if not sep or not claim_value or not role:
+            raise ConfigurationError(f"KEEPLINE_OIDC_ROLE_MAP entry {number} is not value=role")
+        if role not in roles:
+            raise ConfigurationError(
+                f"KEEPLINE_OIDC_ROLE_MAP entry {number}: unknown role {role!r}; "
+                f"roles are {', '.join(sorted(roles))}"
+            )
+        found[claim_value] = role
+    return found
+
+
 class JwtAuthenticator:
-    """OIDC bearer tokens: signature, issuer, audience and expiry checked offline."""
+    """OIDC bearer tokens: signature, issuer, audience and expiry checked locally."""
 
     def __init__(
         self,
         *,
         issuer: str,
         audience: str,
-        keys: Sequence[SigningKey],
+        keys: Sequence[SigningKey] | KeySet,
         role_claim: str = "keepline_role",
+        role_map: Mapping[str, str] | None = None,
         principal_claim: str = "sub",
         known_roles: Iterable[str] = tuple(Role),
         leeway_s: float = 30.0,
     ) -> None:
-        if not keys:
-            raise ConfigurationError("JWT authentication needs at least one signing key")
+        if isinstance(keys, Sequence):
+            if not keys:
+                raise ConfigurationError("JWT authentication needs at least one signing key")
+            keys = StaticKeys(keys)
         self._issuer = issuer
         self._audience = audience
-        self._keys = tuple(keys)
+        self._key_set: KeySet = keys
         self._role_path = tuple(role_claim.split("."))
+        self._role_map = dict(role_map or {})
         self._principal_claim = principal_claim
         self._known_roles = frozenset(known_roles)
         self._leeway_s = leeway_s
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> JwtAuthenticator | None:
-        """The authenticator the settings describe, or None when no signing key is set.
+        """The authenticator the settings describe, or None when no provider is set.
+
+        Keys given as PEM or a JWKS file are used as given; with neither, they are found
+        through OpenID discovery from the issuer (fetched on first use, not here).
 
         Raises:
-            ConfigurationError: Keys without issuer and audience (or the reverse), an
-                unreadable key, or an algorithm that is not asymmetric.
+            ConfigurationError: Keys or an audience without an issuer (or the reverse), an
+                unreadable key, an issuer that is not https (http only on loopback), a bad
+                role map, or an algorithm that is not asymmetric.
         """
         pem, jwks = settings.oidc_public_keys_pem, settings.oidc_jwks_file
-        if not pem and jwks is None:
-            if settings.oidc_issuer or settings.oidc_audience:
-                raise ConfigurationError(
-                    "KEEPLINE_OIDC_ISSUER/AUDIENCE need KEEPLINE_OIDC_PUBLIC_KEYS_PEM "
-                    "or KEEPLINE_OIDC_JWKS_FILE"
-                )
+        audience = settings.oidc_audience or settings.oidc_client_id
+        if not settings.oidc_issuer and not pem and jwks is None and not audience:
             return None
-        if not settings.oidc_issuer or not settings.oidc_audience:
+        if not settings.oidc_issuer or not audience:
             raise ConfigurationError(
-                "JWT authentication needs KEEPLINE_OIDC_ISSUER and KEEPLINE_OIDC_AUDIENCE"
+                "JWT authentication needs KEEPLINE_OIDC_ISSUER and KEEPLINE_OIDC_AUDIENCE "
+                "(or KEEPLINE_OIDC_CLIENT_ID)"
             )
         algorithms = [a.strip() for a in settings.oidc_algorithms.split(",") if a.strip()]
         refused = sorted(set(algorithms) - _ASYMMETRIC)
@@ -260,18 +288,29 @@ class JwtAuthenticator:
                 f"KEEPLINE_OIDC_ALGORITHMS: {', '.join(refused) or '(none)'} not accepted; "
                 f"use asymmetric algorithms ({', '.join(sorted(_ASYMMETRIC))})"
             )
-        keys = keys_from_pem(pem, algorithms) if pem else []
-        if jwks is not None:
-            try:
-                text = jwks.read_text(encoding="utf-8")
-            except OSError as err:
-                raise ConfigurationError(f"KEEPLINE_OIDC_JWKS_FILE unreadable: {err}") from err
-            keys += keys_from_jwks(text, algorithms, source="KEEPLINE_OIDC_JWKS_FILE")
+        key_set: list[SigningKey] | KeySet
+        if pem or jwks is not None:
+            key_set = keys_from_pem(pem, algorithms) if pem else []
+            if jwks is not None:
+                try:
+                    text = jwks.read_text(encoding="utf-8")
+                except OSError as err:
+                    raise ConfigurationError(f"KEEPLINE_OIDC_JWKS_FILE unreadable: {err}") from err
+                key_set += keys_from_jwks(text, algorithms, source="KEEPLINE_OIDC_JWKS_FILE")
+        else:
+            key_set = DiscoveredKeys(
+                issuer=settings.oidc_issuer,
+                parse=lambda text: keys_from_jwks(text, algorithms, source="the provider's JWKS"),
+                fetch=http_fetcher(settings.oidc_http_timeout_s),
+                refresh_min_s=settings.oidc_jwks_refresh_min_s,
+                max_age_s=settings.oidc_jwks_max_age_s,
+            )
         return cls(
             issuer=settings.oidc_issuer,
-            audience=settings.oidc_audience,
-            keys=keys,
+            audience=audience,
+            keys=key_set,
             role_claim=settings.oidc_role_claim,
+            role_map=parse_role_map(settings.oidc_role_map, known_roles=[r.value for r in Role]),
             principal_claim=settings.oidc_principal_claim,
             leeway_s=settings.oidc_leeway_s,
         )
@@ -283,12 +322,16 @@ class JwtAuthenticator:
         except jwt.PyJWTError:
             return None
         kid, alg = header.get("kid"), header.get("alg")
-        candidates = [
-            k
-            for k in self._keys
-            if alg in k.algorithms and (kid is None or k.key_id in (None, kid))
-        ]
-        for candidate in candidates:
+        if not isinstance(alg, str) or alg not in _ASYMMETRIC:
+            return None
+        keys = self._key_set.keys()
+        if kid is not None and not any(k.key_id == kid for k in keys):
+            keys = self._key_set.refresh_for(kid if isinstance(kid, str) else None)
+
+        def usable(key: SigningKey) -> bool:
+            return alg in key.algorithms and (kid is None or key.key_id in (None, kid))
+
+        for candidate in filter(usable, keys):
             try:
                 claims = jwt.decode(
                     token,
@@ -316,7 +359,8 @@ class JwtAuthenticator:
         for part in self._role_path:
             value = value.get(part) if isinstance(value, Mapping) else None
         found = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-        roles = frozenset(r for r in found if isinstance(r, str) and r in self._known_roles)
+        mapped = (self._role_map.get(r, r) for r in found if isinstance(r, str))
+        roles = frozenset(r for r in mapped if r in self._known_roles)
         role = next((r for r in _PREFERENCE if r in roles), "")
         return Principal(name=name, role=role, roles=roles)
 
