@@ -15,9 +15,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Authenticator, build_authenticator
 from api.body_limit import DEFAULT_BODY_BYTES, BodyLimit
+from api.docs import install_docs
 from api.errors import ERROR_DESCRIPTIONS, ErrorBody, install_error_handlers
 from api.roles import allowed_roles
 from api.routes import audit, events, health, holds, items, policy, subjects
+from api.schemas import complete_document
 from api.services import TEMPLATE_KEY, ApiServices, RoleGate
 from api.settings import ApiSettings
 from policies.policy_file import load_default_policy, load_policy
@@ -135,6 +137,7 @@ def _document_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
                     # Errors a router declared with a description only get the body too.
                     if status[:1] in {"4", "5"} and "content" not in response:
                         response["content"] = declared(int(status))["content"]
+        complete_document(doc)
         app.openapi_schema = doc
         return doc
 
@@ -239,6 +242,9 @@ def create_app(
         version="1",
         description="Communications retention: items, holds, subject rights, audit. "
         "Every route under /v1/ takes `Authorization: Bearer <token>`.",
+        # Swagger UI from local assets (install_docs); ReDoc would load from a CDN.
+        docs_url=None,
+        redoc_url=None,
         lifespan=lifespan,
     )
     if services is not None:
@@ -250,5 +256,6 @@ def create_app(
     app.add_middleware(RequestMetrics, registry=metrics_registry)
     for module in (health, events, items, audit, holds, policy, subjects):
         app.include_router(module.router)
+    install_docs(app)
     app.openapi = _document_errors(app)  # type: ignore[method-assign]  # FastAPI's hook
     return app

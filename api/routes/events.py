@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from api.errors import BadRequestError, UnavailableError
+from api.schemas import EVENT_REQUEST_BODY
 from api.services import Caller, Services
 from streams.errors import BadEventError
-from streams.events import TOPIC_OF_TYPE, validate_artefact
+from streams.events import (
+    ARTEFACT_TYPES,
+    TOPIC_OF_TYPE,
+    artefact_adapter,
+    error_field,
+    validate_artefact,
+)
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -19,12 +27,54 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 #: the 1 MiB a Kafka producer sends by default, with room for the key and the record's
 #: framing, and holds the base64 of the largest inline content with 300 kB left for fields.
 MAX_EVENT_BODY_BYTES = 1_000_000
+_JSON_TYPES = frozenset({"", "application/json"})
+
+
+async def _event_body(request: Request) -> Any:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in _JSON_TYPES and not media.endswith("+json"):
+        raise BadRequestError("content-type", "send the event as application/json")
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as err:
+        raise BadRequestError("(body)", "the body is not UTF-8 JSON") from err
+    except json.JSONDecodeError as err:
+        raise BadRequestError(
+            "(body)", f"not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+        ) from err
+    except RecursionError as err:
+        raise BadRequestError("(body)", "the JSON is nested too deeply") from err
+
+
+def _validated(body: Any) -> Any:
+    """The event, validated as the workers do, then against the document's JSON types."""
+    try:
+        event = validate_artefact(body)
+    except BadEventError as err:
+        field = err.field or "(body)"
+        raise BadRequestError(field, err.error.removeprefix(f"{field}: ")) from err
+    # The workers read producers' JSON leniently ("5" for 5, 0 for a time); over HTTP the
+    # event has exactly the JSON types /openapi.json gives, so a client learns them at once.
+    try:
+        artefact_adapter.validate_json(json.dumps(body), strict=True)
+    except ValidationError as err:
+        field, message = error_field(err, tags=ARTEFACT_TYPES)
+        raise BadRequestError(field, f"{message} (JSON types as in /openapi.json)") from err
+    return event
 
 
 @router.post(
     "",
     status_code=202,
     summary="Accept one artefact event (SPEC section 3)",
+    description="Validates the event exactly as the stream workers do, then publishes it "
+    "to its topic (comms.calls, comms.emails or comms.chats). Ingest is asynchronous: 202 "
+    "means Kafka has the event; the item appears in `GET /v1/items` once a worker has "
+    "fetched, encrypted and stored it, usually within seconds. Content is fetched by the "
+    "worker, so a missing object or a wrong checksum is a dead letter "
+    "(`GET /v1/dead-letters`), not a 422 here.",
+    openapi_extra=EVENT_REQUEST_BODY,
     responses={
         202: {"description": "Kafka has the event; a worker will store it"},
         413: {"description": f"The body is larger than {MAX_EVENT_BODY_BYTES} bytes"},
@@ -32,29 +82,11 @@ MAX_EVENT_BODY_BYTES = 1_000_000
         503: {"description": "Kafka did not acknowledge the event; retry"},
     },
 )
-async def post_event(
-    services: Services,
-    caller: Caller,
-    body: Any = Body(  # noqa: B008 - FastAPI's declaration style
-        ..., description="A call_recording, email or chat event"
-    ),
-) -> JSONResponse:
-    """Validate the event as the workers will, then publish it to its topic.
-
-    The same validation runs here and in the worker (``streams.events.validate_artefact``),
-    so an event answered 202 is never dead-lettered for its schema. Content is fetched by the
-    worker, so a missing object or a wrong checksum still goes to the dead-letter topic.
-
-    Raises:
-        BadRequestError: 422 naming the first bad field (``parties``, ``content.sha256`` …).
-        UnavailableError: 503 when Kafka did not acknowledge the event.
-    """
+async def post_event(request: Request, services: Services, caller: Caller) -> JSONResponse:
+    """Validate the event as the workers will, then publish it to its topic."""
     del caller  # the role check is the dependency itself
-    try:
-        event = validate_artefact(body)
-    except BadEventError as err:
-        field = err.field or "(body)"
-        raise BadRequestError(field, err.error.removeprefix(f"{field}: ")) from err
+    body = await _event_body(request)
+    event = _validated(body)
     topic = services.topics[TOPIC_OF_TYPE[event.type]]
     value = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     try:

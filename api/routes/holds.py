@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from api.errors import BadRequestError, ConflictError, NotFoundError, error_responses
 from api.routes.items import PLAIN
@@ -32,8 +33,99 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_VALUES: JsonDict = {"minItems": 1, "items": {"type": "string", "minLength": 1}}
+
+
+class CriteriaBody(_Body):
+    """Which items a hold covers: every criterion given must match; within a list, any value.
+
+    At least one criterion; ``null`` is the same as leaving a criterion out, an empty list
+    is refused (it would silently widen the hold).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "minProperties": 1,
+            "examples": [
+                {
+                    "subject_ids": ["cust-42"],
+                    "types": ["call_recording", "email"],
+                    "since": "2026-01-01T00:00:00Z",
+                    "attributes": {"desk": ["fx", "rates"]},
+                }
+            ],
+        },
+    )
+
+    subject_ids: list[str] | None = Field(
+        default=None,
+        max_length=MAX_CRITERIA_VALUES,
+        description="Items where any of these data subjects is a party.",
+        json_schema_extra=_VALUES,
+    )
+    addresses: list[str] | None = Field(
+        default=None,
+        max_length=MAX_CRITERIA_VALUES,
+        description="Items where any of these addresses is a party (case-insensitive).",
+        json_schema_extra=_VALUES,
+    )
+    staff_ids: list[str] | None = Field(
+        default=None,
+        max_length=MAX_CRITERIA_VALUES,
+        description="Items where any of these staff members is a party.",
+        json_schema_extra=_VALUES,
+    )
+    types: list[str] | None = Field(
+        default=None,
+        max_length=MAX_CRITERIA_VALUES,
+        description="Items of any of these types.",
+        json_schema_extra={
+            "minItems": 1,
+            "items": {"type": "string", "enum": ["call_recording", "email", "chat"]},
+        },
+    )
+    since: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Items that occurred at or after this RFC 3339 time.",
+        json_schema_extra={"format": "date-time", "examples": ["2026-01-01T00:00:00Z"]},
+    )
+    until: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Items that occurred before this RFC 3339 time (exclusive).",
+        json_schema_extra={"format": "date-time", "examples": ["2026-07-01T00:00:00Z"]},
+    )
+    attributes: dict[str, str | list[str]] | None = Field(
+        default=None,
+        description="For each attribute name, a value or a list of values the item's "
+        "attribute must be one of.",
+        json_schema_extra={"minProperties": 1, "maxProperties": MAX_CRITERIA_ATTRIBUTES},
+    )
+
+    def given(self) -> dict[str, Any]:
+        """The criteria given, in their JSON form."""
+        return self.model_dump(exclude_none=True)
+
+
 class HoldBody(_Body):
     """``{"matter", "description", "criteria"}``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "matter": "FCA enquiry 2026-117",
+                    "description": "Calls and e-mails of one customer since January",
+                    "criteria": {"subject_ids": ["cust-42"], "since": "2026-01-01T00:00:00Z"},
+                }
+            ]
+        },
+    )
 
     matter: str = Field(
         min_length=1,
@@ -44,15 +136,19 @@ class HoldBody(_Body):
     description: str = Field(
         default="", max_length=10_000, pattern=r"^[^\x00]*$", description="Free text."
     )
-    criteria: dict[str, Any] = Field(
-        description="Any of subject_ids, addresses, staff_ids, types, since, until, attributes."
-    )
+    criteria: CriteriaBody = Field(description="Which items the hold covers.")
 
 
 class PreviewBody(_Body):
     """``{"criteria"}``."""
 
-    criteria: dict[str, Any] = Field(description="As for placing a hold.")
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"criteria": {"staff_ids": ["agent-7"]}}]},
+    )
+
+    criteria: CriteriaBody = Field(description="As for placing a hold.")
 
 
 def _check_sizes(data: dict[str, Any]) -> None:
@@ -103,7 +199,7 @@ async def place_hold(body: HoldBody, services: Services, caller: Caller) -> dict
     record = await _service(services).place(
         matter=body.matter,
         description=body.description,
-        criteria=_criteria(body.criteria),
+        criteria=_criteria(body.criteria.given()),
         by=caller.name,
         at=services.clock(),
     )
@@ -130,7 +226,9 @@ async def list_holds(
 async def preview_hold(body: PreviewBody, services: Services, caller: Caller) -> dict[str, int]:
     """``{"matched": n}``, without placing anything."""
     del caller
-    return {"matched": await SqlHoldStore(services.storage.db).preview(_criteria(body.criteria))}
+    return {
+        "matched": await SqlHoldStore(services.storage.db).preview(_criteria(body.criteria.given()))
+    }
 
 
 @router.get("/{hold_id}", summary="One hold with its count", responses=error_responses(404, 422))

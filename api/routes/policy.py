@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api.errors import BadRequestError, error_responses
+from api.schemas import policy_request_body
 from api.services import Caller, Services
 from policies.errors import PolicyValidationError
 from policies.models import Policy
@@ -21,22 +22,7 @@ MAX_POLICY_BYTES = 256 * 1024
 _YAML_TYPES = frozenset(
     {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"}
 )
-_PUT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/yaml": {"schema": {"type": "string"}},
-            "text/plain": {"schema": {"type": "string"}},
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"policy": {"type": "string"}},
-                    "required": ["policy"],
-                }
-            },
-        },
-    }
-}
+_PUT_BODY = policy_request_body()
 
 
 def policy_json(policy: Policy) -> dict[str, Any]:

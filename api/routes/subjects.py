@@ -38,11 +38,21 @@ class _Body(BaseModel):
 class RestrictionBody(_Body):
     """``{"restricted": bool}``."""
 
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"examples": [{"restricted": True}]}
+    )
+
     restricted: StrictBool = Field(description="true restricts the subject's items; false lifts")
 
 
 class ObjectionBody(_Body):
     """``{"purposes": [..]}``; absent or null: every legitimate-interests purpose."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"purposes": ["training"]}, {}]},
+    )
 
     purposes: list[PurposeName] | None = Field(
         default=None,
@@ -54,6 +64,12 @@ class ObjectionBody(_Body):
 
 class ConsentBody(_Body):
     """``{"purpose": str, "granted": bool}``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"purpose": "marketing", "granted": False}]},
+    )
 
     purpose: PurposeName = Field(description="A consent-based purpose.")
     granted: StrictBool = Field(description="true grants consent; false withdraws it")
