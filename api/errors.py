@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -150,17 +152,149 @@ def error_response(exc: ApiError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
-def _field_error(err: Any) -> dict[str, str]:
+#: The example of a valid time in every message about one.
+RFC3339_EXAMPLE = "2026-01-31T09:00:00Z"
+_TIME = f"must be an RFC 3339 timestamp with a UTC offset, e.g. {RFC3339_EXAMPLE}"
+_TIME_ERRORS = frozenset(
+    {
+        "datetime_parsing",
+        "datetime_from_date_parsing",
+        "datetime_type",
+        "datetime_object_invalid",
+        "timezone_aware",
+    }
+)
+_PLAIN_TYPES = {
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be a JSON object",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "json_invalid": "not valid JSON",
+    "missing": "is required",
+}
+_BOUNDS = {
+    "greater_than_equal": ("ge", "must be at least {}"),
+    "greater_than": ("gt", "must be more than {}"),
+    "less_than_equal": ("le", "must be at most {}"),
+    "less_than": ("lt", "must be less than {}"),
+    "string_too_short": ("min_length", "must have at least {} characters"),
+    "string_too_long": ("max_length", "must have at most {} characters"),
+    "too_short": ("min_length", "must list at least {} values"),
+    "too_long": ("max_length", "must list at most {} values"),
+}
+
+
+def _parameter(request: Request | None, location: str, name: str) -> FieldInfo | None:
+    """The declaration of a query, path or header parameter of the route, if it has one."""
+    route = request.scope.get("route") if request is not None else None
+    pending = [getattr(route, "dependant", None)]
+    attribute = {"query": "query_params", "path": "path_params", "header": "header_params"}
+    while pending and location in attribute:
+        dependant = pending.pop()
+        if dependant is None:
+            continue
+        for param in getattr(dependant, attribute[location]):
+            if name in {param.alias, param.name}:
+                info: FieldInfo = param.field_info
+                return info
+        pending.extend(dependant.dependencies)
+    return None
+
+
+def _model_fields(request: Request | None, path: list[str]) -> list[str]:
+    """The fields of the body model that holds `path` (for naming the allowed ones)."""
+    route = request.scope.get("route") if request is not None else None
+    body = getattr(getattr(route, "dependant", None), "body_params", None) or [None]
+    model: Any = getattr(getattr(body[0], "field_info", None), "annotation", None)
+    for part in path:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(part)
+        options = get_args(field.annotation) if field is not None else ()
+        model = (
+            next((o for o in options if isinstance(o, type)), None)
+            if options
+            else (field.annotation if field is not None else None)
+        )
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _example(info: FieldInfo | None) -> str | None:
+    """A valid value of a parameter: its first example, else its default."""
+    if info is None:
+        return None
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    examples = info.examples or extra.get("examples")
+    if isinstance(examples, list) and examples:
+        return str(examples[0])
+    if info.default is not None and info.default is not PydanticUndefined:
+        return str(info.default).lower() if isinstance(info.default, bool) else str(info.default)
+    return None
+
+
+def _is_time(info: FieldInfo | None, pattern: str) -> bool:
+    extra = info.json_schema_extra if info is not None else None
+    return (isinstance(extra, dict) and extra.get("format") == "date-time") or (
+        r"\d{4}-\d{2}-\d{2}" in pattern
+    )
+
+
+def _message(err: Any, info: FieldInfo | None, allowed: list[str] | None = None) -> str:
+    """What is wrong with a field, for people: no regular expressions, and an example."""
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
+    if kind in _TIME_ERRORS:
+        return _TIME
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        if _is_time(info, pattern):
+            return _TIME
+        if "\\x00" in pattern or "\x00" in pattern:
+            message = "must not contain control characters (U+0000 to U+001F, U+007F)"
+        else:
+            message = "is not in the expected form"
+    elif kind in {"literal_error", "enum"}:
+        message = f"must be one of {ctx.get('expected', '')}".strip()
+    elif kind == "extra_forbidden":
+        message = "is not a field of this request" + (
+            f"; the fields are {', '.join(allowed)}" if allowed else ""
+        )
+    elif kind in _BOUNDS:
+        key, template = _BOUNDS[kind]
+        bound = ctx.get(key, ctx.get("limit_value", ""))
+        message = (
+            "must not be empty"
+            if kind == "string_too_short" and bound == 1
+            else template.format(bound)
+        )
+    else:
+        message = _PLAIN_TYPES.get(kind, str(err.get("msg", "invalid")))
+    example = _example(info)
+    return f"{message}, e.g. {example}" if example and kind != "extra_forbidden" else message
+
+
+def _field_error(err: Any, request: Request | None = None) -> dict[str, str]:
     loc = [str(p) for p in err.get("loc", ())]
     location = loc[0] if loc and loc[0] in {"query", "path", "header", "cookie", "body"} else ""
     parts = loc[1:] if location else loc
     if err.get("type") == "json_invalid":
         parts = []
-    return {
-        "field": ".".join(parts) or "(body)",
-        "location": location or "body",
-        "message": str(err.get("msg", "invalid")),
-    }
+    field = ".".join(parts) or "(body)"
+    info = _parameter(request, location, parts[0]) if len(parts) == 1 else None
+    allowed = (
+        _model_fields(request, parts[:-1])
+        if err.get("type") == "extra_forbidden" and location == "body"
+        else None
+    )
+    return {"field": field, "location": location or "body", "message": _message(err, info, allowed)}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -171,8 +305,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_field_error(err) for err in exc.errors()]
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [_field_error(err, request) for err in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         body = {
             "error": "ValidationError",
