@@ -34,7 +34,8 @@ test-unit: setup ## unit tests only (no services)
 lint: setup ## ruff and mypy --strict
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
-	@$(BIN)/mypy api streams storage policies deploy keepline bench
+	@$(BIN)/mypy api streams service storage policies deploy keepline bench
+	@$(BIN)/lint-imports --no-cache
 
 bench: stack ## the benchmarks of SPEC section 8, one JSON object a line
 	@$(BIN)/python -m bench

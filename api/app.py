@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +12,6 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import Authenticator, build_authenticator
 from api.body_limit import DEFAULT_BODY_BYTES, BodyLimit
 from api.docs import install_docs
 from api.errors import ERROR_DESCRIPTIONS, ErrorBody, install_error_handlers
@@ -21,13 +19,6 @@ from api.roles import allowed_roles
 from api.routes import audit, events, health, holds, items, policy, subjects
 from api.schemas import complete_document
 from api.services import TEMPLATE_KEY, ApiServices, RoleGate
-from api.settings import ApiSettings
-from policies.policy_file import load_default_policy, load_policy
-from policies.settings import PolicySettings
-from storage.runtime import StorageRuntime, build_storage, prepare_storage
-from storage.settings import StorageSettings
-from streams.kafka_publisher import AiokafkaEventPublisher
-from streams.settings import StreamSettings
 
 
 def _now() -> datetime:
@@ -144,98 +135,12 @@ def _document_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def build_api_services(
-    settings: ApiSettings,
-    *,
-    storage: StorageRuntime,
-    stream_settings: StreamSettings,
-    registry: CollectorRegistry,
-    clock: Callable[[], datetime] = _now,
-    extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = (),
-    authenticator: Authenticator | None = None,
-) -> ApiServices:
-    """The API's collaborators over an existing storage runtime (no I/O yet).
+def create_app(services: ApiServices) -> FastAPI:
+    """Build the HTTP API over services built by the composition root (`keepline.root`).
 
-    The caller owns the result: it stops `publisher` and closes `storage` when done.
-
-    Raises:
-        ConfigurationError: Tokens or OIDC settings that cannot be used.
+    The caller owns the services: the app neither starts nor closes them.
     """
-    return ApiServices(
-        settings=settings,
-        storage=storage,
-        publisher=AiokafkaEventPublisher(stream_settings.kafka_bootstrap, client_id="keepline-api"),
-        authenticator=authenticator or build_authenticator(settings),
-        registry=registry,
-        clock=clock,
-        topics={
-            "calls": stream_settings.topic_calls,
-            "emails": stream_settings.topic_emails,
-            "chats": stream_settings.topic_chats,
-        },
-        extra_readiness=extra_readiness,
-    )
-
-
-def create_app(
-    settings: ApiSettings | None = None,
-    *,
-    storage_settings: StorageSettings | None = None,
-    stream_settings: StreamSettings | None = None,
-    policy_settings: PolicySettings | None = None,
-    registry: CollectorRegistry | None = None,
-    extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = (),
-    clock: Callable[[], datetime] = _now,
-    services: ApiServices | None = None,
-) -> FastAPI:
-    """Build the HTTP API; its services start with the app's lifespan.
-
-    Args:
-        settings: The API's settings (default: from the environment).
-        storage_settings: Where the catalog, object store and key ring are.
-        stream_settings: Kafka and the topic names.
-        policy_settings: The policy file loaded at start-up.
-        registry: Prometheus registry shared with the workers (default: a new one).
-        extra_readiness: Further checks /readyz runs (e.g. the stream worker): each returns
-            None when ready, else why not.
-        clock: The time source.
-        services: Ready-made services (tests): used as given, neither started nor closed.
-
-    Raises:
-        ConfigurationError: Tokens or OIDC settings that cannot be used.
-    """
-    api_settings = settings or ApiSettings()
-    storage_cfg = storage_settings or StorageSettings()
-    stream_cfg = stream_settings or StreamSettings()
-    policy_cfg = policy_settings or PolicySettings()
-    authenticator = build_authenticator(api_settings)
-    metrics_registry = services.registry if services else registry or CollectorRegistry()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if services is not None:
-            yield
-            return
-        storage = build_storage(storage_cfg)
-        await prepare_storage(storage)
-        policy = (
-            load_policy(policy_cfg.policy_file) if policy_cfg.policy_file else load_default_policy()
-        )
-        await storage.policies.bootstrap(policy, at=clock())
-        built = app.state.services = build_api_services(
-            api_settings,
-            storage=storage,
-            stream_settings=stream_cfg,
-            registry=metrics_registry,
-            clock=clock,
-            extra_readiness=extra_readiness,
-            authenticator=authenticator,
-        )
-        try:
-            yield
-        finally:
-            await built.publisher.stop()
-            await storage.close()
+    metrics_registry = services.registry
 
     app = FastAPI(
         title="keepline",
@@ -245,10 +150,8 @@ def create_app(
         # Swagger UI from local assets (install_docs); ReDoc would load from a CDN.
         docs_url=None,
         redoc_url=None,
-        lifespan=lifespan,
     )
-    if services is not None:
-        app.state.services = services
+    app.state.services = services
     install_error_handlers(app)
     # Innermost first: the gate refuses unknown callers before any body is read.
     app.add_middleware(BodyLimit, default_bytes=DEFAULT_BODY_BYTES, per_route=BODY_LIMITS)

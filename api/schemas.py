@@ -1,6 +1,6 @@
 """Request schemas and examples of the OpenAPI document, and its finishing touches.
 
-The artefact events are the stream workers' own pydantic models (`streams.events`): their
+The artefact events are the stream workers' own pydantic models (`service.ingest.models`): their
 JSON schema is the request body of ``POST /v1/events``, so the document cannot drift from
 what is validated. The examples are the contract's (``docs/contract/examples``; a unit test
 keeps the two equal). `complete_document` adds the event schemas to the components and turns
@@ -14,7 +14,7 @@ import re
 from importlib import resources
 from typing import Any, Final
 
-from streams.events import artefact_adapter
+from service.ingest.models import artefact_adapter
 
 _REF = "#/components/schemas/{model}"
 

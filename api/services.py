@@ -23,6 +23,8 @@ from api.auth import Authenticator, Principal
 from api.errors import ApiError, ForbiddenError, UnauthenticatedError, error_response
 from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
+from service.holds.service import HoldsService
+from service.subjects.service import SubjectRightsService
 from storage.runtime import StorageRuntime
 from storage.sql_audit import AuditEntry
 
@@ -55,6 +57,8 @@ class ApiServices:
 
     settings: ApiSettings
     storage: StorageRuntime
+    holds: HoldsService
+    rights: SubjectRightsService
     publisher: EventPublisher
     authenticator: Authenticator
     registry: CollectorRegistry

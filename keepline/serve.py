@@ -13,17 +13,15 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from api.app import build_api_services, create_app
+from api.app import create_app
 from api.settings import ApiSettings
-from policies.policy_file import load_default_policy, load_policy
+from keepline.root import api_services, build, configured_policy
 from policies.settings import PolicySettings
-from service.retention.service import build_sweeper, default_holder, sweep_forever
+from service.retention.service import default_holder, sweep_forever
 from service.subjects.consent import ConsentService
-from service.subjects.service import SubjectRightsService
 from storage.errors import StorageError
-from storage.runtime import StorageRuntime, build_storage, prepare_storage
+from storage.runtime import StorageRuntime, prepare_storage
 from storage.settings import StorageSettings
-from storage.sql_leases import SqlLeases
 from streams.audit_publisher import audit_publisher_job
 from streams.jobs import Job, supervise
 from streams.kafka_admin import ensure_topics_async
@@ -149,27 +147,26 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
 
-    policy = (
-        load_policy(policy_settings.policy_file)
-        if policy_settings.policy_file
-        else load_default_policy()
-    )
-    storage = build_storage(storage_settings)
+    policy = configured_policy(policy_settings)
+    root = build(storage_settings, clock=_now)
+    storage = root.storage
     registry = CollectorRegistry()
     metrics = StreamMetrics(registry)
-    rights = SubjectRightsService.from_runtime(storage, _now)
-    consents = ConsentService(rights)
-    worker = build_worker_app(stream_settings, storage, consents=consents, metrics=metrics)
+    worker = build_worker_app(
+        stream_settings,
+        ingest=root.ingest(stream_settings),
+        consents=ConsentService(root.rights),
+        metrics=metrics,
+    )
     gate = StartupGate()
-    services = build_api_services(
+    services = api_services(
+        root,
         api_settings,
-        storage=storage,
         stream_settings=stream_settings,
         registry=registry,
-        clock=_now,
         extra_readiness=(gate.ready, worker.readiness.ready),
     )
-    api = create_app(api_settings, services=services, registry=registry)
+    api = create_app(services)
     server = _EmbeddedServer(
         uvicorn.Config(
             api,
@@ -190,10 +187,7 @@ async def serve(
     ]
     steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
         ("the catalog and the object store", lambda: prepare_storage(storage)),
-        (
-            "the policy to be activated",
-            lambda: storage.policies.bootstrap(policy, at=_now(), audit=storage.audit),
-        ),
+        ("the policy to be activated", lambda: root.activate_configured(policy)),
         (
             f"Kafka at {stream_settings.kafka_bootstrap}",
             lambda: ensure_topics_async(
@@ -218,8 +212,8 @@ async def serve(
         Job(
             "sweeper",
             lambda: sweep_forever(
-                build_sweeper(storage, clock=_now, after_sweep=rights.run_deferred_erasures),
-                SqlLeases(storage.db),
+                root.sweeper(),
+                root.leases,
                 interval_s=stream_settings.sweep_interval_s,
                 holder=default_holder(),
                 clock=_now,

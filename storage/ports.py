@@ -9,7 +9,7 @@ from typing import BinaryIO, Protocol
 
 from storage.keyring import KeyRing, WrappedKey
 
-__all__ = ["KeyRing", "ObjectStore", "ObjectVersion", "PutResult", "WrappedKey"]
+__all__ = ["ContentSource", "KeyRing", "ObjectStore", "ObjectVersion", "PutResult", "WrappedKey"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,14 @@ class ObjectVersion:
 
     key: str
     version_id: str | None
+
+
+class ContentSource(Protocol):
+    """Where an event's content is fetched from (its `content.uri`), as the operator allows."""
+
+    def open(self, uri: str, *, size_bytes: int | None = None) -> Iterator[bytes]:
+        """Chunks of the content at uri, at most size_bytes; blocking (run it in a thread)."""
+        ...
 
 
 class ObjectStore(Protocol):
@@ -74,4 +82,8 @@ class ObjectStore(Protocol):
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every key under prefix."""
+        ...
+
+    def list_versions(self, prefix: str) -> Iterator[ObjectVersion]:
+        """Every version under prefix, the versions of one key together."""
         ...

@@ -1,4 +1,4 @@
-"""Builds the storage context's collaborators once, for both composition roots."""
+"""The storage adapters wired to one database, one object store and one key ring."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from service.retention.locks import ObjectLockSync
 from storage.cipher import AesGcmSegmentCipher
 from storage.database import Database
+from storage.filesystem_store import FilesystemObjectStore
 from storage.keyring import FileKeyRing
 from storage.minio_store import MinioObjectStore
+from storage.ports import ObjectStore
 from storage.service import ContentVault
 from storage.settings import StorageSettings
 from storage.sql_audit import SqlAuditLog
@@ -29,10 +30,9 @@ class StorageRuntime:
     catalog: SqlCatalog
     policies: SqlPolicyStore
     audit: SqlAuditLog
-    store: MinioObjectStore
+    store: ObjectStore
     keyring: FileKeyRing
     vault: ContentVault
-    lock_sync: ObjectLockSync
 
     async def close(self) -> None:
         """Release database connections."""
@@ -43,7 +43,7 @@ def build_storage(settings: StorageSettings) -> StorageRuntime:
     """Wire the storage context (no I/O yet)."""
     db = Database(settings.resolved_catalog_url())
     catalog = SqlCatalog(db)
-    store = MinioObjectStore(settings)
+    store = object_store(settings)
     keyring = FileKeyRing(settings.resolved_keyring_file())
     cipher = AesGcmSegmentCipher(settings.segment_size_bytes)
     return StorageRuntime(
@@ -55,8 +55,16 @@ def build_storage(settings: StorageSettings) -> StorageRuntime:
         store=store,
         keyring=keyring,
         vault=ContentVault(store, keyring, cipher),
-        lock_sync=ObjectLockSync(catalog, store),
     )
+
+
+def object_store(settings: StorageSettings) -> ObjectStore:
+    """The object store the settings choose (`KEEPLINE_OBJECT_STORE`)."""
+    if settings.object_store == "filesystem":
+        return FilesystemObjectStore(
+            settings.data_dir / "objects" / settings.s3_bucket, lock_mode=settings.object_lock_mode
+        )
+    return MinioObjectStore(settings)
 
 
 async def prepare_storage(runtime: StorageRuntime) -> None:

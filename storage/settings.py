@@ -30,6 +30,11 @@ class StorageSettings(BaseSettings):
         default="keepline", description="Bucket for ciphertext; created with Object Lock."
     )
     s3_region: str | None = Field(default=None, description="S3 region, if the store needs one.")
+    object_store: Literal["minio", "filesystem"] = Field(
+        default="minio",
+        description="Where ciphertext lives: an S3 store with Object Lock (MinIO, or any S3 "
+        "endpoint), or a directory under data_dir for development and tests.",
+    )
     object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
         default="GOVERNANCE",
         description="S3 Object Lock mode for purposes marked worm: true.",

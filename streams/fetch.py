@@ -35,7 +35,7 @@ from minio import Minio
 from minio.error import S3Error, ServerError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from streams.errors import BadEventError, ContentUnavailableError, DeadLetterReason
+from service.ingest.errors import BadEventError, ContentUnavailableError, DeadLetterReason
 from streams.fetch_http import (
     CHUNK_BYTES,
     NOT_AVAILABLE,

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from streams.errors import BadEventError, ContentUnavailableError, DeadLetterReason
+from service.ingest.errors import BadEventError, ContentUnavailableError, DeadLetterReason
 from streams.sources import Ceiling, ContentSources, IPAddress, Origin, http_origin, ip_literal
 
 log = logging.getLogger(__name__)

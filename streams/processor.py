@@ -18,15 +18,12 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from service.errors import ServiceError
+from service.ingest.errors import BadEventError, ContentUnavailableError, DeadLetterReason
+from service.ingest.models import ConsentEvent, validate_artefact, validate_consent
 from service.ingest.service import Artefact, IngestService
 from storage.errors import StorageError
-from streams.errors import (
-    BadEventError,
-    ContentUnavailableError,
-    DeadLetterReason,
-    StreamsError,
-)
-from streams.events import ConsentEvent, validate_artefact, validate_consent
+from streams.errors import StreamsError
 from streams.metrics import StreamMetrics
 
 log = logging.getLogger(__name__)
@@ -85,7 +82,7 @@ def _json_object(value: bytes | None) -> dict[str, Any]:
 
 def is_transient(err: BaseException) -> bool:
     """Whether waiting and retrying can help."""
-    if isinstance(err, (StorageError, StreamsError)):
+    if isinstance(err, (StorageError, StreamsError, ServiceError)):
         return err.retriable
     if isinstance(err, (OperationalError, ConnectionError, TimeoutError)):
         return True

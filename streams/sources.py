@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from streams.errors import BadEventError, DeadLetterReason
+from service.ingest.errors import BadEventError, DeadLetterReason
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

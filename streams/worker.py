@@ -22,9 +22,7 @@ import faust
 from faust.types import EventT
 
 from service.ingest.service import IngestService
-from storage.runtime import StorageRuntime
 from streams.acks import Partition, PartitionOrder
-from streams.fetch import ContentFetcher
 from streams.metrics import ConsumerLag, StreamMetrics
 from streams.processor import ConsentHandler, MessageProcessor, RawMessage
 from streams.readiness import AssignmentWatch
@@ -165,11 +163,10 @@ class Worker:
 
 def build_worker_app(
     settings: StreamSettings,
-    storage: StorageRuntime,
     *,
+    ingest: IngestService,
     consents: ConsentHandler,
     metrics: StreamMetrics,
-    clock: Callable[[], datetime] = _now,
 ) -> Worker:
     """A faust app with one agent over the three artefact topics and one over consent."""
     app = faust.App(
@@ -201,22 +198,6 @@ def build_worker_app(
     )
     consent_topic = app.topic(settings.topic_consent, key_serializer="raw", value_serializer="raw")
     dlq_topic = app.topic(settings.topic_dlq, key_serializer="raw", value_serializer="raw")
-    fetcher = ContentFetcher.from_settings(
-        settings,
-        s3_endpoint=storage.settings.s3_endpoint,
-        own_bucket=storage.settings.s3_bucket,
-        s3_region=storage.settings.s3_region,
-    )
-    ingest = IngestService(
-        catalog=storage.catalog,
-        policies=storage.policies,
-        vault=storage.vault,
-        fetcher=fetcher,
-        lock_sync=storage.lock_sync,
-        clock=clock,
-        uploads=settings.concurrency,
-        max_batch=settings.max_batch,
-    )
     processor = MessageProcessor(
         ingest=ingest,
         consents=consents,
@@ -272,7 +253,6 @@ def build_worker_app(
 
     async def release() -> None:
         await ingest.close()
-        fetcher.close()
 
     app.on_before_shutdown.connect(_receiver(release))
     return Worker(app=app, processor=processor, readiness=watch)

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from api.errors import BadRequestError, UnavailableError
 from api.schemas import EVENT_REQUEST_BODY
 from api.services import Caller, Services
-from streams.errors import BadEventError
-from streams.events import (
+from service.ingest.errors import BadEventError
+from service.ingest.models import (
     ARTEFACT_TYPES,
     TOPIC_OF_TYPE,
     artefact_adapter,

@@ -16,7 +16,6 @@ from policies.errors import InvalidHoldCriteria
 from policies.holds import criteria_from_json
 from policies.models import HoldCriteria
 from service.holds.service import HoldsService
-from service.subjects.service import SubjectRightsService
 from storage.sql_holds import HoldAlreadyReleasedError, HoldNotFoundError, SqlHoldStore
 
 router = APIRouter(prefix="/v1/holds", tags=["holds"])
@@ -182,15 +181,7 @@ def _criteria(data: dict[str, Any]) -> HoldCriteria:
 
 
 def _service(services: ApiServices) -> HoldsService:
-    storage = services.storage
-    rights = SubjectRightsService.from_runtime(storage, services.clock)
-    return HoldsService(
-        holds=SqlHoldStore(storage.db),
-        catalog=storage.catalog,
-        lock_sync=storage.lock_sync,
-        audit=storage.audit,
-        after_release=rights.run_deferred_erasures,
-    )
+    return services.holds
 
 
 @router.post("", status_code=201, summary="Place a legal hold", responses=error_responses(422))

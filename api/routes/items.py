@@ -23,7 +23,7 @@ from policies.access import visible_to
 from service.facts import purpose_states
 from service.subjects.export import content_file_name
 from storage.models import ItemQuery, ItemRecord, StoredContent
-from streams.media_type import is_media_type
+from service.ingest.media_type import is_media_type
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from api.errors import BadRequestError, UnavailableError
 from api.presenters import item_json
 from api.routes.items import PLAIN
 from api.services import ApiServices, Caller, Services
-from policies.models import LawfulBasis
+from service.errors import InvalidRequestError
 from service.subjects.export import SubjectExporter
 from service.subjects.service import SubjectRightsService
 from storage.errors import StorageError
@@ -76,7 +76,7 @@ class ConsentBody(_Body):
 
 
 def _rights(services: ApiServices) -> SubjectRightsService:
-    return SubjectRightsService.from_runtime(services.storage, services.clock)
+    return services.rights
 
 
 @router.post("/{subject_id}/erasure", summary="Erase the subject's items, or say why not")
@@ -160,14 +160,10 @@ async def objection(
     listed under ``ignored``. A purpose the active policy does not define is a 422.
     """
     purposes = body.purposes if body is not None else None
-    if purposes is not None:
-        policy = await services.storage.policies.active()
-        for index, name in enumerate(purposes):
-            if name not in policy.purposes:
-                raise BadRequestError(
-                    f"purposes[{index}]", f"{name!r} is not a purpose of the active policy"
-                )
-    result = await _rights(services).objection(subject_id, purposes, actor=caller.name)
+    try:
+        result = await _rights(services).objection(subject_id, purposes, actor=caller.name)
+    except InvalidRequestError as err:
+        raise BadRequestError(err.field, err.message) from err
     return result.to_json()
 
 
@@ -181,19 +177,10 @@ async def consent(
     the active policy. A withdrawal may name a purpose the policy no longer defines, but
     not one that rests on another basis (object to those instead).
     """
-    policy = await services.storage.policies.active()
-    declared = policy.purposes.get(body.purpose)
-    undefined_withdrawal = declared is None and not body.granted
-    if not undefined_withdrawal and (declared is None or declared.basis != LawfulBasis.CONSENT):
-        consent_based = sorted(
-            name for name, p in policy.purposes.items() if p.basis == LawfulBasis.CONSENT
+    try:
+        result = await _rights(services).consent(
+            subject_id, body.purpose, granted=body.granted, actor=caller.name
         )
-        raise BadRequestError(
-            "purpose",
-            f"{body.purpose!r} is not a consent-based purpose of the active policy "
-            f"(consent-based: {', '.join(consent_based) or 'none'})",
-        )
-    result = await _rights(services).consent(
-        subject_id, body.purpose, granted=body.granted, actor=caller.name
-    )
+    except InvalidRequestError as err:
+        raise BadRequestError(err.field, err.message) from err
     return result.to_json()

@@ -12,19 +12,10 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from keepline.commands import add_lease_options
-from policies.policy_file import load_default_policy, load_policy
-from policies.settings import PolicySettings
-from service.retention.service import (
-    SWEEP_LEASE,
-    SweepEntry,
-    SweepReport,
-    build_sweeper,
-    default_holder,
-)
-from service.subjects.service import SubjectRightsService
-from storage.runtime import StorageRuntime, build_storage, prepare_storage
+from keepline.root import Keepline, build, configured_policy
+from service.retention.service import SWEEP_LEASE, SweepEntry, SweepReport, default_holder
 from storage.settings import StorageSettings
-from storage.sql_leases import LeaseUnavailableError, SqlLeases
+from storage.sql_leases import LeaseUnavailableError
 
 #: Below this many items a progress bar is not worth drawing.
 PROGRESS_FROM_ITEMS = 200
@@ -73,26 +64,23 @@ def progress_bar(label: str, flag: bool | None, stream: TextIO) -> ProgressBar |
 
 
 @asynccontextmanager
-async def opened_storage(*, write: bool) -> AsyncIterator[StorageRuntime]:
-    """The storage runtime with its schema and an active policy (the configured file's).
+async def opened(*, write: bool) -> AsyncIterator[Keepline]:
+    """Keepline's services with the schema upgraded and the configured policy active.
 
     Args:
         write: Whether the command will change things (then the bucket is ensured too).
     """
-    runtime = build_storage(StorageSettings())
+    root = build(StorageSettings(), clock=now)
     try:
+        policy = configured_policy()
         if write:
-            await prepare_storage(runtime)
+            await root.prepare(policy)
         else:
-            await runtime.db.create_schema()
-        settings = PolicySettings()
-        policy = (
-            load_policy(settings.policy_file) if settings.policy_file else load_default_policy()
-        )
-        await runtime.policies.bootstrap(policy, at=now())
-        yield runtime
+            await root.storage.db.create_schema()
+            await root.activate_configured(policy)
+        yield root
     finally:
-        await runtime.close()
+        await root.close()
 
 
 def _entry_line(entry: SweepEntry) -> str:
@@ -136,15 +124,11 @@ async def sweep_once(
     Raises:
         LeaseUnavailableError: Another process kept the lease for wait_s.
     """
-    async with opened_storage(write=not dry_run) as runtime:
-        rights = SubjectRightsService.from_runtime(runtime, now)
-        sweeper = build_sweeper(
-            runtime, clock=now, after_sweep=rights.run_deferred_erasures, actor="keepline-cli"
-        )
+    async with opened(write=not dry_run) as root:
+        sweeper = root.sweeper(actor="keepline-cli")
         if dry_run:
             return await sweeper.sweep(dry_run=True, progress=progress)
-        leases = SqlLeases(runtime.db)
-        async with leases.holding(
+        async with root.leases.holding(
             SWEEP_LEASE, default_holder(), ttl_s=LEASE_TTL_S, clock=now, wait_s=wait_s
         ) as renew:
             return await sweeper.sweep(progress=progress, keep_going=renew)

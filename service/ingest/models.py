@@ -17,8 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from streams.errors import BadEventError, DeadLetterReason
-from streams.media_type import parse_media_type
+from service.ingest.errors import BadEventError, DeadLetterReason
+from service.ingest.media_type import parse_media_type
 
 MAX_INLINE_BYTES = 512 * 1024
 

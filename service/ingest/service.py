@@ -28,17 +28,17 @@ from policies.holds import active_holds_covering
 from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts, Policy, PurposeState
 from policies.retention import Consents, Objections, purposes_at_ingest
 from service.ingest.batching import Batcher
+from service.ingest.errors import BadEventError, DeadLetterReason
+from service.ingest.models import CallRecording, Chat, Email
 from service.retention.locks import ObjectLockSync
 from storage.errors import ContentMismatchError, ObjectStoreUnavailableError, StorageError
 from storage.models import Claim, ItemStatus, PartyRow, PurposeRow, StoredContent
+from storage.ports import ContentSource
 from storage.service import ContentVault, object_key_for
 from storage.sql_catalog import SqlCatalog, abandon_claim
 from storage.sql_catalog_rows import NewItem
 from storage.sql_policies import SqlPolicyStore
 from storage.sql_subjects import standing_objections
-from streams.errors import BadEventError, DeadLetterReason
-from streams.events import CallRecording, Chat, Email
-from streams.fetch import ContentFetcher
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class IngestService:
         catalog: SqlCatalog,
         policies: SqlPolicyStore,
         vault: ContentVault,
-        fetcher: ContentFetcher,
+        fetcher: ContentSource,
         lock_sync: ObjectLockSync,
         clock: Callable[[], datetime],
         uploads: int = 4,
@@ -308,7 +308,7 @@ class IngestService:
             expected_sha: str | None = None
         else:
             assert event.content is not None  # ingest() routes contentless events elsewhere
-            chunks = self._fetcher.open(event.content.uri)
+            chunks = self._fetcher.open(event.content.uri, size_bytes=event.content.size_bytes)
             content_type = event.content.content_type
             expected_size, expected_sha = event.content.size_bytes, event.content.sha256
         return partial(

@@ -5,15 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from policies.retention import worm_retain_until
+from service.facts import item_facts
 from storage.models import ItemRecord
 from storage.ports import ObjectStore
 from storage.sql_catalog import SqlCatalog
-
-
-def worm_until(record: ItemRecord, now: datetime) -> datetime | None:
-    """The latest expiry among the item's unexpired worm purposes."""
-    dates = [p.expires_at for p in record.purposes if p.worm and p.expires_at > now]
-    return max(dates) if dates else None
 
 
 class ObjectLockSync:
@@ -37,7 +33,7 @@ class ObjectLockSync:
                 )
             return
         want_hold = bool(record.hold_ids)
-        want_until = worm_until(record, now)
+        want_until = worm_retain_until(item_facts(record), now)
         retain_until = record.s3_retain_until
         if want_until is not None and (retain_until is None or want_until > retain_until):
             await asyncio.to_thread(

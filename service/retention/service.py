@@ -31,7 +31,6 @@ from service.retention.locks import ObjectLockSync
 from storage.errors import StorageError
 from storage.models import ItemRecord, ItemStatus, PurposeRow
 from storage.ports import ObjectStore
-from storage.runtime import StorageRuntime
 from storage.schema import hold_items, holds, item_purposes, items
 from storage.sql_audit import SqlAuditLog
 from storage.sql_catalog import SqlCatalog
@@ -358,26 +357,3 @@ async def sweep_forever(
 def default_holder() -> str:
     """A lease holder id unique to this process (host, pid and a random suffix)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def build_sweeper(
-    runtime: StorageRuntime,
-    *,
-    clock: Callable[[], datetime],
-    after_sweep: AfterSweep | None = None,
-    actor: str = "sweeper",
-) -> Sweeper:
-    """A sweeper wired to a storage runtime (no I/O yet)."""
-    return Sweeper(
-        catalog=runtime.catalog,
-        holds=SqlHoldStore(runtime.db),
-        policies=runtime.policies,
-        destroyer=ItemDestroyer(runtime.catalog, runtime.store, runtime.audit),
-        lock_sync=runtime.lock_sync,
-        store=runtime.store,
-        audit=runtime.audit,
-        clock=clock,
-        after_sweep=after_sweep,
-        compliance_lock=runtime.settings.object_lock_mode == "COMPLIANCE",
-        actor=actor,
-    )

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 
+from service.errors import InvalidRequestError
+from service.ingest.errors import BadEventError, DeadLetterReason
+from service.ingest.models import ConsentEvent
 from service.subjects.service import SubjectRightsService
-from streams.events import ConsentEvent
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,19 @@ class ConsentService:
         """Apply one event from privacy.consent.
 
         Raises:
+            BadEventError: The event asks what the API would refuse (a dead letter).
             SQLAlchemyError, StorageError: transient faults; the processor retries the event.
         """
+        try:
+            await self._apply(event)
+        except InvalidRequestError as err:
+            # Refused as the API refuses it: the CRM learns why from the dead letter.
+            raise BadEventError(
+                DeadLetterReason.SCHEMA_VIOLATION, str(err), field=err.field
+            ) from err
+        log.info("consent event %s applied", event.action)
+
+    async def _apply(self, event: ConsentEvent) -> None:
         actor = event_actor(event)
         if event.action in {"grant", "withdraw"}:
             assert event.purpose is not None  # the event model requires it
@@ -56,4 +69,3 @@ class ConsentService:
             await self._rights.objection(
                 event.subject_id, purposes, actor=actor, source=event.source
             )
-        log.info("consent event %s applied", event.action)

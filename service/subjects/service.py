@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from policies.models import Hold, HoldCriteria, ItemFacts, PurposeState
+from policies.models import Hold, HoldCriteria, ItemFacts, LawfulBasis, PurposeState
 from policies.outcomes import ErasureOutcome
 from policies.subject_rights import (
     apply_consent_withdrawal,
@@ -22,6 +22,7 @@ from policies.subject_rights import (
     erasure_outcome,
     ignored_objections,
 )
+from service.errors import InvalidRequestError
 from service.facts import item_facts
 from service.retention.destruction import ItemDestroyer
 from service.retention.locks import ObjectLockSync
@@ -35,7 +36,6 @@ from service.subjects.models import (
 from storage.errors import StorageError
 from storage.models import ItemQuery, ItemRecord, PurposeRow
 from storage.ports import ObjectStore
-from storage.runtime import StorageRuntime
 from storage.sql_audit import SqlAuditLog
 from storage.sql_catalog import SqlCatalog
 from storage.sql_policies import SqlPolicyStore
@@ -76,22 +76,6 @@ class SubjectRightsService:
         self._clock = clock
         self._deferred_page_size = deferred_page_size
 
-    @classmethod
-    def from_runtime(
-        cls, runtime: StorageRuntime, clock: Callable[[], datetime]
-    ) -> SubjectRightsService:
-        """The service wired to a storage runtime (cheap: no I/O)."""
-        return cls(
-            catalog=runtime.catalog,
-            subjects=SqlSubjectStore(runtime.db),
-            policies=runtime.policies,
-            audit=runtime.audit,
-            destroyer=ItemDestroyer(runtime.catalog, runtime.store, runtime.audit),
-            lock_sync=runtime.lock_sync,
-            store=runtime.store,
-            clock=clock,
-        )
-
     @property
     def subjects(self) -> SqlSubjectStore:
         """The subject store."""
@@ -102,9 +86,26 @@ class SubjectRightsService:
     ) -> ConsentResult:
         """Record a grant or withdrawal; a withdrawal takes the purpose off the subject's items.
 
-        A grant applies to items ingested from now on. Holds do not stop a withdrawal: they
-        keep the item, not its purposes.
+        A grant applies to items ingested from now on and must name a consent-based purpose
+        of the active policy. A withdrawal may name a purpose the policy no longer defines,
+        but not one that rests on another basis (object to those instead). Holds do not
+        stop a withdrawal: they keep the item, not its purposes.
+
+        Raises:
+            InvalidRequestError: The purpose is not one consent can be given or withdrawn for.
         """
+        policy = await self._policies.active()
+        declared = policy.purposes.get(purpose)
+        undefined_withdrawal = declared is None and not granted
+        if not undefined_withdrawal and (declared is None or declared.basis != LawfulBasis.CONSENT):
+            consent_based = sorted(
+                name for name, p in policy.purposes.items() if p.basis == LawfulBasis.CONSENT
+            )
+            raise InvalidRequestError(
+                "purpose",
+                f"{purpose!r} is not a consent-based purpose of the active policy "
+                f"(consent-based: {', '.join(consent_based) or 'none'})",
+            )
         now = self._clock()
         change = await self._subjects.set_consent(
             subject_id, purpose, granted=granted, at=now, source=source
@@ -138,12 +139,22 @@ class SubjectRightsService:
         """Record an objection and take the legitimate-interests purposes it names off.
 
         The objection stands: items ingested later do not get those purposes either.
+        Purposes not based on legitimate interests cannot be objected to (they are listed
+        as ignored).
+
+        Raises:
+            InvalidRequestError: A named purpose is not one of the active policy.
         """
+        policy = await self._policies.active()
+        for index, name in enumerate(purposes or ()):
+            if name not in policy.purposes:
+                raise InvalidRequestError(
+                    f"purposes[{index}]", f"{name!r} is not a purpose of the active policy"
+                )
         now = self._clock()
         named = None if purposes is None else tuple(sorted(set(purposes)))
         for name in named or (ALL_PURPOSES,):
             await self._subjects.add_objection(subject_id, name, at=now)
-        policy = await self._policies.active()
         ignored = ignored_objections(policy, named)
         changed = await self._reduce_items(
             subject_id,

@@ -16,18 +16,14 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.auth import build_authenticator
-from api.services import ApiServices
 from api.settings import ApiSettings
+from keepline.root import api_services, build
 from policies.policy_file import load_default_policy
-from storage.cipher import AesGcmSegmentCipher
-from storage.filesystem_store import FilesystemObjectStore
-from storage.keyring import InMemoryKeyRing
 from storage.models import PartyRow, PurposeRow
-from storage.runtime import StorageRuntime, build_storage
-from storage.service import ContentVault
+from storage.runtime import StorageRuntime, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql_subjects import SqlSubjectStore
+from streams.settings import StreamSettings
 
 ROLES = ("ingest", "qa", "legal", "privacy", "auditor", "admin")
 TOKENS = {role: f"unit-{role}" for role in ROLES}
@@ -183,28 +179,28 @@ def api_settings(**overrides: object) -> ApiSettings:
 async def build_harness(tmp_path: Path, settings: ApiSettings | None = None) -> Harness:
     """A harness whose catalog lives under tmp_path."""
     settings = settings or api_settings()
-    storage = build_storage(
-        StorageSettings(data_dir=tmp_path, s3_endpoint="http://127.0.0.1:9", s3_bucket="unused")
-    )
-    # Content goes to a directory with S3's semantics, so content routes need no server.
-    objects = FilesystemObjectStore(tmp_path / "objects")
-    objects.ensure_bucket()
-    vault = ContentVault(objects, InMemoryKeyRing(), AesGcmSegmentCipher(4096))
-    storage = replace(storage, store=objects, vault=vault)  # type: ignore[arg-type]  # same port
-    await storage.db.create_schema()
-    await storage.policies.bootstrap(load_default_policy(), at=NOW)
     clock = Clock(NOW)
-    registry = CollectorRegistry()
-    services = ApiServices(
-        settings=settings,
-        storage=storage,
-        publisher=RecordingPublisher(),
-        authenticator=build_authenticator(settings),
-        registry=registry,
+    # Content goes to a directory with S3's semantics, so content routes need no server.
+    root = build(
+        StorageSettings(
+            data_dir=tmp_path,
+            object_store="filesystem",
+            s3_bucket="unused",
+            segment_size_bytes=4096,
+        ),
         clock=clock,
+    )
+    storage = root.storage
+    await prepare_storage(storage)
+    # Activated unaudited here, so the audit route tests start from an empty chain.
+    await storage.policies.bootstrap(load_default_policy(), at=NOW)
+    registry = CollectorRegistry()
+    services = replace(
+        api_services(root, settings, stream_settings=StreamSettings(), registry=registry),
+        publisher=RecordingPublisher(),
         topics={"calls": "calls", "emails": "emails", "chats": "chats"},
     )
-    app = create_app(settings, services=services)
+    app = create_app(services)
     return Harness(app, storage, clock, registry, httpx.ASGITransport(app=app))
 
 

@@ -26,7 +26,7 @@ from api.routes.events import MAX_EVENT_BODY_BYTES
 from api.routes.holds import MAX_CRITERIA_VALUES
 from api.routes.policy import MAX_POLICY_BYTES
 from api.routes.subjects import MAX_OBJECTION_PURPOSES
-from streams.events import MAX_INLINE_BYTES
+from service.ingest.models import MAX_INLINE_BYTES
 from tests.unit.api.conftest import Harness
 
 #: Generous bound for one in-process request: only catches pathological (super-linear) work.

@@ -109,7 +109,7 @@ async def test_descriptions_show_no_docstring_internals(harness: Harness) -> Non
 
 def test_public_description_drops_sections_and_module_paths() -> None:
     text = (
-        "Validate it (``streams.events.validate_artefact``), then publish.\n\n"
+        "Validate it (``service.ingest.models.validate_artefact``), then publish.\n\n"
         "Raises:\n    BadRequestError: 422.\n        More.\n\nAfter the section."
     )
     assert public_description(text) == "Validate it, then publish.\n\nAfter the section."

@@ -3,7 +3,7 @@ import json
 from datetime import UTC, datetime
 
 from bench.artefacts import call_recording, chat, email, message
-from streams.events import validate_artefact
+from service.ingest.models import validate_artefact
 
 AT = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 

@@ -29,7 +29,7 @@ from cryptography.x509.oid import NameOID
 from minio import Minio
 from pydantic import ValidationError
 
-from streams.errors import BadEventError, ContentUnavailableError, DeadLetterReason
+from service.ingest.errors import BadEventError, ContentUnavailableError, DeadLetterReason
 from streams.fetch import ContentFetcher
 from streams.settings import StreamSettings
 from streams.sources import ContentSources, IPAddress

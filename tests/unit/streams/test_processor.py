@@ -6,11 +6,11 @@ from typing import Any, BinaryIO
 
 import pytest
 
+from service.ingest.models import ConsentEvent
 from storage.errors import ObjectStoreUnavailableError
 from storage.filesystem_store import FilesystemObjectStore
 from storage.models import ItemQuery
 from storage.ports import PutResult
-from streams.events import ConsentEvent
 from streams.processor import MessageProcessor, RawMessage
 from tests.unit.conftest import EnvFactory, IngestEnv
 

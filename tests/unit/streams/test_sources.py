@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from streams.errors import BadEventError, DeadLetterReason
+from service.ingest.errors import BadEventError, DeadLetterReason
 from streams.sources import Ceiling, ContentSources, Origin, http_origin, is_public
 
 

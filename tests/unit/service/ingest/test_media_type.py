@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.media_type import (
+from service.ingest.media_type import (
     MAX_MEDIA_TYPE_CHARS,
     InvalidMediaTypeError,
     is_media_type,

@@ -3,8 +3,8 @@ from typing import Any
 
 import pytest
 
-from streams.errors import BadEventError, DeadLetterReason
-from streams.events import MAX_INLINE_BYTES, CallRecording, Chat, Email, validate_artefact
+from service.ingest.errors import BadEventError, DeadLetterReason
+from service.ingest.models import MAX_INLINE_BYTES, CallRecording, Chat, Email, validate_artefact
 from tests.unit.conftest import example
 
 

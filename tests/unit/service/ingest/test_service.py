@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import OperationalError
 
+from service.ingest.errors import BadEventError, DeadLetterReason
+from service.ingest.models import validate_artefact
 from storage.cipher import HEADER_SIZE_BYTES, parse_header
 from storage.errors import ObjectStoreUnavailableError
 from storage.filesystem_store import FilesystemObjectStore
@@ -17,8 +19,6 @@ from storage.ports import PutResult
 from storage.schema import holds, items
 from storage.service import object_key_for
 from storage.sql_catalog import SqlCatalog
-from streams.errors import BadEventError, DeadLetterReason
-from streams.events import validate_artefact
 from streams.processor import is_transient
 from tests.unit.conftest import NOW, EnvFactory, IngestEnv
 
@@ -335,9 +335,9 @@ async def test_retries_during_a_store_outage_do_not_fetch_the_content_again(
     opened: list[str] = []
     original = env.fetcher.open
 
-    def counting_open(uri: str) -> Iterator[bytes]:
+    def counting_open(uri: str, *, size_bytes: int | None = None) -> Iterator[bytes]:
         opened.append(uri)
-        return original(uri)
+        return original(uri, size_bytes=size_bytes)
 
     env.fetcher.open = counting_open  # type: ignore[method-assign]  # observe fetches
     recording = os.urandom(10_000)

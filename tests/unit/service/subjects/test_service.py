@@ -18,6 +18,9 @@ from api.presenters import item_json
 from policies.models import ArtefactType
 from policies.policy_file import parse_policy
 from policies.retention import purposes_at_ingest
+from service.errors import InvalidRequestError
+from service.ingest.errors import BadEventError, DeadLetterReason
+from service.ingest.models import ConsentEvent, validate_consent
 from service.retention.destruction import ItemDestroyer
 from service.retention.locks import ObjectLockSync
 from service.subjects.consent import ConsentService
@@ -35,7 +38,6 @@ from storage.sql_audit import SqlAuditLog
 from storage.sql_catalog import SqlCatalog
 from storage.sql_policies import SqlPolicyStore
 from storage.sql_subjects import Change, SqlSubjectStore
-from streams.events import ConsentEvent
 
 POLICY = """
 purposes:
@@ -470,3 +472,35 @@ async def test_deferred_erasure_pages_past_items_that_are_still_held(env: Env) -
     pending = await env.subjects.pending_deferred(limit=2)
     rest = await env.subjects.pending_deferred(after=pending[-1], limit=2)
     assert sorted(e.item_id for e in pending + rest) == sorted(kept)
+
+
+async def test_consent_events_are_refused_what_the_api_refuses(env: Any) -> None:
+    consents = ConsentService(env.rights)
+    for action, purpose in [
+        ("grant", "quality"),
+        ("grant", "no-such-purpose"),
+        ("withdraw", "legal"),
+    ]:
+        event = validate_consent(
+            {
+                "event_id": f"e-{action}-{purpose}",
+                "source": "crm-1",
+                "occurred_at": "2026-11-21T12:00:00Z",
+                "subject_id": "cust-1",
+                "action": action,
+                "purpose": purpose,
+            }
+        )
+        with pytest.raises(BadEventError) as refused:
+            await consents.apply(event)
+        assert refused.value.reason is DeadLetterReason.SCHEMA_VIOLATION
+        assert refused.value.field == "purpose"
+    assert (await env.catalog.standing_consents(["cust-1"])).get(
+        "cust-1", frozenset()
+    ) == frozenset()
+
+
+async def test_an_objection_to_a_purpose_the_policy_lacks_is_refused(env: Any) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        await env.rights.objection("cust-1", ["quality", "qualty"], actor="privacy-user")
+    assert refused.value.field == "purposes[1]"

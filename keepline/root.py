@@ -1,0 +1,198 @@
+"""The composition root: every service of keepline, built from settings once per process.
+
+`keepline serve`, the API it runs, the stream worker and every CLI command get their
+collaborators here and nowhere else, so a rule that needs a collaborator (the audit of a
+policy activation, the sweeper's lock) is wired the same way wherever it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+
+from api.auth import build_authenticator
+from api.services import ApiServices
+from api.settings import ApiSettings
+from policies.models import Policy
+from policies.policy_file import load_default_policy, load_policy
+from policies.settings import PolicySettings
+from service.holds.service import HoldsService
+from service.ingest.service import IngestService
+from service.policy.service import PolicyService
+from service.retention.destruction import ItemDestroyer
+from service.retention.locks import ObjectLockSync
+from service.retention.service import AfterSweep, Sweeper
+from service.subjects.service import SubjectRightsService
+from storage.runtime import StorageRuntime, build_storage, prepare_storage
+from storage.settings import StorageSettings
+from storage.sql_holds import SqlHoldStore
+from storage.sql_leases import SqlLeases
+from storage.sql_subjects import SqlSubjectStore
+from streams.fetch import ContentFetcher
+from streams.kafka_publisher import AiokafkaEventPublisher
+from streams.settings import StreamSettings
+
+
+def now() -> datetime:
+    """The one wall clock of keepline (timezone-aware, UTC)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Keepline:
+    """The adapters and the use cases over them, for one process."""
+
+    storage: StorageRuntime
+    holds_store: SqlHoldStore
+    leases: SqlLeases
+    lock_sync: ObjectLockSync
+    destroyer: ItemDestroyer
+    rights: SubjectRightsService
+    holds: HoldsService
+    policy: PolicyService
+    clock: Callable[[], datetime]
+
+    def ingest(self, settings: StreamSettings) -> IngestService:
+        """The ingest use case, fetching content only from the sources the settings allow."""
+        fetcher = ContentFetcher.from_settings(
+            settings,
+            s3_endpoint=self.storage.settings.s3_endpoint,
+            own_bucket=self.storage.settings.s3_bucket,
+            s3_region=self.storage.settings.s3_region,
+        )
+        return IngestService(
+            catalog=self.storage.catalog,
+            policies=self.storage.policies,
+            vault=self.storage.vault,
+            fetcher=fetcher,
+            lock_sync=self.lock_sync,
+            clock=self.clock,
+            uploads=settings.concurrency,
+            max_batch=settings.max_batch,
+        )
+
+    def sweeper(self, *, actor: str = "sweeper", after_sweep: AfterSweep | None = None) -> Sweeper:
+        """A sweeper over this process's adapters (deferred erasures run after each pass)."""
+        return Sweeper(
+            catalog=self.storage.catalog,
+            holds=self.holds_store,
+            policies=self.storage.policies,
+            destroyer=self.destroyer,
+            lock_sync=self.lock_sync,
+            store=self.storage.store,
+            audit=self.storage.audit,
+            clock=self.clock,
+            after_sweep=after_sweep or self.rights.run_deferred_erasures,
+            compliance_lock=self.storage.settings.object_lock_mode == "COMPLIANCE",
+            actor=actor,
+        )
+
+    async def prepare(self, policy: Policy) -> None:
+        """Upgrade the catalog, ensure the bucket, and activate the configured policy.
+
+        A policy file that differs from the active version becomes a new version, audited
+        as every policy change is, whichever command or process finds it first.
+        """
+        await prepare_storage(self.storage)
+        await self.activate_configured(policy)
+
+    async def activate_configured(self, policy: Policy) -> None:
+        """Activate the configured policy if it differs from the active one (audited)."""
+        await self.storage.policies.bootstrap(policy, at=self.clock(), audit=self.storage.audit)
+
+    async def close(self) -> None:
+        """Release the database connections."""
+        await self.storage.close()
+
+
+def api_services(
+    root: Keepline,
+    settings: ApiSettings,
+    *,
+    stream_settings: StreamSettings,
+    registry: CollectorRegistry,
+    extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = (),
+) -> ApiServices:
+    """The API's collaborators over this process's services (no I/O yet).
+
+    The caller stops `publisher` when done; `root.close()` closes the rest.
+
+    Raises:
+        ConfigurationError: Tokens or OIDC settings that cannot be used.
+    """
+    return ApiServices(
+        settings=settings,
+        storage=root.storage,
+        holds=root.holds,
+        rights=root.rights,
+        publisher=AiokafkaEventPublisher(stream_settings.kafka_bootstrap, client_id="keepline-api"),
+        authenticator=build_authenticator(settings),
+        registry=registry,
+        clock=root.clock,
+        topics={
+            "calls": stream_settings.topic_calls,
+            "emails": stream_settings.topic_emails,
+            "chats": stream_settings.topic_chats,
+        },
+        extra_readiness=extra_readiness,
+    )
+
+
+def configured_policy(settings: PolicySettings | None = None) -> Policy:
+    """The policy file the settings name, or the example policy shipped with keepline.
+
+    Raises:
+        PolicyError: The file cannot be read, parsed or validated.
+    """
+    cfg = settings or PolicySettings()
+    return load_policy(cfg.policy_file) if cfg.policy_file else load_default_policy()
+
+
+def build(
+    storage_settings: StorageSettings | None = None, *, clock: Callable[[], datetime] = now
+) -> Keepline:
+    """Every adapter and use case, wired (no I/O yet)."""
+    storage = build_storage(storage_settings or StorageSettings())
+    lock_sync = ObjectLockSync(storage.catalog, storage.store)
+    destroyer = ItemDestroyer(storage.catalog, storage.store, storage.audit)
+    holds_store = SqlHoldStore(storage.db)
+    subjects = SqlSubjectStore(storage.db)
+    rights = SubjectRightsService(
+        catalog=storage.catalog,
+        subjects=subjects,
+        policies=storage.policies,
+        audit=storage.audit,
+        destroyer=destroyer,
+        lock_sync=lock_sync,
+        store=storage.store,
+        clock=clock,
+    )
+    holds = HoldsService(
+        holds=holds_store,
+        catalog=storage.catalog,
+        lock_sync=lock_sync,
+        audit=storage.audit,
+        after_release=rights.run_deferred_erasures,
+    )
+    return Keepline(
+        storage=storage,
+        holds_store=holds_store,
+        leases=SqlLeases(storage.db),
+        lock_sync=lock_sync,
+        destroyer=destroyer,
+        rights=rights,
+        holds=holds,
+        policy=PolicyService(
+            catalog=storage.catalog,
+            policies=storage.policies,
+            subjects=subjects,
+            audit=storage.audit,
+            lock_sync=lock_sync,
+            store=storage.store,
+            clock=clock,
+        ),
+        clock=clock,
+    )
