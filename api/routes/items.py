@@ -21,9 +21,9 @@ from api.ranges import parse_range, range_applies
 from api.services import ApiServices, Caller, Services
 from policies.access import visible_to
 from service.facts import purpose_states
+from service.ingest.media_type import is_media_type
 from service.subjects.export import content_file_name
 from storage.models import ItemQuery, ItemRecord, StoredContent
-from service.ingest.media_type import is_media_type
 
 log = logging.getLogger(__name__)
 
