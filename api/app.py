@@ -13,10 +13,21 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body_limit import DEFAULT_BODY_BYTES, BodyLimit
+from api.console.routes import router as console_router
 from api.docs import install_docs
 from api.errors import ERROR_DESCRIPTIONS, ErrorBody, install_error_handlers
 from api.roles import allowed_roles
-from api.routes import audit, events, health, holds, items, policy, subjects
+from api.routes import (
+    audit,
+    content_urls,
+    events,
+    health,
+    holds,
+    items,
+    policy,
+    session,
+    subjects,
+)
 from api.schemas import complete_document
 from api.services import TEMPLATE_KEY, ApiServices, RoleGate
 
@@ -157,8 +168,9 @@ def create_app(services: ApiServices) -> FastAPI:
     app.add_middleware(BodyLimit, default_bytes=DEFAULT_BODY_BYTES, per_route=BODY_LIMITS)
     app.add_middleware(RoleGate)
     app.add_middleware(RequestMetrics, registry=metrics_registry)
-    for module in (health, events, items, audit, holds, policy, subjects):
+    for module in (health, events, items, content_urls, audit, holds, policy, subjects, session):
         app.include_router(module.router)
+    app.include_router(console_router)  # `/` and /console/: public, see api.roles.PUBLIC_ROUTES
     install_docs(app)
     app.openapi = _document_errors(app)  # type: ignore[method-assign]  # FastAPI's hook
     return app

@@ -14,13 +14,14 @@ _ALL = frozenset(Role)
 
 #: (method, path template) -> roles allowed. Every route under /v1/ must be listed: one that
 #: is not is refused to everyone (deny by default). Routes elsewhere are public (health,
-#: metrics, the OpenAPI document). HEAD is allowed wherever GET is.
+#: metrics, the OpenAPI document, and PUBLIC_ROUTES below). HEAD is allowed wherever GET is.
 ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyType(
     {
         ("POST", "/v1/events"): frozenset({Role.INGEST}),
         ("GET", "/v1/items"): _READERS,
         ("GET", "/v1/items/{item_id}"): _READERS,
         ("GET", "/v1/items/{item_id}/content"): _READERS,
+        ("POST", "/v1/items/{item_id}/content-url"): _READERS,
         ("POST", "/v1/holds"): frozenset({Role.LEGAL}),
         ("GET", "/v1/holds"): frozenset({Role.LEGAL}),
         ("GET", "/v1/holds/{hold_id}"): frozenset({Role.LEGAL}),
@@ -35,6 +36,20 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("PUT", "/v1/policy"): frozenset({Role.ADMIN}),
         ("GET", "/v1/audit"): frozenset({Role.AUDITOR}),
         ("GET", "/v1/audit/verify"): frozenset({Role.AUDITOR}),
+        ("GET", "/v1/me"): _ALL,
+    }
+)
+
+#: Routes that take no bearer token, by design rather than by omission: the console's page,
+#: assets and configuration (it signs its users in and then calls /v1/ with their tokens,
+#: holding no privilege of its own), and content behind a signed URL (the URL is the
+#: credential, checked by `api.content_urls`). They must stay outside PROTECTED_PREFIX.
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/"),
+        ("GET", "/console/config.json"),
+        ("GET", "/console/{asset:path}"),
+        ("GET", "/signed/content/{token}"),
     }
 )
 
@@ -49,6 +64,8 @@ def roles_for(method: str, path: str) -> frozenset[str]:
 
 def allowed_roles(method: str, path: str) -> frozenset[str] | None:
     """Roles allowed on a route template: None when it is public, empty when unlisted."""
+    if ("GET" if method == "HEAD" else method, path) in PUBLIC_ROUTES:
+        return None
     try:
         return roles_for(method, path)
     except KeyError:

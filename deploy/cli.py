@@ -13,7 +13,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
+from deploy.browser import ensure_chromium, fetch_axe
 from deploy.cache import cache_dir, data_dir, port_is_free
+from deploy.dex import build_dex
 from deploy.errors import CommandError, DeployError, PortInUseError
 from deploy.kafka import KafkaDistribution, KafkaProcess, ensure_topics, fetch_kafka
 from deploy.minio import MinioProcess, build_minio
@@ -74,7 +76,7 @@ def service_environment(settings: DeploySettings) -> dict[str, str]:
 
 
 def provision(settings: DeploySettings) -> tuple[KafkaDistribution, Path]:
-    """Fetch Kafka, build MinIO into the cache and find PostgreSQL (all idempotent).
+    """Fetch Kafka, build MinIO and Dex, find PostgreSQL and the browser (all idempotent).
 
     Args:
         settings: The stack settings.
@@ -86,7 +88,10 @@ def provision(settings: DeploySettings) -> tuple[KafkaDistribution, Path]:
     distribution = fetch_kafka(cache)
     binary = build_minio(cache)
     locate_postgres()  # the venv brings its binaries; as root, this also makes keepline-pg
-    say(f"provisioned: Kafka and MinIO are cached in {cache}")
+    build_dex(cache)  # the OpenID provider of the sign-in and browser tests
+    ensure_chromium(cache)
+    fetch_axe(cache)
+    say(f"provisioned: Kafka, MinIO, Dex and axe-core are cached in {cache}")
     return distribution, binary
 
 
@@ -238,7 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="The local keepline stack: Apache Kafka and MinIO on 127.0.0.1.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("provision", help="fetch Kafka (mvn) and build MinIO (go install)")
+    commands.add_parser(
+        "provision",
+        help="fetch Kafka (mvn), build MinIO and Dex (go), install Chromium, fetch axe-core",
+    )
     run_parser = commands.add_parser(
         "run",
         help="start Kafka on 127.0.0.1:9092, MinIO on 127.0.0.1:9000, then keepline",

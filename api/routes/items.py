@@ -133,8 +133,8 @@ async def visible_item(
     return record
 
 
-async def _check_purpose(services: ApiServices, caller: Principal, purpose: str | None) -> None:
-    """A purpose-bound role must retrieve for a purpose of its own."""
+async def check_purpose(services: ApiServices, caller: Principal, purpose: str | None) -> None:
+    """A purpose-bound role must retrieve for a purpose of its own (legal, privacy: any)."""
     if caller.role in _SEES_ALL:
         return
     if purpose is None:
@@ -189,7 +189,7 @@ async def list_items(
     """
     since_at, until_at = utc("since", since), utc("until", until)
     attributes = _attributes(request)
-    await _check_purpose(services, caller, purpose)
+    await check_purpose(services, caller, purpose)
     query = ItemQuery(
         purpose=purpose,
         type=type,
@@ -278,7 +278,7 @@ def _content_headers(
 async def _readable(
     services: ApiServices, caller: Principal, request: Request, item_id: str, purpose: str | None
 ) -> tuple[ItemRecord, StoredContent, tuple[int, int] | None]:
-    await _check_purpose(services, caller, purpose)
+    await check_purpose(services, caller, purpose)
     record = await visible_item(services, caller.role, item_id, purpose)
     if record.stored is None:
         raise NotFoundError("this item has no content")
@@ -329,6 +329,28 @@ async def get_content(
     The first chunk is decrypted before the response starts, so content that fails its
     integrity check is a clean 500 rather than a truncated 200.
     """
+    return await stream_content(services, caller, request, item_id, purpose)
+
+
+async def stream_content(
+    services: ApiServices,
+    caller: Principal,
+    request: Request,
+    item_id: str,
+    purpose: str | None,
+    *,
+    via: str | None = None,
+) -> StreamingResponse:
+    """The content response of `GET /content` (also behind a signed content URL).
+
+    Args:
+        services: The API's services.
+        caller: Who reads, in the role the read is decided for.
+        request: The request (its Range and If-Range headers).
+        item_id: The item.
+        purpose: The purpose of the retrieval.
+        via: How the read came in, for the audit entry (e.g. ``content-url``).
+    """
     record, stored, span = await _readable(services, caller, request, item_id, purpose)
     size = stored.content.size_bytes
     start, end = span if span is not None else (0, max(size - 1, 0))
@@ -339,7 +361,11 @@ async def get_content(
             caller,
             "content.read",
             item_id=item_id,
-            details={"purpose": purpose, "range": [start, end] if span else None},
+            details={
+                "purpose": purpose,
+                "range": [start, end] if span else None,
+                **({"via": via} if via else {}),
+            },
         )
     except BaseException:
         await _close(body)

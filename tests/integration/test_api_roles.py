@@ -58,6 +58,11 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         f"/v1/items/{w.item_id}/content",
         {"params": {"purpose": "quality"}},
     ),
+    ("POST", "/v1/items/{item_id}/content-url"): lambda w: (
+        f"/v1/items/{w.item_id}/content-url",
+        {"params": {"purpose": "quality"}},
+    ),
+    ("GET", "/v1/me"): lambda w: ("/v1/me", {}),
     ("POST", "/v1/holds"): lambda w: (
         "/v1/holds",
         {"json": {"matter": "M-2", "description": "d", "criteria": {"subject_ids": ["x"]}}},
