@@ -163,6 +163,8 @@ class Policy:
         purposes: The declared purposes by name.
         rules: The rules, in order; the first that matches an item wins.
         source_text: The text the policy was parsed from ("" when built in code).
+        reader_roles: Roles of this firm that the policy declares beside keepline's own API
+            roles (SPEC section 4); they retrieve items by purpose, as ``qa`` does.
         version: A stable short hash of the normalised policy: comments, layout and key order
             of the source do not change it; any change of meaning does.
     """
@@ -170,10 +172,12 @@ class Policy:
     purposes: Mapping[str, Purpose] = field(hash=False)
     rules: tuple[Rule, ...]
     source_text: str = field(default="", compare=False)
+    reader_roles: frozenset[str] = frozenset()
     version: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "purposes", _copied(self.purposes))
+        object.__setattr__(self, "reader_roles", frozenset(self.reader_roles))
         for name, purpose in self.purposes.items():
             if purpose.name != name:
                 raise PolicyValidationError(
@@ -210,10 +214,14 @@ class Policy:
 
     def to_json(self) -> dict[str, object]:
         """The normalised policy as plain JSON values; valid policy YAML when dumped."""
-        return {
+        body: dict[str, object] = {
             "purposes": {name: self.purposes[name].to_json() for name in sorted(self.purposes)},
             "rules": [rule.to_json() for rule in self.rules],
         }
+        # Only when declared, so a policy without reader roles keeps the version it had.
+        if self.reader_roles:
+            body["reader_roles"] = sorted(self.reader_roles)
+        return body
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -36,7 +36,9 @@ _MAX_RETENTION_YEARS = 1000
 # Retention bounds are checked on a fixed date, so validation does not read the clock.
 _REFERENCE_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
-_TOP_KEYS = ("purposes", "rules")
+_TOP_KEYS = ("reader_roles", "purposes", "rules")
+_REQUIRED_TOP_KEYS = ("purposes", "rules")
+_API_ROLES = frozenset(role.value for role in Role)
 _PURPOSE_KEYS = ("basis", "retention", "roles", "worm")
 _REQUIRED_PURPOSE_KEYS = ("basis", "retention", "roles")
 _RULE_KEYS = ("match", "purposes")
@@ -157,16 +159,43 @@ class _Validator:
         entries = self.mapping(root, "", _TOP_KEYS, "the policy must be a mapping")
         # Present parts are checked before absent ones are reported, so an author fixing a
         # half-written file is told about what is written first.
-        missing = f"is missing; a policy needs {' and '.join(_TOP_KEYS)}"
+        missing = f"is missing; a policy needs {' and '.join(_REQUIRED_TOP_KEYS)}"
+        readers = self.reader_roles(entries["reader_roles"][1]) if "reader_roles" in entries else ()
         if "purposes" not in entries:
             self.fail(root, "purposes", missing)
-        purposes = self.purposes(*entries["purposes"])
+        purposes = self.purposes(*entries["purposes"], frozenset(readers))
         if "rules" not in entries:
             self.fail(root, "rules", missing)
         rules = self.rules(entries["rules"][1], purposes)
-        return Policy(purposes=purposes, rules=rules, source_text=text)
+        return Policy(
+            purposes=purposes, rules=rules, source_text=text, reader_roles=frozenset(readers)
+        )
 
-    def purposes(self, key: Node, node: Node) -> dict[str, Purpose]:
+    def reader_roles(self, node: Node) -> list[str]:
+        field = "reader_roles"
+        items = self.sequence(node, field, "reader_roles must be a list of role names")
+        names = self.unique_strings(items, field)
+        for index, (item, role) in enumerate(zip(items, names, strict=True)):
+            self.role_name(item, f"{field}[{index}]", role)
+            if role in _API_ROLES:
+                self.fail(
+                    item,
+                    f"{field}[{index}]",
+                    f"{role!r} is one of keepline's API roles already; list only roles of "
+                    "your own here",
+                )
+        return names
+
+    def role_name(self, node: Node, field: str, role: str) -> None:
+        if not _ROLE_NAME.fullmatch(role):
+            self.fail(
+                node,
+                field,
+                f"{role!r} is not a role name: lower-case letters, digits, '_' or '-', "
+                f"starting with a letter (keepline's roles: {', '.join(Role)})",
+            )
+
+    def purposes(self, key: Node, node: Node, readers: frozenset[str]) -> dict[str, Purpose]:
         entries = self.mapping(node, "purposes", None, "must map purpose names to purposes")
         if not entries:
             self.fail(key, "purposes", "must define at least one purpose")
@@ -180,10 +209,12 @@ class _Validator:
                     "a purpose name is 1 to 64 letters, digits, '_', '-' or '.', "
                     "starting with a letter or digit",
                 )
-            purposes[name] = self.purpose(name, name_node, value, field)
+            purposes[name] = self.purpose(name, name_node, value, field, readers)
         return purposes
 
-    def purpose(self, name: str, key: Node, node: Node, field: str) -> Purpose:
+    def purpose(
+        self, name: str, key: Node, node: Node, field: str, readers: frozenset[str]
+    ) -> Purpose:
         entries = self.mapping(node, field, _PURPOSE_KEYS, "must be a mapping")
         for required in _REQUIRED_PURPOSE_KEYS:
             if required not in entries:
@@ -194,7 +225,7 @@ class _Validator:
             name=name,
             basis=self.choice(entries["basis"][1], f"{field}.basis", LawfulBasis, "basis"),
             retention=self.retention(entries["retention"][1], f"{field}.retention"),
-            roles=self.roles(entries["roles"][1], f"{field}.roles"),
+            roles=self.roles(entries["roles"][1], f"{field}.roles", readers),
             worm=False if worm is None else self.boolean(worm[1], f"{field}.worm"),
         )
 
@@ -217,19 +248,23 @@ class _Validator:
             )
         return duration
 
-    def roles(self, node: Node, field: str) -> frozenset[str]:
+    def roles(self, node: Node, field: str, readers: frozenset[str]) -> frozenset[str]:
         items = self.sequence(node, field, "roles must be a list of role names, e.g. [qa, legal]")
         if not items:
             self.fail(node, field, "roles must name at least one role, e.g. [qa, legal]")
         names = self.unique_strings(items, field)
         for index, (item, role) in enumerate(zip(items, names, strict=True)):
-            if not _ROLE_NAME.fullmatch(role):
-                known = ", ".join(known_role.value for known_role in Role)
+            self.role_name(item, f"{field}[{index}]", role)
+            if role not in _API_ROLES and role not in readers:
+                declared = (
+                    f"; reader_roles declares {', '.join(sorted(readers))}" if readers else ""
+                )
                 self.fail(
                     item,
                     f"{field}[{index}]",
-                    f"{role!r} is not a role name: lower-case letters, digits, '_' or '-', "
-                    f"starting with a letter (keepline's roles: {known})",
+                    f"{role!r} is not a role: keepline's roles are {', '.join(Role)}"
+                    f"{declared}. Name one of them, or declare it under reader_roles "
+                    f"(reader_roles: [{role}])",
                 )
         return frozenset(names)
 

@@ -26,10 +26,11 @@ _PUT_BODY = policy_request_body()
 
 
 def policy_json(policy: Policy) -> dict[str, Any]:
-    """The policy as the API shows it: version, purposes, rules and the YAML text."""
+    """The policy as the API shows it: version, reader roles, purposes, rules, the YAML."""
     body = policy.to_json()
     return {
         "version": policy.version,
+        "reader_roles": sorted(policy.reader_roles),
         "purposes": body["purposes"],
         "rules": body["rules"],
         "text": policy.source_text,

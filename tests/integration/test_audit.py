@@ -23,6 +23,7 @@ from tests.integration.ingest_support import example
 from tests.integration.keepline_service import KeeplineService, wait_for
 
 POLICY = """
+reader_roles: [marketing]
 purposes:
   quality:  {basis: legitimate_interests, retention: P90D, roles: [qa, legal]}
   marketing: {basis: consent,             retention: P2Y,  roles: [marketing]}
@@ -33,6 +34,7 @@ rules:
     purposes: [quality]
 """
 CHANGED_POLICY = """
+reader_roles: [marketing]
 purposes:
   quality:  {basis: legitimate_interests, retention: P30D, roles: [qa, legal]}
   legal:    {basis: legal_obligation,     retention: P5Y,  roles: [legal]}

@@ -27,6 +27,7 @@ from storage.service import object_key_for
 from tests.integration.keepline_service import KeeplineService, wait_for
 
 POLICY = """
+reader_roles: [marketing]
 purposes:
   quality:   {basis: legitimate_interests, retention: P90D, roles: [qa, legal]}
   training:  {basis: legitimate_interests, retention: P1Y,  roles: [qa]}

@@ -29,6 +29,7 @@ ADDRESSES = ("+442071234567", "Alice@Example.com", "alice@example.com", "bob@exa
 STAFF = ("e1", "e2", "e3")
 ATTRIBUTES = {"queue": ("sales", "support"), "desk": ("fx", "rates")}
 ROLES = ("qa", "legal", "privacy", "marketing", "auditor")
+API_ROLES = frozenset({"ingest", "qa", "legal", "privacy", "auditor", "admin"})
 
 ZONES = (UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)))
 
@@ -153,7 +154,8 @@ def policies(draw: st.DrawFn) -> Policy:
             max_size=4,
         )
     )
-    return Policy(purposes=purposes, rules=tuple(rules))
+    used: frozenset[str] = frozenset().union(*(p.roles for p in purposes.values()))
+    return Policy(purposes=purposes, rules=tuple(rules), reader_roles=used - API_ROLES)
 
 
 consent_grants = st.dictionaries(

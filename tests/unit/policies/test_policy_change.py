@@ -22,6 +22,7 @@ from tests.unit.policies.builders import CALL, CONSENT, LI, LO, T0, day, item
 from tests.unit.policies.strategies import consent_grants, items, policies
 
 OLD = """\
+reader_roles: [marketing]
 purposes:
   quality:  {basis: legitimate_interests, retention: P90D, roles: [qa]}
   training: {basis: legitimate_interests, retention: P1Y,  roles: [qa]}

@@ -22,6 +22,7 @@ from policies import (
 from tests.unit.policies.strategies import policies
 
 SPEC_EXAMPLE = """\
+reader_roles: [marketing]   # optional: roles of this firm beside the API roles of section 7
 purposes:
   quality:  {basis: legitimate_interests, retention: P90D, roles: [qa, legal]}
   training: {basis: legitimate_interests, retention: P1Y,  roles: [qa]}
@@ -67,6 +68,8 @@ def test_version_ignores_layout_and_comments_but_not_meaning() -> None:
     block = dedent(
         """\
         # the default policy, block style
+        reader_roles:
+          - marketing
         rules:
           - purposes: [quality, training, legal, marketing]
             match:
@@ -101,7 +104,8 @@ def test_version_ignores_layout_and_comments_but_not_meaning() -> None:
     ],
 )
 def test_optional_worm_and_free_role_names(text: str, worm: bool, roles: set[str]) -> None:
-    policy = parse_policy(f"purposes:\n  q: {text}\n{VALID_TAIL}")
+    readers = "reader_roles: [data-science_2]\n"
+    policy = parse_policy(f"{readers}purposes:\n  q: {text}\n{VALID_TAIL}")
     assert policy.purposes["q"].worm is worm
     assert policy.purposes["q"].roles == roles
 

@@ -65,7 +65,7 @@ VALID_TAIL = "rules:\n  - purposes: [q]\n"
             + "version: 2\n",
             5,
             "version",
-            "unknown key 'version'; allowed: purposes, rules",
+            "unknown key 'version'; allowed: reader_roles, purposes, rules",
             id="unknown-top-key",
         ),
         pytest.param(
@@ -98,6 +98,41 @@ VALID_TAIL = "rules:\n  - purposes: [q]\n"
             "purposes.q.roles",
             "roles must name at least one role",
             id="empty-roles",
+        ),
+        pytest.param(
+            "purposes:\n  q: {basis: consent, retention: P1D, roles: [legal]}\n"
+            "  t: {basis: consent, retention: P1D, roles: [qa, qa-trainers]}\n" + VALID_TAIL,
+            3,
+            "purposes.t.roles[1]",
+            "'qa-trainers' is not a role: keepline's roles are ingest, qa, legal, privacy, "
+            "auditor, admin. Name one of them, or declare it under reader_roles "
+            "(reader_roles: [qa-trainers])",
+            id="unknown-role",
+        ),
+        pytest.param(
+            "reader_roles: [marketing]\n"
+            "purposes:\n  q: {basis: consent, retention: P1D, roles: [qa-trainers]}\n" + VALID_TAIL,
+            3,
+            "purposes.q.roles[0]",
+            "'qa-trainers' is not a role: keepline's roles are ingest, qa, legal, privacy, "
+            "auditor, admin; reader_roles declares marketing.",
+            id="role-neither-api-nor-declared",
+        ),
+        pytest.param(
+            "reader_roles: [marketing, qa]\n"
+            "purposes:\n  q: {basis: consent, retention: P1D, roles: [qa]}\n" + VALID_TAIL,
+            1,
+            "reader_roles[1]",
+            "'qa' is one of keepline's API roles already",
+            id="reader-role-that-is-an-api-role",
+        ),
+        pytest.param(
+            "reader_roles: marketing\n"
+            "purposes:\n  q: {basis: consent, retention: P1D, roles: [qa]}\n" + VALID_TAIL,
+            1,
+            "reader_roles",
+            "reader_roles must be a list of role names, not a string",
+            id="reader-roles-not-a-list",
         ),
         pytest.param(
             "purposes:\n  q: {basis: consent, retention: P1D, roles: [QA Team]}\n" + VALID_TAIL,

@@ -40,6 +40,7 @@ from storage.sql_policies import SqlPolicyStore
 from storage.sql_subjects import Change, SqlSubjectStore
 
 POLICY = """
+reader_roles: [marketing]
 purposes:
   quality:   {basis: legitimate_interests, retention: P90D, roles: [qa, legal]}
   training:  {basis: legitimate_interests, retention: P1Y,  roles: [qa]}
