@@ -16,11 +16,12 @@ export function render(root, ctx) {
   const id = () => subject.value.trim();
   const path = (what) => `/v1/subjects/${encodeURIComponent(id())}/${what}`;
 
-  async function load(event) {
+  // After a request, the list is shown again and the request's outcome stays.
+  async function load(event, keepOutcome = false) {
     event?.preventDefault();
     if (!id()) return;
     replace(items, h("p", {}, "Loading…"));
-    replace(outcome);
+    if (!keepOutcome) replace(outcome);
     try {
       const page = await api("/v1/items", { params: { subject_id: id(), limit: 200 } });
       actions.hidden = false;
@@ -75,7 +76,7 @@ export function render(root, ctx) {
         report.erased.length ? h("details", {}, h("summary", {}, "Erased item ids"), h("ul", {}, report.erased.map((x) => h("li", {}, x)))) : null,
       );
       ctx.say("Erasure done");
-      load();
+      load(null, true);
     } catch (err) {
       replace(outcome, ctx.problem(err, "privacy"));
     }
@@ -86,7 +87,7 @@ export function render(root, ctx) {
       await api(path(what), { method: "POST", json });
       replace(outcome, h("p", { class: "count" }, done));
       ctx.say(done);
-      load();
+      load(null, true);
     } catch (err) {
       replace(outcome, ctx.problem(err, "privacy"));
     }
