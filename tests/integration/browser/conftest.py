@@ -24,7 +24,7 @@ from deploy.dex import CONSOLE_CLIENT_ID, DexProcess
 from deploy.kafka import KafkaProcess
 from deploy.minio import MinioProcess
 from tests.integration.browser.console_support import Seeded, seed_events, sign_in, wav_tone
-from tests.integration.fixtures_keepline import ContentServer, content_server  # noqa: F401
+from tests.integration.fixtures_keepline import ContentServer
 from tests.integration.keepline_service import KeeplineService, wait_for
 
 
@@ -50,7 +50,7 @@ def console_stack(
     kafka: KafkaProcess,
     minio: MinioProcess,
     dex: DexProcess,
-    content_server: ContentServer,  # noqa: F811 - the fixture imported above
+    content_server: ContentServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[KeeplineService, Seeded]]:
     """`keepline serve` signing users in through Dex, with the journeys' data stored."""

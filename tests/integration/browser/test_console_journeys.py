@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import zipfile
+from collections.abc import Callable
 
 from playwright.sync_api import Browser, Page, Response, expect
 
@@ -20,7 +22,7 @@ from tests.integration.browser.console_support import (
     check_accessible,
     screenshot,
 )
-from tests.integration.keepline_service import KeeplineService
+from tests.integration.keepline_service import TOKENS, KeeplineService
 
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
@@ -77,13 +79,16 @@ def test_qa_finds_a_recording_plays_it_and_seeks_into_its_middle(
     page.wait_for_function(
         f"() => document.querySelector('audio').currentTime >= {middle}", timeout=30_000
     )
+
     # The seek was served as a byte range near the middle of the file, not from the start.
-    starts = []
-    for response in served:
-        found = _RANGE.match(response.headers.get("content-range", ""))
-        if response.status == 206 and found:
-            starts.append(int(found.group(1)))
-    assert any(start > seeded.recording_size // 4 for start in starts), starts
+    def range_starts() -> list[int]:
+        ranges = [r.headers.get("content-range", "") for r in served if r.status == 206]
+        return [int(m.group(1)) for m in map(_RANGE.match, ranges) if m]
+
+    deadline = time.monotonic() + 20
+    while not any(s > seeded.recording_size // 4 for s in range_starts()):
+        assert time.monotonic() < deadline, f"no range request past a quarter: {range_starts()}"
+        page.wait_for_timeout(100)
     check_accessible(page, axe_source)
     screenshot(page, "qa-player")
 
@@ -198,3 +203,26 @@ def test_an_unknown_token_is_sent_back_to_sign_in(signed_in: SignedIn) -> None:
     )
     page.reload()
     expect(page.get_by_role("alert")).to_contain_text("not accepted")
+
+
+def test_without_a_provider_the_console_takes_a_token_marked_local_use(
+    chromium: Browser, keepline_factory: Callable[..., KeeplineService], axe_source: str
+) -> None:
+    service = keepline_factory()
+    context = chromium.new_context(base_url=service.url)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        expect(page.get_by_text("Local use only")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign in with single sign-on")).to_have_count(0)
+        check_accessible(page, axe_source)
+        screenshot(page, "sign-in-token")
+        page.get_by_label("API token").fill("not-a-token")
+        page.get_by_role("button", name="Sign in with a token").click()
+        expect(page.get_by_role("alert")).to_contain_text("not accepted")
+        page.get_by_label("API token").fill(TOKENS["auditor"])
+        page.get_by_role("button", name="Sign in with a token").click()
+        expect(page.locator(".who")).to_contain_text("auditor-user · auditor · token (local)")
+        expect(page.get_by_role("heading", name="Audit trail")).to_be_visible()
+    finally:
+        context.close()
