@@ -20,6 +20,7 @@ from api.roles import allowed_roles
 from api.routes import (
     audit,
     content_urls,
+    dead_letters,
     events,
     health,
     holds,
@@ -168,7 +169,18 @@ def create_app(services: ApiServices) -> FastAPI:
     app.add_middleware(BodyLimit, default_bytes=DEFAULT_BODY_BYTES, per_route=BODY_LIMITS)
     app.add_middleware(RoleGate)
     app.add_middleware(RequestMetrics, registry=metrics_registry)
-    for module in (health, events, items, content_urls, audit, holds, policy, subjects, session):
+    for module in (
+        health,
+        events,
+        items,
+        content_urls,
+        audit,
+        dead_letters,
+        holds,
+        policy,
+        subjects,
+        session,
+    ):
         app.include_router(module.router)
     app.include_router(console_router)  # `/` and /console/: public, see api.roles.PUBLIC_ROUTES
     install_docs(app)

@@ -36,6 +36,7 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("PUT", "/v1/policy"): frozenset({Role.ADMIN}),
         ("GET", "/v1/audit"): frozenset({Role.AUDITOR}),
         ("GET", "/v1/audit/verify"): frozenset({Role.AUDITOR}),
+        ("GET", "/v1/dead-letters"): frozenset({Role.ADMIN, Role.AUDITOR}),
         ("GET", "/v1/me"): _ALL,
     }
 )

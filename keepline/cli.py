@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from api.settings import ApiSettings
-from keepline.commands import db, keys, policy, reconcile, sweep
+from keepline.commands import db, dlq, keys, policy, reconcile, sweep
 from policies.settings import PolicySettings
 from storage.settings import StorageSettings
 from streams.settings import StreamSettings
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parser(sub)
     reconcile.add_parser(sub)
     db.add_parser(sub)
+    dlq.add_parser(sub)
     return parser
 
 

@@ -276,3 +276,21 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# Messages the stream workers could not accept (each also went to the dead-letter topic), so
+# an operator can read them without a Kafka client. Owned by storage/sql_dead_letters.py.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("failed_at", TS, nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("error", String(2000), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("event_id", String(200), nullable=True),
+    Column("source", String(100), nullable=True),
+    UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_message"),
+)
+Index("ix_dead_letters_failed", dead_letters.c.failed_at)

@@ -23,6 +23,7 @@ from service.ingest.errors import BadEventError, ContentUnavailableError, DeadLe
 from service.ingest.models import ConsentEvent, validate_artefact, validate_consent
 from service.ingest.service import Artefact, IngestService
 from storage.errors import StorageError
+from storage.sql_dead_letters import MAX_EVENT_ID_CHARS, MAX_SOURCE_CHARS, DeadLetterRecord
 from streams.errors import StreamsError
 from streams.metrics import StreamMetrics
 
@@ -45,6 +46,14 @@ class DeadLetterSink(Protocol):
 
     async def send(self, key: bytes | None, letter: dict[str, Any]) -> None:
         """Publish one dead letter and wait until the broker has it."""
+        ...
+
+
+class DeadLetterLog(Protocol):
+    """Where each dead letter is also recorded, for reading without a Kafka client."""
+
+    async def record(self, letter: DeadLetterRecord) -> bool:
+        """Record one letter (idempotent per message position)."""
         ...
 
 
@@ -102,10 +111,12 @@ class MessageProcessor:
         retry_initial_s: float = 0.5,
         retry_max_s: float = 15.0,
         content_deadline_s: float = 900.0,
+        dead_letter_log: DeadLetterLog | None = None,
     ) -> None:
         self._ingest = ingest
         self._consents = consents
         self._dlq = dead_letters
+        self._dead_letter_log = dead_letter_log
         self._metrics = metrics
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
@@ -191,6 +202,7 @@ class MessageProcessor:
             return
 
     async def _dead_letter(self, msg: RawMessage, reason: DeadLetterReason, error: str) -> None:
+        failed_at = datetime.now(UTC)
         letter = {
             "reason": reason.value,
             "error": error,
@@ -199,10 +211,18 @@ class MessageProcessor:
             "offset": msg.offset,
             "key": msg.key.decode("utf-8", "replace") if msg.key is not None else None,
             "value_b64": base64.b64encode(msg.value or b"").decode("ascii"),
-            "failed_at": datetime.now(UTC).isoformat(),
+            "failed_at": failed_at.isoformat(),
         }
+        event_id, source = event_identity(msg.value)
+        # Ids only, quoted (they come from outside): never the error's detail or any value.
         log.warning(
-            "dead letter %s from %s[%d]@%d", reason.value, msg.topic, msg.partition, msg.offset
+            "dead letter %s from %s[%d]@%d: event %s from source %s",
+            reason.value,
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            "(none)" if event_id is None else repr(event_id),
+            "(none)" if source is None else repr(source),
         )
         delay = self._retry_initial_s
         while True:
@@ -214,4 +234,56 @@ class MessageProcessor:
                 delay = min(delay * 2, self._retry_max_s)
                 continue
             self._metrics.dead_letters.labels(reason=reason.value).inc()
+            break
+        if self._dead_letter_log is not None:
+            record = DeadLetterRecord(
+                failed_at=failed_at,
+                reason=reason.value,
+                error=error,
+                topic=msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
+                event_id=event_id,
+                source=source,
+            )
+            await self._record(self._dead_letter_log, record)
+
+    async def _record(self, letters: DeadLetterLog, record: DeadLetterRecord) -> None:
+        """Record a letter in the catalog; the topic has it already, so only faults wait."""
+        delay = self._retry_initial_s
+        while True:
+            try:
+                await letters.record(record)
+            except Exception as err:  # the edge of the loop: a catalog fault must not stop it
+                if not is_transient(err):
+                    log.exception(
+                        "dead letter %s[%d]@%d not recorded in the catalog",
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                    )
+                    return
+                log.warning(
+                    "catalog unavailable for a dead letter (%s); retrying", type(err).__name__
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
+                continue
             return
+
+
+def event_identity(value: bytes | None) -> tuple[str | None, str | None]:
+    """The event id and source a message names, when it is a JSON object naming them."""
+    if not value:
+        return None, None
+    try:
+        body = json.loads(value.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    event_id, source = body.get("event_id"), body.get("source")
+    return (
+        event_id[:MAX_EVENT_ID_CHARS] if isinstance(event_id, str) and event_id else None,
+        source[:MAX_SOURCE_CHARS] if isinstance(source, str) and source else None,
+    )

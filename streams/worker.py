@@ -24,7 +24,7 @@ from faust.types import EventT
 from service.ingest.service import IngestService
 from streams.acks import Partition, PartitionOrder
 from streams.metrics import ConsumerLag, StreamMetrics
-from streams.processor import ConsentHandler, MessageProcessor, RawMessage
+from streams.processor import ConsentHandler, DeadLetterLog, MessageProcessor, RawMessage
 from streams.readiness import AssignmentWatch
 from streams.settings import StreamSettings
 
@@ -167,6 +167,7 @@ def build_worker_app(
     ingest: IngestService,
     consents: ConsentHandler,
     metrics: StreamMetrics,
+    dead_letter_log: DeadLetterLog | None = None,
 ) -> Worker:
     """A faust app with one agent over the three artefact topics and one over consent."""
     app = faust.App(
@@ -202,6 +203,7 @@ def build_worker_app(
         ingest=ingest,
         consents=consents,
         dead_letters=FaustDeadLetterSink(dlq_topic),
+        dead_letter_log=dead_letter_log,
         metrics=metrics,
         retry_initial_s=settings.retry_initial_s,
         retry_max_s=settings.retry_max_s,

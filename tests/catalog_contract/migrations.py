@@ -32,6 +32,10 @@ def _indexes(connection: Connection, table: str) -> set[str]:
     return {str(index["name"]) for index in inspect(connection).get_indexes(table)}
 
 
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
 async def _at_revision(url: str, revision: str) -> Database:
     db = Database(url)
     async with db.engine.connect() as conn:
@@ -80,8 +84,9 @@ class MigrationsContract:
             await catalog.set_purposes(item_id, [purpose("legal", 1825)])  # now unsynced
             await SqlAuditLog(db).append(actor="alice", action="hold.placed", at=T0)
             async with db.engine.connect() as conn:
-                assert "ix_items_unsynced" not in await conn.run_sync(_indexes, "items")
-                assert "ix_items_unsynced" in str(await conn.run_sync(_differences))
+                # What the newest revision adds (0003: the dead_letters table).
+                assert "dead_letters" not in await conn.run_sync(_tables)
+                assert "dead_letters" in str(await conn.run_sync(_differences))
             before, after = await db.create_schema()
             assert (before.current, after.current) == (previous, head_revision())
             record = await catalog.get(item_id)
@@ -91,6 +96,7 @@ class MigrationsContract:
             assert (await SqlAuditLog(db).verify()).entries == 1
             async with db.engine.connect() as conn:
                 assert "ix_items_unsynced" in await conn.run_sync(_indexes, "items")
+                assert "dead_letters" in await conn.run_sync(_tables)
                 assert await conn.run_sync(_differences) == []
         finally:
             await db.dispose()

@@ -1,0 +1,23 @@
+"""The dead-letter contract on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from storage.database import Database
+from tests.catalog_contract.dead_letters import DeadLettersContract
+from tests.integration.fixtures_postgres import CatalogUrlFactory
+
+
+@pytest.fixture
+async def db(catalog_url: CatalogUrlFactory) -> AsyncIterator[Database]:
+    database = Database(catalog_url())
+    await database.create_schema()
+    yield database
+    await database.dispose()
+
+
+class TestDeadLettersOnPostgres(DeadLettersContract):
+    pass
