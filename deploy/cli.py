@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -156,6 +157,20 @@ def _start_servers(settings: DeploySettings, stack: _Stack, logs: Path) -> None:
     say(f"topics ready: {', '.join(SPEC_TOPICS)}")
 
 
+def check_configuration(env: dict[str, str]) -> int:
+    """Run `keepline check` with keepline's environment; its exit status (0: no mistake).
+
+    Args:
+        env: The environment keepline will run with.
+    """
+    argv = [str(Path(sys.executable).parent / "keepline"), "check"]
+    try:
+        done = subprocess.run(argv, env=env, check=False)  # noqa: S603 - our own command
+    except OSError as error:
+        raise CommandError(argv, str(error)) from error
+    return done.returncode
+
+
 def _check_ports(stack: _Stack) -> None:
     # Before anything starts, so a busy port costs no half-started stack.
     wanted: list[tuple[str, int, str]] = []
@@ -178,7 +193,8 @@ def run(settings: DeploySettings, command: Sequence[str]) -> int:
         command: The service command; `keepline serve` from this venv when empty.
 
     Returns:
-        0 after a signal, else the service's exit status.
+        0 after a signal, 2 when `keepline check` finds a mistake (nothing is started),
+        else the service's exit status.
     """
     stack = _Stack()
 
@@ -193,9 +209,13 @@ def run(settings: DeploySettings, command: Sequence[str]) -> int:
     logs = data_dir(settings) / "logs"
     say(f"logs go to {logs}/")
     try:
+        env = child_environment(service_environment(settings))
+        # Before Kafka and MinIO start: a typo costs a second, not a stack started for nothing.
+        if (status := check_configuration(env)) != 0:
+            say("the configuration has mistakes (above); nothing was started")
+            return status
         _start_servers(settings, stack, logs)
         argv = list(command) or [str(Path(sys.executable).parent / "keepline"), "serve"]
-        env = child_environment(service_environment(settings))
         stack.child = ServerProcess("keepline", argv, env=env)
         say(f"starting {' '.join(argv)} (Ctrl-C stops everything)")
         for signum in previous:

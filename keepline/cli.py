@@ -8,11 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from api.settings import ApiSettings
-from keepline.commands import db, dlq, keys, policy, reconcile, sweep
-from policies.settings import PolicySettings
-from storage.settings import StorageSettings
-from streams.settings import StreamSettings
+from keepline.commands import check, db, dlq, keys, policy, reconcile, sweep
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -32,12 +28,16 @@ def _configure_logging(verbose: bool) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from keepline.serve import serve  # noqa: PLC0415 - heavy imports only for this command
 
+    config, mistakes = check.read_configuration()
+    if config is None:  # settings that do not even parse: say so in one line each
+        check.report(mistakes, sys.stderr)
+        return check.EXIT_MISTAKES
     asyncio.run(
         serve(
-            api_settings=ApiSettings(),
-            storage_settings=StorageSettings(),
-            stream_settings=StreamSettings(),
-            policy_settings=PolicySettings(),
+            api_settings=config.api,
+            storage_settings=config.storage,
+            stream_settings=config.stream,
+            policy_settings=config.policy,
         )
     )
     return 0
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_parser(sub)
     db.add_parser(sub)
     dlq.add_parser(sub)
+    check.add_parser(sub)
     return parser
 
 

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from api.app import create_app
 from api.settings import ApiSettings
+from keepline.commands.check import Configuration, exit_on_mistakes
 from keepline.root import api_services, build, configured_policy
 from policies.settings import PolicySettings
 from service.retention.service import default_holder, sweep_forever
@@ -141,7 +142,13 @@ async def serve(
     The API answers from the start (`/readyz` says what start-up waits for); the catalog,
     the object store and Kafka are retried with backoff until they answer, so a worker
     restarted during an outage comes back by itself. Only a configuration error ends it.
+
+    Raises:
+        SystemExit: Status 2 when `keepline check` finds a mistake (one line each, first).
     """
+    exit_on_mistakes(
+        Configuration(api_settings, storage_settings, stream_settings, policy_settings)
+    )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
