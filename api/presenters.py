@@ -10,8 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storage.models import ItemRecord
-from storage.sql_audit import AuditEntry, ChainVerdict
+from storage.models import AuditEntry, ChainVerdict, ItemRecord
 
 
 def item_json(record: ItemRecord) -> dict[str, Any]:

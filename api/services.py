@@ -25,8 +25,8 @@ from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
 from service.holds.service import HoldsService
 from service.subjects.service import SubjectRightsService
+from storage.models import AuditEntry
 from storage.runtime import StorageRuntime
-from storage.sql_audit import AuditEntry
 
 log = logging.getLogger(__name__)
 

@@ -46,6 +46,7 @@ class Keepline:
     """The adapters and the use cases over them, for one process."""
 
     storage: StorageRuntime
+    subjects: SqlSubjectStore
     holds_store: SqlHoldStore
     leases: SqlLeases
     lock_sync: ObjectLockSync
@@ -65,6 +66,7 @@ class Keepline:
         )
         return IngestService(
             catalog=self.storage.catalog,
+            subjects=self.subjects,
             policies=self.storage.policies,
             vault=self.storage.vault,
             fetcher=fetcher,
@@ -179,6 +181,7 @@ def build(
     )
     return Keepline(
         storage=storage,
+        subjects=subjects,
         holds_store=holds_store,
         leases=SqlLeases(storage.db),
         lock_sync=lock_sync,

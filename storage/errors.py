@@ -7,6 +7,7 @@ missing key or a bad range stays so. Messages never hold key material or content
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 
@@ -117,3 +118,31 @@ class ContentMismatchError(StorageError):
         else:
             message = f"content failed its {field} check"
         super().__init__(message)
+
+
+class HoldNotFoundError(StorageError):
+    """No legal hold with this id."""
+
+    def __init__(self, hold_id: str) -> None:
+        self.hold_id = hold_id
+        super().__init__(f"no hold {hold_id!r}")
+
+
+class HoldAlreadyReleasedError(StorageError):
+    """The legal hold was released before; a release cannot be repeated."""
+
+    def __init__(self, hold_id: str, released_at: datetime) -> None:
+        self.hold_id = hold_id
+        self.released_at = released_at
+        super().__init__(f"hold {hold_id!r} was released at {released_at.isoformat()}")
+
+
+class LeaseUnavailableError(StorageError):
+    """Another process holds the lease; try again once it is released or expires."""
+
+    def __init__(self, name: str, holder: str | None, expires_at: datetime | None) -> None:
+        self.name = name
+        self.holder = holder
+        self.expires_at = expires_at
+        until = f" until {expires_at.isoformat()}" if expires_at else ""
+        super().__init__(f"lease {name!r} is held by {holder or 'another process'}{until}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from policies.models import Hold, HoldCriteria
 
 
 class ItemStatus(StrEnum):
@@ -133,3 +136,171 @@ class ItemPage:
 
     items: tuple[ItemRecord, ...]
     next_cursor: tuple[datetime, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRecord:
+    """A legal hold as the catalog knows it, with the number of items it covers now.
+
+    Attributes:
+        hold_id: The hold's id.
+        matter: The legal matter.
+        description: Free text from the legal team.
+        criteria: Which items it covers.
+        created_by: The principal who placed it.
+        created_at: When it was placed.
+        released_at: When it was released; None while active.
+        released_by: Who released it.
+        matched: Items covered (stored, not destroyed) at the time of reading.
+    """
+
+    hold_id: str
+    matter: str
+    description: str
+    criteria: HoldCriteria
+    created_by: str
+    created_at: datetime
+    released_at: datetime | None
+    released_by: str | None
+    matched: int
+
+    @property
+    def active(self) -> bool:
+        """Whether the hold is in force."""
+        return self.released_at is None
+
+    def to_hold(self) -> Hold:
+        """The policy engine's view of the hold."""
+        return Hold(
+            hold_id=self.hold_id,
+            matter=self.matter,
+            criteria=self.criteria,
+            released_at=self.released_at,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The hold as the API shows it (SPEC section 5 fields plus counts)."""
+        return {
+            "hold_id": self.hold_id,
+            "matter": self.matter,
+            "description": self.description,
+            "criteria": self.criteria.to_json(),
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "released_at": self.released_at.isoformat() if self.released_at else None,
+            "released_by": self.released_by,
+            "active": self.active,
+            "matched": self.matched,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One link of the chain."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    item_id: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the API and the audit topic show it."""
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "item_id": self.item_id,
+            "details": self.details,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChainVerdict:
+    """The result of recomputing the chain."""
+
+    ok: bool
+    entries: int
+    head: str
+    first_broken_seq: int | None = None
+
+
+#: The objection row that stands for every legitimate-interests purpose.
+ALL_PURPOSES = "*"
+
+
+class Change(StrEnum):
+    """What recording a decision did to the state on file."""
+
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectState:
+    """Everything on file about one data subject's choices.
+
+    Attributes:
+        subject_id: The subject.
+        restricted: Whether processing of the subject's items is restricted.
+        consents: Purpose name to granted (True) or withdrawn (False).
+        objections: Purposes objected to; ``*`` stands for every legitimate-interests one.
+    """
+
+    subject_id: str
+    restricted: bool
+    consents: Mapping[str, bool]
+    objections: frozenset[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as plain JSON values."""
+        return {
+            "subject_id": self.subject_id,
+            "restricted": self.restricted,
+            "consents": dict(sorted(self.consents.items())),
+            "objections": sorted(self.objections),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredErasure:
+    """An item whose erasure waits for the last hold covering it to be released."""
+
+    request_id: str
+    item_id: str
+    queued_at: datetime
+
+
+Renew = Callable[[], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """An item to insert already stored: everything the catalog keeps of it."""
+
+    source: str
+    event_id: str
+    item_type: str
+    occurred_at: datetime
+    ingested_at: datetime
+    policy_version: str
+    event: Mapping[str, Any]
+    parties: Sequence[PartyRow]
+    attributes: Mapping[str, str]
+    purposes: Sequence[PurposeRow]
+    hold_ids: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who holds a lease, and until when."""
+
+    name: str
+    holder: str
+    expires_at: datetime

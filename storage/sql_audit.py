@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,47 +18,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from storage.database import Database
+from storage.models import AuditEntry, ChainVerdict
 from storage.schema import audit, audit_head
 
 GENESIS_HASH = "0" * 64
 _MAX_RACES = 50
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One link of the chain."""
-
-    seq: int
-    at: datetime
-    actor: str
-    action: str
-    item_id: str | None
-    details: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The entry as the API and the audit topic show it."""
-        return {
-            "seq": self.seq,
-            "at": self.at.isoformat(),
-            "actor": self.actor,
-            "action": self.action,
-            "item_id": self.item_id,
-            "details": self.details,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ChainVerdict:
-    """The result of recomputing the chain."""
-
-    ok: bool
-    entries: int
-    head: str
-    first_broken_seq: int | None = None
 
 
 def entry_hash(

@@ -22,6 +22,7 @@ from storage.models import (
     ItemQuery,
     ItemRecord,
     ItemStatus,
+    NewItem,
     PartyRow,
     PurposeRow,
     StoredContent,
@@ -38,7 +39,6 @@ from storage.schema import (
     tombstones,
 )
 from storage.sql_catalog_rows import (
-    NewItem,
     add_holds,
     content_values,
     insert_new_items,
@@ -229,6 +229,15 @@ class SqlCatalog(CatalogScans):
             async with self._db.connect() as conn:
                 item_id, status = (await taken_keys(conn, [key]))[key]
             return Claim(item_id=item_id, status=status, created=False)
+
+    async def abandon(self, item_id: str) -> None:
+        """Drop a claim whose event turned out to be bad input, so a corrected one can reuse it."""
+        async with self._db.begin() as conn:
+            await conn.execute(
+                delete(items).where(
+                    items.c.item_id == item_id, items.c.status == ItemStatus.PENDING.value
+                )
+            )
 
     async def cover(self, item_id: str, hold_ids: Iterable[str], *, has_object: bool) -> None:
         """Record that these holds cover a stored item (a hold placed while it was pending).
@@ -500,13 +509,3 @@ def _record(
         s3_retain_until=as_utc(row.s3_retain_until),
         s3_synced=bool(row.s3_synced),
     )
-
-
-async def abandon_claim(catalog: SqlCatalog, item_id: str) -> None:
-    """Drop a claim whose event turned out to be bad input, so a corrected one can reuse it."""
-    async with catalog.db.begin() as conn:
-        await conn.execute(
-            delete(items).where(
-                items.c.item_id == item_id, items.c.status == ItemStatus.PENDING.value
-            )
-        )

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.models import Claim, ItemStatus, PartyRow, PurposeRow, StoredContent
+from storage.models import Claim, ItemStatus, NewItem, PartyRow, PurposeRow, StoredContent
 from storage.schema import hold_items, item_attributes, item_parties, item_purposes, items
-
-
-@dataclass(frozen=True, slots=True)
-class NewItem:
-    """An item to insert already stored: everything the catalog keeps of it."""
-
-    source: str
-    event_id: str
-    item_type: str
-    occurred_at: datetime
-    ingested_at: datetime
-    policy_version: str
-    event: Mapping[str, Any]
-    parties: Sequence[PartyRow]
-    attributes: Mapping[str, str]
-    purposes: Sequence[PurposeRow]
-    hold_ids: Sequence[str]
 
 
 def content_values(stored: StoredContent | None) -> dict[str, Any]:

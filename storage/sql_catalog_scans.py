@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 
 from storage.database import Database, must_utc
 from storage.models import ItemStatus
-from storage.schema import items
+from storage.schema import hold_items, holds, item_purposes, items
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,3 +192,60 @@ class CatalogScans:
                 )
             ).scalar_one()
         return int(count)
+
+    # -- the sweeper's queries -------------------------------------------------------------
+
+    async def count_due(self, now: datetime) -> int:
+        """How many stored items have an expired purpose, or none and no hold keeping them."""
+        async with self._db.connect() as conn:
+            return int((await conn.execute(select(func.count()).where(_due(now)))).scalar_one())
+
+    async def due_ids(self, now: datetime, *, after: str, limit: int) -> builtins.list[str]:
+        """The next due item ids after `after`, in id order."""
+        async with self._db.connect() as conn:
+            return list(
+                (
+                    await conn.execute(
+                        select(items.c.item_id)
+                        .where(_due(now), items.c.item_id > after)
+                        .order_by(items.c.item_id)
+                        .limit(limit)
+                    )
+                ).scalars()
+            )
+
+    async def unsynced_ids(self, *, after: str, limit: int) -> builtins.list[str]:
+        """The next stored item ids after `after` whose object lock state lags the catalog."""
+        async with self._db.connect() as conn:
+            return list(
+                (
+                    await conn.execute(
+                        select(items.c.item_id)
+                        .where(
+                            items.c.status == ItemStatus.STORED.value,
+                            items.c.s3_synced.is_(False),
+                            items.c.item_id > after,
+                        )
+                        .order_by(items.c.item_id)
+                        .limit(limit)
+                    )
+                ).scalars()
+            )
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Stored items with an expired purpose, or with none and no active hold keeping them.
+
+    A held item without purposes can only be kept, so it is left out until its last hold
+    is released; an item with a hold that coverage has not recorded yet is still judged.
+    """
+    has_expired = exists().where(
+        item_purposes.c.item_id == items.c.item_id, item_purposes.c.expires_at <= now
+    )
+    has_none = ~exists().where(item_purposes.c.item_id == items.c.item_id)
+    held = exists().where(
+        hold_items.c.item_id == items.c.item_id,
+        hold_items.c.hold_id == holds.c.hold_id,
+        holds.c.released_at.is_(None),
+    )
+    return (items.c.status == ItemStatus.STORED.value) & (has_expired | (has_none & ~held))

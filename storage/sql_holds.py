@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,86 +23,13 @@ from sqlalchemy.sql import Select
 from policies.holds import hold_covers
 from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts
 from storage.database import Database, as_utc, must_utc
-from storage.errors import StorageError
-from storage.models import ItemStatus
+from storage.errors import HoldAlreadyReleasedError, HoldNotFoundError
+from storage.models import HoldRecord, ItemStatus
 from storage.schema import hold_items, holds, item_attributes, item_parties, items
 
 _BATCH = 500
 #: The non-ASCII letters whose casefold is ASCII (ß to "ss", the Kelvin sign to "k", ...).
 FOLD_TO_ASCII = "\u00df\u017f\u1e9e\u212a\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
-
-
-class HoldNotFoundError(StorageError):
-    """No legal hold with this id."""
-
-    def __init__(self, hold_id: str) -> None:
-        self.hold_id = hold_id
-        super().__init__(f"no hold {hold_id!r}")
-
-
-class HoldAlreadyReleasedError(StorageError):
-    """The legal hold was released before; a release cannot be repeated."""
-
-    def __init__(self, hold_id: str, released_at: datetime) -> None:
-        self.hold_id = hold_id
-        self.released_at = released_at
-        super().__init__(f"hold {hold_id!r} was released at {released_at.isoformat()}")
-
-
-@dataclass(frozen=True, slots=True)
-class HoldRecord:
-    """A legal hold as the catalog knows it, with the number of items it covers now.
-
-    Attributes:
-        hold_id: The hold's id.
-        matter: The legal matter.
-        description: Free text from the legal team.
-        criteria: Which items it covers.
-        created_by: The principal who placed it.
-        created_at: When it was placed.
-        released_at: When it was released; None while active.
-        released_by: Who released it.
-        matched: Items covered (stored, not destroyed) at the time of reading.
-    """
-
-    hold_id: str
-    matter: str
-    description: str
-    criteria: HoldCriteria
-    created_by: str
-    created_at: datetime
-    released_at: datetime | None
-    released_by: str | None
-    matched: int
-
-    @property
-    def active(self) -> bool:
-        """Whether the hold is in force."""
-        return self.released_at is None
-
-    def to_hold(self) -> Hold:
-        """The policy engine's view of the hold."""
-        return Hold(
-            hold_id=self.hold_id,
-            matter=self.matter,
-            criteria=self.criteria,
-            released_at=self.released_at,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The hold as the API shows it (SPEC section 5 fields plus counts)."""
-        return {
-            "hold_id": self.hold_id,
-            "matter": self.matter,
-            "description": self.description,
-            "criteria": self.criteria.to_json(),
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "released_at": self.released_at.isoformat() if self.released_at else None,
-            "released_by": self.released_by,
-            "active": self.active,
-            "matched": self.matched,
-        }
 
 
 def _facts(row: Any) -> ItemFacts:

@@ -11,39 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from storage.database import Database, must_utc
-from storage.errors import StorageError
+from storage.errors import LeaseUnavailableError
+from storage.models import Lease, Renew
 from storage.schema import leases
-
-Renew = Callable[[], Awaitable[bool]]
-
-
-class LeaseUnavailableError(StorageError):
-    """Another process holds the lease; try again once it is released or expires."""
-
-    def __init__(self, name: str, holder: str | None, expires_at: datetime | None) -> None:
-        self.name = name
-        self.holder = holder
-        self.expires_at = expires_at
-        until = f" until {expires_at.isoformat()}" if expires_at else ""
-        super().__init__(f"lease {name!r} is held by {holder or 'another process'}{until}")
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """Who holds a lease, and until when."""
-
-    name: str
-    holder: str
-    expires_at: datetime
 
 
 class SqlLeases:

@@ -9,15 +9,14 @@ takes through the API.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, insert, literal, select, tuple_, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from storage.database import Database
+from storage.models import ALL_PURPOSES, Change, DeferredErasure, SubjectState
 from storage.schema import (
     TS,
     consents,
@@ -28,52 +27,8 @@ from storage.schema import (
     subjects,
 )
 
+
 #: The objection row that stands for every legitimate-interests purpose.
-ALL_PURPOSES = "*"
-
-
-class Change(StrEnum):
-    """What recording a decision did to the state on file."""
-
-    CHANGED = "changed"
-    UNCHANGED = "unchanged"
-
-
-@dataclass(frozen=True, slots=True)
-class SubjectState:
-    """Everything on file about one data subject's choices.
-
-    Attributes:
-        subject_id: The subject.
-        restricted: Whether processing of the subject's items is restricted.
-        consents: Purpose name to granted (True) or withdrawn (False).
-        objections: Purposes objected to; ``*`` stands for every legitimate-interests one.
-    """
-
-    subject_id: str
-    restricted: bool
-    consents: Mapping[str, bool]
-    objections: frozenset[str]
-
-    def to_json(self) -> dict[str, Any]:
-        """The state as plain JSON values."""
-        return {
-            "subject_id": self.subject_id,
-            "restricted": self.restricted,
-            "consents": dict(sorted(self.consents.items())),
-            "objections": sorted(self.objections),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class DeferredErasure:
-    """An item whose erasure waits for the last hold covering it to be released."""
-
-    request_id: str
-    item_id: str
-    queued_at: datetime
-
-
 class SqlSubjectStore:
     """What each data subject has granted, objected to or restricted; erasure bookkeeping."""
 
@@ -355,10 +310,3 @@ class SqlSubjectStore:
                 )
                 .values(done_at=at)
             )
-
-
-async def standing_objections(
-    db: Database, subject_ids: Iterable[str]
-) -> dict[str, frozenset[str] | None]:
-    """`SqlSubjectStore.objections` in one call, for the ingest path."""
-    return await SqlSubjectStore(db).objections(subject_ids)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from storage.sql_audit import AuditEntry
+from storage.models import AuditEntry
 from streams.jobs import Job
 from streams.kafka_publisher import AiokafkaEventPublisher
 

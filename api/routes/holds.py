@@ -16,7 +16,8 @@ from policies.errors import InvalidHoldCriteria
 from policies.holds import criteria_from_json
 from policies.models import HoldCriteria
 from service.holds.service import HoldsService
-from storage.sql_holds import HoldAlreadyReleasedError, HoldNotFoundError, SqlHoldStore
+from storage.errors import HoldAlreadyReleasedError, HoldNotFoundError
+from storage.sql_holds import SqlHoldStore
 
 router = APIRouter(prefix="/v1/holds", tags=["holds"])
 

@@ -24,7 +24,7 @@ from policies.outcomes import PolicyChange
 from policies.policy_file import load_policy
 from service.policy.service import ApplyReport
 from service.retention.service import SWEEP_LEASE, default_holder
-from storage.sql_leases import LeaseUnavailableError
+from storage.errors import LeaseUnavailableError
 
 ACTOR = "keepline-cli"
 

@@ -14,8 +14,8 @@ from typing import Any, TextIO
 from keepline.commands import add_lease_options
 from keepline.root import Keepline, build, configured_policy
 from service.retention.service import SWEEP_LEASE, SweepEntry, SweepReport, default_holder
+from storage.errors import LeaseUnavailableError
 from storage.settings import StorageSettings
-from storage.sql_leases import LeaseUnavailableError
 
 #: Below this many items a progress bar is not worth drawing.
 PROGRESS_FROM_ITEMS = 200

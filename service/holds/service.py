@@ -11,9 +11,8 @@ from datetime import datetime
 from policies.models import HoldCriteria
 from service.retention.locks import ObjectLockSync
 from storage.errors import StorageError
-from storage.sql_audit import SqlAuditLog
-from storage.sql_catalog import SqlCatalog
-from storage.sql_holds import HoldRecord, SqlHoldStore
+from storage.models import HoldRecord
+from storage.ports import AuditLog, Catalog, HoldStore
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +32,10 @@ class HoldsService:
     def __init__(
         self,
         *,
-        holds: SqlHoldStore,
-        catalog: SqlCatalog,
+        holds: HoldStore,
+        catalog: Catalog,
         lock_sync: ObjectLockSync,
-        audit: SqlAuditLog,
+        audit: AuditLog,
         after_release: AfterRelease | None = None,
         concurrency: int = 8,
         sync_budget_s: float = 20.0,
@@ -50,7 +49,7 @@ class HoldsService:
         self._sync_budget_s = sync_budget_s
 
     @property
-    def holds(self) -> SqlHoldStore:
+    def holds(self) -> HoldStore:
         """The hold store (for listing, reading and previews)."""
         return self._holds
 

@@ -32,13 +32,9 @@ from service.ingest.errors import BadEventError, DeadLetterReason
 from service.ingest.models import CallRecording, Chat, Email
 from service.retention.locks import ObjectLockSync
 from storage.errors import ContentMismatchError, ObjectStoreUnavailableError, StorageError
-from storage.models import Claim, ItemStatus, PartyRow, PurposeRow, StoredContent
-from storage.ports import ContentSource
+from storage.models import Claim, ItemStatus, NewItem, PartyRow, PurposeRow, StoredContent
+from storage.ports import Catalog, ContentSource, PolicyStore, SubjectStore
 from storage.service import ContentVault, object_key_for
-from storage.sql_catalog import SqlCatalog, abandon_claim
-from storage.sql_catalog_rows import NewItem
-from storage.sql_policies import SqlPolicyStore
-from storage.sql_subjects import standing_objections
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +91,9 @@ class IngestService:
     def __init__(
         self,
         *,
-        catalog: SqlCatalog,
-        policies: SqlPolicyStore,
+        catalog: Catalog,
+        subjects: SubjectStore,
+        policies: PolicyStore,
         vault: ContentVault,
         fetcher: ContentSource,
         lock_sync: ObjectLockSync,
@@ -105,6 +102,7 @@ class IngestService:
         max_batch: int = 200,
     ) -> None:
         self._catalog = catalog
+        self._subjects = subjects
         self._policies = policies
         self._vault = vault
         self._fetcher = fetcher
@@ -163,7 +161,7 @@ class IngestService:
             log.info("resuming the pending claim of item %s", item_id)
         subjects = event.subject_ids()
         consents = await self._catalog.standing_consents(subjects)
-        objections = await standing_objections(self._catalog.db, subjects)
+        objections = await self._subjects.objections(subjects)
         purposes = _purposes(event, policy, consents, objections)
         try:
             stored = await self._seal(event, item_id, tuple(sorted(p.name for p in purposes)))
@@ -210,7 +208,7 @@ class IngestService:
         policy = await self._policies.active()
         subjects = frozenset(s for e in events for s in e.subject_ids())
         consents = await self._catalog.standing_consents(subjects)
-        objections = await standing_objections(self._catalog.db, subjects)
+        objections = await self._subjects.objections(subjects)
         holds = await self._holds()
         now = self._clock()
         decided = [(e, _purposes(e, policy, consents, objections)) for e in events]
@@ -251,7 +249,7 @@ class IngestService:
             await self._tidy(
                 partial(self._vault.drop_versions, object_key_for(claim.item_id), keep=None)
             )
-        await abandon_claim(self._catalog, claim.item_id)
+        await self._catalog.abandon(claim.item_id)
 
     async def _tidy(self, fn: Callable[..., object], *args: object) -> None:
         """Remove orphaned versions; if the store refuses now, `keepline reconcile` will."""

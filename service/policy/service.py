@@ -22,13 +22,9 @@ from policies.retention import plan_policy_change
 from service.facts import item_facts
 from service.retention.locks import ObjectLockSync
 from service.retention.service import SWEEP_LEASE, purpose_rows, purpose_tags
-from storage.models import ItemQuery
-from storage.ports import ObjectStore
-from storage.sql_audit import SqlAuditLog
-from storage.sql_catalog import SqlCatalog
-from storage.sql_leases import LeaseUnavailableError, Renew
-from storage.sql_policies import SqlPolicyStore
-from storage.sql_subjects import SqlSubjectStore
+from storage.errors import LeaseUnavailableError
+from storage.models import ItemQuery, Renew
+from storage.ports import AuditLog, Catalog, ObjectStore, PolicyStore, SubjectStore
 
 _PAGE = 200
 
@@ -65,10 +61,10 @@ class PolicyService:
     def __init__(
         self,
         *,
-        catalog: SqlCatalog,
-        policies: SqlPolicyStore,
-        subjects: SqlSubjectStore,
-        audit: SqlAuditLog,
+        catalog: Catalog,
+        policies: PolicyStore,
+        subjects: SubjectStore,
+        audit: AuditLog,
         lock_sync: ObjectLockSync,
         store: ObjectStore,
         clock: Callable[[], datetime],

@@ -7,9 +7,7 @@ import logging
 from datetime import datetime
 
 from storage.models import ItemRecord
-from storage.ports import ObjectStore
-from storage.sql_audit import SqlAuditLog
-from storage.sql_catalog import SqlCatalog
+from storage.ports import AuditLog, Catalog, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +20,7 @@ class ItemDestroyer:
     left), then the catalog row in one transaction, then the audit entry.
     """
 
-    def __init__(self, catalog: SqlCatalog, store: ObjectStore, audit: SqlAuditLog) -> None:
+    def __init__(self, catalog: Catalog, store: ObjectStore, audit: AuditLog) -> None:
         self._catalog = catalog
         self._store = store
         self._audit = audit

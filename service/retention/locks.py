@@ -8,14 +8,13 @@ from datetime import datetime
 from policies.retention import worm_retain_until
 from service.facts import item_facts
 from storage.models import ItemRecord
-from storage.ports import ObjectStore
-from storage.sql_catalog import SqlCatalog
+from storage.ports import Catalog, ObjectStore
 
 
 class ObjectLockSync:
     """Applies what the catalog says to the object: the legal-hold flag and WORM retention."""
 
-    def __init__(self, catalog: SqlCatalog, store: ObjectStore) -> None:
+    def __init__(self, catalog: Catalog, store: ObjectStore) -> None:
         self._catalog = catalog
         self._store = store
 

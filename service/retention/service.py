@@ -20,23 +20,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, func, select
-
 from policies.models import Policy, PurposeState
 from policies.outcomes import Decision, SweepAction
 from policies.retention import decide
 from service.facts import item_facts
 from service.retention.destruction import ItemDestroyer
 from service.retention.locks import ObjectLockSync
-from storage.errors import StorageError
-from storage.models import ItemRecord, ItemStatus, PurposeRow
-from storage.ports import ObjectStore
-from storage.schema import hold_items, holds, item_purposes, items
-from storage.sql_audit import SqlAuditLog
-from storage.sql_catalog import SqlCatalog
-from storage.sql_holds import SqlHoldStore
-from storage.sql_leases import LeaseUnavailableError, Renew, SqlLeases
-from storage.sql_policies import SqlPolicyStore
+from storage.errors import LeaseUnavailableError, StorageError
+from storage.models import ItemRecord, PurposeRow, Renew
+from storage.ports import AuditLog, Catalog, HoldStore, Leases, ObjectStore, PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +90,13 @@ class Sweeper:
     def __init__(
         self,
         *,
-        catalog: SqlCatalog,
-        holds: SqlHoldStore,
-        policies: SqlPolicyStore,
+        catalog: Catalog,
+        holds: HoldStore,
+        policies: PolicyStore,
         destroyer: ItemDestroyer,
         lock_sync: ObjectLockSync,
         store: ObjectStore,
-        audit: SqlAuditLog,
+        audit: AuditLog,
         clock: Callable[[], datetime],
         after_sweep: AfterSweep | None = None,
         compliance_lock: bool = False,
@@ -128,8 +120,7 @@ class Sweeper:
 
     async def count_due(self, now: datetime) -> int:
         """How many stored items have an expired purpose or none at all."""
-        async with self._catalog.db.connect() as conn:
-            return int((await conn.execute(select(func.count()).where(_due(now)))).scalar_one())
+        return await self._catalog.count_due(now)
 
     async def sweep(
         self,
@@ -251,21 +242,7 @@ class Sweeper:
         repaired, after = 0, ""
         gate = asyncio.Semaphore(self._concurrency)
         while True:
-            async with self._catalog.db.connect() as conn:
-                ids = list(
-                    (
-                        await conn.execute(
-                            select(items.c.item_id)
-                            .where(
-                                items.c.status == ItemStatus.STORED.value,
-                                items.c.s3_synced.is_(False),
-                                items.c.item_id > after,
-                            )
-                            .order_by(items.c.item_id)
-                            .limit(self._batch)
-                        )
-                    ).scalars()
-                )
+            ids = await self._catalog.unsynced_ids(after=after, limit=self._batch)
             if not ids:
                 return repaired
             after = ids[-1]
@@ -285,35 +262,7 @@ class Sweeper:
             return 1
 
     async def _due_ids(self, now: datetime, after: str) -> list[str]:
-        async with self._catalog.db.connect() as conn:
-            return list(
-                (
-                    await conn.execute(
-                        select(items.c.item_id)
-                        .where(_due(now), items.c.item_id > after)
-                        .order_by(items.c.item_id)
-                        .limit(self._batch)
-                    )
-                ).scalars()
-            )
-
-
-def _due(now: datetime) -> ColumnElement[bool]:
-    """Stored items with an expired purpose, or with none and no active hold keeping them.
-
-    A held item without purposes can only be kept, so it is left out until its last hold
-    is released; an item with a hold that coverage has not recorded yet is still judged.
-    """
-    has_expired = exists().where(
-        item_purposes.c.item_id == items.c.item_id, item_purposes.c.expires_at <= now
-    )
-    has_none = ~exists().where(item_purposes.c.item_id == items.c.item_id)
-    held = exists().where(
-        hold_items.c.item_id == items.c.item_id,
-        hold_items.c.hold_id == holds.c.hold_id,
-        holds.c.released_at.is_(None),
-    )
-    return (items.c.status == ItemStatus.STORED.value) & (has_expired | (has_none & ~held))
+        return await self._catalog.due_ids(now, after=after, limit=self._batch)
 
 
 def _entry(record: ItemRecord, decision: Decision) -> SweepEntry:
@@ -329,7 +278,7 @@ def _entry(record: ItemRecord, decision: Decision) -> SweepEntry:
 
 async def sweep_forever(
     sweeper: Sweeper,
-    leases: SqlLeases,
+    leases: Leases,
     *,
     interval_s: float,
     holder: str,

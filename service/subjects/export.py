@@ -19,8 +19,8 @@ from typing import IO, Any
 
 from service.subjects.service import SubjectRightsService
 from storage.models import ItemRecord
+from storage.ports import AuditLog
 from storage.service import ContentVault
-from storage.sql_audit import SqlAuditLog
 
 #: The ``format`` of items.json; bumped on any incompatible change of its shape.
 EXPORT_FORMAT = "keepline.subject-export/1"
@@ -70,7 +70,7 @@ class SubjectExporter:
         *,
         rights: SubjectRightsService,
         vault: ContentVault,
-        audit: SqlAuditLog,
+        audit: AuditLog,
         clock: Callable[[], datetime],
     ) -> None:
         self._rights = rights

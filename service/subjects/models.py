@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from storage.sql_subjects import Change
+from storage.models import Change
 
 
 @dataclass(frozen=True, slots=True)

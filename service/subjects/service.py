@@ -34,12 +34,8 @@ from service.subjects.models import (
     RetainedItem,
 )
 from storage.errors import StorageError
-from storage.models import ItemQuery, ItemRecord, PurposeRow
-from storage.ports import ObjectStore
-from storage.sql_audit import SqlAuditLog
-from storage.sql_catalog import SqlCatalog
-from storage.sql_policies import SqlPolicyStore
-from storage.sql_subjects import ALL_PURPOSES, Change, DeferredErasure, SqlSubjectStore
+from storage.models import ALL_PURPOSES, Change, DeferredErasure, ItemQuery, ItemRecord, PurposeRow
+from storage.ports import AuditLog, Catalog, ObjectStore, PolicyStore, SubjectStore
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +52,10 @@ class SubjectRightsService:
     def __init__(
         self,
         *,
-        catalog: SqlCatalog,
-        subjects: SqlSubjectStore,
-        policies: SqlPolicyStore,
-        audit: SqlAuditLog,
+        catalog: Catalog,
+        subjects: SubjectStore,
+        policies: PolicyStore,
+        audit: AuditLog,
         destroyer: ItemDestroyer,
         lock_sync: ObjectLockSync,
         store: ObjectStore,
@@ -77,7 +73,7 @@ class SubjectRightsService:
         self._deferred_page_size = deferred_page_size
 
     @property
-    def subjects(self) -> SqlSubjectStore:
+    def subjects(self) -> SubjectStore:
         """The subject store."""
         return self._subjects
 

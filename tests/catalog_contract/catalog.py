@@ -11,7 +11,7 @@ from sqlalchemy import text
 from policies.models import HoldCriteria
 from storage.database import Database
 from storage.models import ItemQuery, ItemStatus
-from storage.sql_catalog import SqlCatalog, abandon_claim
+from storage.sql_catalog import SqlCatalog
 from storage.sql_holds import SqlHoldStore
 from storage.sql_subjects import SqlSubjectStore
 from tests.catalog_contract.support import (
@@ -378,7 +378,7 @@ class CatalogContract:
 
     async def test_an_abandoned_claim_can_be_claimed_afresh(self, catalog: SqlCatalog) -> None:
         first = await add_item(catalog, source="pbx", event_id="bad", subjects=["s"], commit=False)
-        await abandon_claim(catalog, first)
+        await catalog.abandon(first)
         assert await catalog.get(first, include_pending=True) is None
         second = await add_item(catalog, source="pbx", event_id="bad", commit=False)
         assert second != first

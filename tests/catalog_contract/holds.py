@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from policies.holds import hold_covers
 from policies.models import ArtefactType, HoldCriteria, ItemFacts
 from storage.database import Database
+from storage.errors import HoldAlreadyReleasedError, HoldNotFoundError
 from storage.sql_catalog import SqlCatalog
-from storage.sql_holds import HoldAlreadyReleasedError, HoldNotFoundError, SqlHoldStore
+from storage.sql_holds import SqlHoldStore
 from tests.catalog_contract.support import T0, add_item, covered, mark_all_synced, unsynced
 
 

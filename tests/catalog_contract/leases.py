@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from storage.database import Database
-from storage.sql_leases import LeaseUnavailableError, SqlLeases
+from storage.errors import LeaseUnavailableError
+from storage.sql_leases import SqlLeases
 from tests.catalog_contract.support import T0
 
 

@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.database import Database
-from storage.models import ContentInfo, PartyRow, PurposeRow, StoredContent
+from storage.models import ContentInfo, NewItem, PartyRow, PurposeRow, StoredContent
 from storage.schema import hold_items, items
 from storage.sql_catalog import SqlCatalog
-from storage.sql_catalog_rows import NewItem
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -23,6 +23,7 @@ from storage.keyring import InMemoryKeyRing
 from storage.service import ContentVault
 from storage.sql_catalog import SqlCatalog
 from storage.sql_policies import SqlPolicyStore
+from storage.sql_subjects import SqlSubjectStore
 from streams.fetch import ContentFetcher
 from streams.metrics import StreamMetrics
 from streams.sources import ContentSources
@@ -134,6 +135,7 @@ async def env_factory(tmp_path: Path) -> AsyncIterator[EnvFactory]:
         )
         service = IngestService(
             catalog=catalog,
+            subjects=SqlSubjectStore(db),
             policies=policies,
             vault=vault,
             fetcher=fetcher,

@@ -30,14 +30,14 @@ from storage.cipher import AesGcmSegmentCipher
 from storage.database import Database
 from storage.filesystem_store import FilesystemObjectStore
 from storage.keyring import InMemoryKeyRing
-from storage.models import ItemQuery, PartyRow, PurposeRow
+from storage.models import Change, ItemQuery, PartyRow, PurposeRow
 from storage.ports import ObjectVersion
 from storage.schema import deferred_erasures, hold_items, holds, tombstones
 from storage.service import ContentVault, object_key_for
 from storage.sql_audit import SqlAuditLog
 from storage.sql_catalog import SqlCatalog
 from storage.sql_policies import SqlPolicyStore
-from storage.sql_subjects import Change, SqlSubjectStore
+from storage.sql_subjects import SqlSubjectStore
 
 POLICY = """
 reader_roles: [marketing]
