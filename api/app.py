@@ -46,6 +46,7 @@ KNOWN_METHODS = frozenset(
 BODY_LIMITS = {
     ("POST", "/v1/events"): events.MAX_EVENT_BODY_BYTES,
     ("PUT", "/v1/policy"): policy.MAX_POLICY_BYTES,
+    ("POST", "/v1/policy/dry-run"): policy.MAX_POLICY_BYTES,
 }
 _BODY_METHODS = frozenset({"post", "put", "patch"})
 

@@ -34,6 +34,7 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("POST", "/v1/subjects/{subject_id}/consent"): frozenset({Role.PRIVACY}),
         ("GET", "/v1/policy"): _ALL,
         ("PUT", "/v1/policy"): frozenset({Role.ADMIN}),
+        ("POST", "/v1/policy/dry-run"): frozenset({Role.ADMIN}),
         ("GET", "/v1/audit"): frozenset({Role.AUDITOR}),
         ("GET", "/v1/audit/verify"): frozenset({Role.AUDITOR}),
         ("GET", "/v1/dead-letters"): frozenset({Role.ADMIN, Role.AUDITOR}),

@@ -17,6 +17,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from keepline.commands.check import Configuration, exit_on_mistakes
 from keepline.root import api_services, build, configured_policy
+from keepline.startup_policy import SHIPPED, activate_and_log
 from policies.settings import PolicySettings
 from service.retention.service import default_holder, sweep_forever
 from service.subjects.consent import ConsentService
@@ -196,7 +197,12 @@ async def serve(
     ]
     steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
         ("the catalog and the object store", lambda: prepare_storage(storage)),
-        ("the policy to be activated", lambda: root.activate_configured(policy)),
+        (
+            "the policy to be activated",
+            lambda: activate_and_log(
+                root, policy, source=str(policy_settings.policy_file or SHIPPED)
+            ),
+        ),
         (
             f"Kafka at {stream_settings.kafka_bootstrap}",
             lambda: ensure_topics_async(
