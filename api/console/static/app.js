@@ -23,10 +23,14 @@ const nav = document.getElementById("nav");
 const who = document.getElementById("who");
 const statusLine = document.getElementById("status");
 
+let signedInRoles = [];
+
+// An error as the user should read it: a 403 in a view whose role the user lacks names that
+// role; any other 403 quotes what the API refused and why.
 export function problem(err, role) {
   let text = err instanceof Error ? err.message : String(err);
-  if (err instanceof ApiError && err.status === 403 && role) {
-    text = `This needs the ${role} role. ${err.message}`;
+  if (err instanceof ApiError && err.status === 403 && role && !signedInRoles.includes(role)) {
+    text = `This needs the ${role} role; you are signed in with: ${signedInRoles.join(", ") || "no role"}. ${err.message}`;
   }
   return h("div", { class: "error", role: "alert" }, text);
 }
@@ -129,6 +133,7 @@ async function start() {
     }
     return;
   }
+  signedInRoles = me.roles;
   const views = VIEWS.filter((view) => me.roles.includes(view.role));
   replace(
     who,

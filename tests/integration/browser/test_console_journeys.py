@@ -224,5 +224,18 @@ def test_without_a_provider_the_console_takes_a_token_marked_local_use(
         page.get_by_role("button", name="Sign in with a token").click()
         expect(page.locator(".who")).to_contain_text("auditor-user · auditor · token (local)")
         expect(page.get_by_role("heading", name="Audit trail")).to_be_visible()
+        service.stop()
+        page.get_by_role("button", name="Verify the chain").click()
+        expect(page.get_by_role("alert")).to_contain_text("The keepline API cannot be reached")
     finally:
         context.close()
+
+
+def test_a_refusal_says_what_was_refused(signed_in: SignedIn) -> None:
+    page = signed_in("qa")
+    # A purpose the policy does not give qa, as a tampered form would send it.
+    page.get_by_label("Purpose").evaluate(
+        """(select) => { select.append(new Option("legal", "legal")); select.value = "legal"; }"""
+    )
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("alert")).to_contain_text("Not allowed: role qa may not retrieve")
