@@ -186,13 +186,29 @@ def test_auditor_verifies_the_chain(signed_in: SignedIn, axe_source: str) -> Non
     screenshot(page, "auditor-trail")
 
 
-def test_admin_views_the_active_policy(signed_in: SignedIn, axe_source: str) -> None:
+def test_admin_views_the_policy_and_dry_runs_a_new_one(
+    signed_in: SignedIn, axe_source: str, keepline: KeeplineService
+) -> None:
     page = signed_in("admin")
     expect(page.get_by_role("heading", name="Retention policy")).to_be_visible()
     expect(page.get_by_role("table", name="Purposes")).to_contain_text("training")
-    expect(page.get_by_label("Policy YAML")).to_have_value(re.compile("purposes:"))
+    editor = page.get_by_label("Policy YAML")
+    expect(editor).to_have_value(re.compile("purposes:"))
     check_accessible(page, axe_source)
     screenshot(page, "admin-policy")
+    with keepline.client("admin") as admin:
+        before = admin.get("/v1/policy").json()["version"]
+    # Training kept two years instead of one: the recording's training expiry moves.
+    editor.fill(editor.input_value().replace("retention: P1Y", "retention: P2Y"))
+    page.get_by_role("button", name="Dry run").click()
+    outcome = page.locator(".outcome")
+    expect(outcome).to_contain_text("Dry run (nothing activated)")
+    expect(outcome).to_contain_text("1 expiries moved")
+    expect(page.get_by_role("table", name="Items whose expiry moves")).to_contain_text("training")
+    check_accessible(page, axe_source)
+    screenshot(page, "admin-dry-run")
+    with keepline.client("admin") as admin:
+        assert admin.get("/v1/policy").json()["version"] == before, "a dry run activates nothing"
 
 
 def test_an_unknown_token_is_sent_back_to_sign_in(signed_in: SignedIn) -> None:

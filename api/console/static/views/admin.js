@@ -43,15 +43,40 @@ export function render(root, ctx) {
     }
   }
 
+  function counts(title, byPurpose) {
+    const rows = Object.entries(byPurpose || {});
+    return table(title, [["Purpose", ([name]) => name], ["Items", ([, n]) => String(n)]], rows);
+  }
+
   async function dryRun() {
+    replace(outcome, h("p", {}, "Planning the new policy over the stored items…"));
     try {
       const response = await call("/v1/policy/dry-run", {
         method: "POST",
         body: text.value,
         headers: { "Content-Type": "application/yaml" },
       });
-      const report = await response.json();
-      replace(outcome, h("h2", {}, "Dry run"), h("pre", { class: "content", tabindex: "0" }, JSON.stringify(report, null, 2)));
+      const plan = await response.json();
+      const destroyable = plan.would_become_destroyable || { count: 0, item_ids: [] };
+      replace(
+        outcome,
+        h("h2", {}, "Dry run (nothing activated)"),
+        h(
+          "p",
+          { class: "count" },
+          `${plan.items_changed} of ${plan.items_examined} stored items would change: `,
+          `${plan.purposes_added} purposes added, ${plan.purposes_removed} removed, `,
+          `${plan.expiries_moved} expiries moved. `,
+          `${destroyable.count} item${destroyable.count === 1 ? "" : "s"} would become destroyable.`,
+        ),
+        counts("Items gaining a purpose", plan.changes?.added),
+        counts("Items losing a purpose", plan.changes?.removed),
+        counts("Items whose expiry moves", plan.changes?.moved),
+        destroyable.item_ids.length
+          ? h("details", {}, h("summary", {}, "Items that would become destroyable"),
+              h("ul", {}, destroyable.item_ids.map((id) => h("li", {}, id))))
+          : null,
+      );
     } catch (err) {
       replace(outcome, ctx.problem(err, "admin"));
     }
