@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,12 +22,29 @@ from storage.migrations import SchemaState, schema_state, upgrade
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     # WAL lets the API read while a worker writes; foreign keys are off by default in SQLite.
+    # secure_delete zeroes what a delete or an update frees, so a destroyed item's wrapped
+    # data key does not linger in free pages (crypto-shredding); the WAL keeps it only until
+    # the next checkpoint.
     cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _private_file(path: Path) -> None:
+    """Create the catalog file (and its folder) readable by this user only.
+
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+        path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    # Made earlier, or by another process starting beside this one: leave it be.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -55,7 +74,7 @@ class Database:
             path = url.split(":///", 1)[-1]
             if path and path != ":memory:":
                 self._sqlite_file = Path(path)
-                self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+                _private_file(self._sqlite_file)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
