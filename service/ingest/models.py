@@ -217,6 +217,12 @@ def validate_artefact(body: Any) -> CallRecording | Email | Chat:
     kind = body.get("type")
     if kind is None:
         raise BadEventError(DeadLetterReason.SCHEMA_VIOLATION, "type: required", field="type")
+    if not isinstance(kind, str):  # a list or an object cannot even be looked up
+        raise BadEventError(
+            DeadLetterReason.SCHEMA_VIOLATION,
+            f"type: must be a string, one of {', '.join(sorted(ARTEFACT_TYPES))}",
+            field="type",
+        )
     if kind not in ARTEFACT_TYPES:
         raise BadEventError(
             DeadLetterReason.UNKNOWN_TYPE,

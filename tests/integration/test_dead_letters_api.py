@@ -20,9 +20,11 @@ def test_a_dead_letter_is_listed_by_the_api_and_logged_with_its_ids(
     service.publish("chats", b"{not json", key=b"conv-992")
     with service.client("auditor") as http:
         letters = wait_for(
-            lambda: (found := http.get("/v1/dead-letters").json()["dead_letters"])
-            and len(found) == 2  # noqa: PLR2004 - the two published above
-            and found,
+            lambda: (
+                (found := http.get("/v1/dead-letters").json()["dead_letters"])
+                and len(found) == 2
+                and found
+            ),
             what="both dead letters in the catalog",
         )
         unknown = http.get("/v1/dead-letters", params={"reason": "unknown_type"}).json()

@@ -144,3 +144,14 @@ async def test_events_must_have_the_documented_json_types(harness: Harness) -> N
     assert garbled.status_code == 422
     assert garbled.json()["field"] == "(body)"
     assert "not valid JSON" in garbled.json()["detail"]
+
+
+@pytest.mark.parametrize("kind", [{"a": 1}, ["chat"], 7])
+async def test_a_type_that_is_not_a_string_is_422_not_500(harness: Harness, kind: object) -> None:
+    event = example("chat")
+    event["type"] = kind
+    async with harness.client("ingest") as http:
+        response = await http.post("/v1/events", json=event)
+    assert response.status_code == 422
+    assert response.json()["field"] == "type"
+    assert "call_recording, chat, email" in response.json()["detail"]
