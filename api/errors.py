@@ -69,9 +69,12 @@ class BadRequestError(ApiError):
 
     status_code = 422
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(
+        self, field: str, message: str, *, errors: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.errors = errors
 
 
 class PayloadTooLargeError(ApiError):
@@ -149,6 +152,8 @@ def error_response(exc: ApiError) -> JSONResponse:
     body: dict[str, object] = {"error": type(exc).__name__, "detail": exc.message}
     if isinstance(exc, BadRequestError | PayloadTooLargeError):
         body["field"] = exc.field
+    if isinstance(exc, BadRequestError) and exc.errors:
+        body["errors"] = exc.errors
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
@@ -247,8 +252,8 @@ def _is_time(info: FieldInfo | None, pattern: str) -> bool:
     )
 
 
-def _message(err: Any, info: FieldInfo | None, allowed: list[str] | None = None) -> str:
-    """What is wrong with a field, for people: no regular expressions, and an example."""
+def field_message(err: Any, info: FieldInfo | None = None, allowed: list[str] | None = None) -> str:
+    """What is wrong with a field (a pydantic error), for people: no regex, an example."""
     kind = str(err.get("type", ""))
     ctx = err.get("ctx") or {}
     if kind in _TIME_ERRORS:
@@ -294,7 +299,11 @@ def _field_error(err: Any, request: Request | None = None) -> dict[str, str]:
         if err.get("type") == "extra_forbidden" and location == "body"
         else None
     )
-    return {"field": field, "location": location or "body", "message": _message(err, info, allowed)}
+    return {
+        "field": field,
+        "location": location or "body",
+        "message": field_message(err, info, allowed),
+    }
 
 
 def install_error_handlers(app: FastAPI) -> None:

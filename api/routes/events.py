@@ -9,13 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from api.errors import BadRequestError, UnavailableError
-from api.schemas import EVENT_REQUEST_BODY
+from api.errors import BadRequestError, UnavailableError, field_message
+from api.schemas import EVENT_EXAMPLES, EVENT_REQUEST_BODY
 from api.services import Caller, Services
 from service.ingest.errors import BadEventError
 from service.ingest.models import (
     ARTEFACT_TYPES,
     TOPIC_OF_TYPE,
+    FieldValueError,
     artefact_adapter,
     error_field,
     validate_artefact,
@@ -47,12 +48,54 @@ async def _event_body(request: Request) -> Any:
         raise BadRequestError("(body)", "the JSON is nested too deeply") from err
 
 
+def _example_value(kind: str, loc: list[str]) -> Any:
+    """The contract example's value at loc, for a field of this event type, if it has one."""
+    value: Any = EVENT_EXAMPLES.get(kind)
+    for part in loc:
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value if isinstance(value, str | int) else None
+
+
+def _every_error(body: Any) -> list[dict[str, str]]:
+    """Every invalid field of an event of a known type, each with what is wrong."""
+    kind = body.get("type") if isinstance(body, dict) else None
+    if not isinstance(kind, str) or kind not in ARTEFACT_TYPES:
+        return []
+    try:
+        artefact_adapter.validate_python(body)
+    except ValidationError as err:
+        found = []
+        for error in err.errors():
+            loc = [str(part) for part in error["loc"]][1:]  # after the union's tag
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, FieldValueError):
+                loc.append(cause.field)
+            message = str(cause) if isinstance(cause, ValueError) else field_message(error)
+            example = _example_value(str(kind), loc)
+            if error["type"] == "missing" and example is not None:
+                message = f"{message}, e.g. {json.dumps(example)}"
+            found.append(
+                {"field": ".".join(loc) or "(body)", "location": "body", "message": message}
+            )
+        return found
+    return []
+
+
 def _validated(body: Any) -> Any:
     """The event, validated as the workers do, then against the document's JSON types."""
     try:
         event = validate_artefact(body)
     except BadEventError as err:
         field = err.field or "(body)"
+        every = _every_error(body)
+        if len(every) > 1:  # all at once: no round trip per missing field
+            detail = "; ".join(f"{e['field']}: {e['message']}" for e in every)
+            raise BadRequestError(field, detail.removeprefix(f"{field}: "), errors=every) from err
         raise BadRequestError(field, err.error.removeprefix(f"{field}: ")) from err
     # The workers read producers' JSON leniently ("5" for 5, 0 for a time); over HTTP the
     # event has exactly the JSON types /openapi.json gives, so a client learns them at once.

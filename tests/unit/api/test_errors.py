@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from api.routes.audit import AUDIT_ACTIONS
+from tests.contract_examples import example
 from tests.unit.api.conftest import Harness
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -75,3 +76,26 @@ def test_every_action_the_code_audits_is_a_known_action() -> None:
     written -= {"store_true", "store_false", "append", "count"}
     assert written
     assert written <= AUDIT_ACTIONS, written - AUDIT_ACTIONS
+
+
+async def test_an_event_missing_several_fields_names_them_all_with_examples(
+    harness: Harness,
+) -> None:
+    event = example("call_recording")
+    for name in ("direction", "call_id", "started_at"):
+        del event[name]
+    async with harness.client("ingest") as http:
+        response = await http.post("/v1/events", json=event)
+    body = response.json()
+    assert response.status_code == 422
+    assert body["field"] == "call_id"
+    assert body["errors"] == [
+        {"field": "call_id", "location": "body", "message": 'is required, e.g. "c-8f2a61"'},
+        {"field": "direction", "location": "body", "message": 'is required, e.g. "inbound"'},
+        {
+            "field": "started_at",
+            "location": "body",
+            "message": 'is required, e.g. "2026-11-21T10:00:00+00:00"',
+        },
+    ]
+    assert body["detail"] == "; ".join(f"{e['field']}: {e['message']}" for e in body["errors"])
