@@ -40,5 +40,9 @@ lint: setup ## ruff and mypy --strict
 bench: stack ## the benchmarks of SPEC section 8, one JSON object a line
 	@$(BIN)/python -m bench
 
+.PHONY: chaos
+chaos: stack ## fault injection (workers killed, MinIO and Kafka restarted): nothing lost
+	@$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
 clean: ## remove the venv and local data (keeps the Kafka/MinIO cache)
 	rm -rf $(VENV) .data
