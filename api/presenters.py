@@ -27,6 +27,7 @@ def item_json(record: ItemRecord) -> dict[str, Any]:
         restricted=record.restricted,
         status=record.status.value,
         policy_version=record.policy_version,
+        submitted_by=record.submitted_by,
         content=(
             {
                 "size_bytes": record.stored.content.size_bytes,

@@ -9,7 +9,7 @@ before its body is parsed), so a route cannot forget its roles: 401 without a va
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Protocol
@@ -38,7 +38,9 @@ TEMPLATE_KEY = "keepline.route"
 class EventPublisher(Protocol):
     """Publishes accepted events to their Kafka topic."""
 
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+    async def publish(
+        self, topic: str, key: bytes, value: bytes, *, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
         """Send and wait for the broker's acknowledgement."""
         ...
 

@@ -88,3 +88,23 @@ class ApiSettings(BaseSettings):
         default=300, ge=10, le=3600, description="How long a content URL stays valid."
     )
     max_page_size: int = Field(default=500, ge=1, description="Largest `limit` of list routes.")
+    ingest_sources: str = Field(
+        default="",
+        description="Which `source` each ingest principal may submit events for: "
+        "`principal=source|source,...` (e.g. `pbx-gw=pbx-london-1|pbx-london-2,crm=crm-1`; "
+        "`*` for any). A principal not listed may submit for no source once any is listed; "
+        "unset, every ingest principal may submit for any source (local use).",
+    )
+
+    def sources_of(self, principal: str) -> frozenset[str] | None:
+        """The sources principal may submit for; None: any (`*`, or no mapping at all)."""
+        mapping: dict[str, frozenset[str]] = {}
+        for entry in (e.strip() for e in self.ingest_sources.split(",")):
+            if not entry:
+                continue
+            name, _, sources = entry.partition("=")
+            mapping[name.strip()] = frozenset(s.strip() for s in sources.split("|") if s.strip())
+        if not mapping:
+            return None
+        allowed = mapping.get(principal, frozenset())
+        return None if "*" in allowed else allowed

@@ -89,6 +89,7 @@ class ItemRecord:
     s3_legal_hold: bool = False
     s3_retain_until: datetime | None = None
     s3_synced: bool = True
+    submitted_by: str | None = None
 
     @property
     def subject_ids(self) -> frozenset[str]:
@@ -295,6 +296,7 @@ class NewItem:
     attributes: Mapping[str, str]
     purposes: Sequence[PurposeRow]
     hold_ids: Sequence[str]
+    submitted_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,6 +147,7 @@ class Catalog(Protocol):
         event: Mapping[str, Any],
         parties: Sequence[PartyRow],
         attributes: Mapping[str, str],
+        submitted_by: str | None = None,
     ) -> Claim:
         """Claim (source, event_id) for a new item, or return the item that already has it."""
         ...

@@ -90,6 +90,8 @@ items = Table(
     Column("s3_legal_hold", Boolean, nullable=False, default=False),
     Column("s3_retain_until", TS, nullable=True),
     Column("s3_synced", Boolean, nullable=False, default=True),
+    # Who submitted the event: the API principal, or kafka:<topic> (no personal data).
+    Column("submitted_by", String(200), nullable=True),
     UniqueConstraint("idem_key", name="uq_items_idem_key"),
 )
 Index("ix_items_occurred", items.c.occurred_at)

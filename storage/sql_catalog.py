@@ -85,6 +85,7 @@ class SqlCatalog(CatalogScans):
         event: Mapping[str, Any],
         parties: Sequence[PartyRow],
         attributes: Mapping[str, str],
+        submitted_by: str | None = None,
     ) -> Claim:
         """Claim (source, event_id) for a new item, or return the item that already has it."""
         item_id = str(uuid.uuid4())
@@ -105,6 +106,8 @@ class SqlCatalog(CatalogScans):
                         event=dict(event),
                         s3_legal_hold=False,
                         s3_synced=True,
+                        # Named only when known, so rows of older callers look as they did.
+                        **({"submitted_by": submitted_by} if submitted_by else {}),
                     )
                 )
                 if parties:
@@ -508,4 +511,5 @@ def _record(
         s3_legal_hold=bool(row.s3_legal_hold),
         s3_retain_until=as_utc(row.s3_retain_until),
         s3_synced=bool(row.s3_synced),
+        submitted_by=row.submitted_by,
     )

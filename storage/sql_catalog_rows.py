@@ -128,6 +128,7 @@ async def insert_new_items(
                 "event": dict(entry.event),
                 "s3_legal_hold": False,
                 "s3_synced": True,
+                "submitted_by": entry.submitted_by,
             }
         )
         parties.extend(party_rows(item_id, entry.parties))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
@@ -54,10 +55,12 @@ class AiokafkaEventPublisher:
         if producer is not None:
             await producer.stop()
 
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+    async def publish(
+        self, topic: str, key: bytes, value: bytes, *, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
         """Send one record and wait for its acknowledgement."""
         producer = await self._started()
-        await producer.send_and_wait(topic, value=value, key=key)
+        await producer.send_and_wait(topic, value=value, key=key, headers=list(headers) or None)
 
     async def ping(self) -> None:
         """Fetch cluster metadata; raises if Kafka does not answer."""

@@ -20,7 +20,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from service.errors import ServiceError
 from service.ingest.errors import BadEventError, ContentUnavailableError, DeadLetterReason
-from service.ingest.models import ConsentEvent, validate_artefact, validate_consent
+from service.ingest.models import (
+    MAX_PRINCIPAL_CHARS,
+    SUBMITTED_BY_HEADER,
+    ConsentEvent,
+    validate_artefact,
+    validate_consent,
+)
 from service.ingest.service import Artefact, IngestService
 from storage.errors import StorageError
 from storage.sql_dead_letters import MAX_EVENT_ID_CHARS, MAX_SOURCE_CHARS, DeadLetterRecord
@@ -39,6 +45,17 @@ class RawMessage:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    @property
+    def submitted_by(self) -> str:
+        """Who submitted the event: the API principal the API stamped, else kafka:<topic>."""
+        for name, value in self.headers:
+            if name == SUBMITTED_BY_HEADER:
+                principal = value.decode("utf-8", "replace").strip()
+                if 0 < len(principal) <= MAX_PRINCIPAL_CHARS and principal.isprintable():
+                    return principal
+        return f"kafka:{self.topic}"
 
 
 class DeadLetterSink(Protocol):
@@ -133,7 +150,7 @@ class MessageProcessor:
             return
 
         async def run() -> None:
-            outcome = await self._ingest.ingest(event)
+            outcome = await self._ingest.ingest(event, submitted_by=msg.submitted_by)
             if outcome.created:
                 self._metrics.stored.labels(type=event.type).inc()
                 self._metrics.bytes_stored.inc(outcome.size_bytes)

@@ -100,7 +100,16 @@ def _raw(event: EventT[Any]) -> RawMessage:
         offset=message.offset,
         key=message.key,
         value=message.value,
+        headers=_headers(message.headers),
     )
+
+
+def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
+    """Message headers as (name, value) pairs, whatever shape the library hands over."""
+    if not raw:
+        return ()
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return tuple((str(name), bytes(value or b"")) for name, value in pairs)
 
 
 class OrderedAgent:

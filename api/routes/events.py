@@ -9,12 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from api.errors import BadRequestError, UnavailableError, field_message
+from api.errors import BadRequestError, ForbiddenError, UnavailableError, field_message
 from api.schemas import EVENT_EXAMPLES, EVENT_REQUEST_BODY
 from api.services import Caller, Services
 from service.ingest.errors import BadEventError
 from service.ingest.models import (
     ARTEFACT_TYPES,
+    SUBMITTED_BY_HEADER,
     TOPIC_OF_TYPE,
     FieldValueError,
     artefact_adapter,
@@ -127,13 +128,24 @@ def _validated(body: Any) -> Any:
 )
 async def post_event(request: Request, services: Services, caller: Caller) -> JSONResponse:
     """Validate the event as the workers will, then publish it to its topic."""
-    del caller  # the role check is the dependency itself
     body = await _event_body(request)
     event = _validated(body)
+    allowed = services.settings.sources_of(caller.name)
+    if allowed is not None and event.source not in allowed:
+        # Another system's (source, event_id) must not be claimable by this principal.
+        raise ForbiddenError(
+            f"source: {caller.name!r} may not submit events for source {event.source!r} "
+            f"(KEEPLINE_INGEST_SOURCES allows: {', '.join(sorted(allowed)) or 'none'})"
+        )
     topic = services.topics[TOPIC_OF_TYPE[event.type]]
     value = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     try:
-        await services.publisher.publish(topic, event.key().encode("utf-8"), value)
+        await services.publisher.publish(
+            topic,
+            event.key().encode("utf-8"),
+            value,
+            headers=[(SUBMITTED_BY_HEADER, caller.name.encode("utf-8"))],
+        )
     except Exception as err:  # any producer failure means "not accepted"
         raise UnavailableError("Kafka did not accept the event; retry later") from err
     return JSONResponse(

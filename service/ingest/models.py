@@ -20,6 +20,12 @@ from pydantic import (
 from service.ingest.errors import BadEventError, DeadLetterReason
 from service.ingest.media_type import parse_media_type
 
+#: The Kafka header the API sets on every event it publishes: its caller's principal. An
+#: event without it was published straight to Kafka: `submitted_by` is `kafka:<topic>`.
+SUBMITTED_BY_HEADER = "keepline-submitted-by"
+#: The longest principal recorded as `submitted_by`.
+MAX_PRINCIPAL_CHARS = 200
+
 MAX_INLINE_BYTES = 512 * 1024
 
 Direction = Literal["inbound", "outbound", "internal"]

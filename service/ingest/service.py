@@ -127,8 +127,12 @@ class IngestService:
         await self._metadata.close()
         self._upload_pool.shutdown(wait=False, cancel_futures=True)
 
-    async def ingest(self, event: Artefact) -> IngestOutcome:
+    async def ingest(self, event: Artefact, *, submitted_by: str) -> IngestOutcome:
         """Store event once; a redelivered or republished event returns the existing item.
+
+        Args:
+            event: The validated event.
+            submitted_by: Who submitted it: the API principal, or ``kafka:<topic>``.
 
         Raises:
             BadEventError: The content is missing or fails its size or checksum.
@@ -137,10 +141,10 @@ class IngestService:
         """
         async with self._locks.hold((event.source, event.event_id)):
             if event.content is None and event.content_inline is None:
-                return await self._metadata.submit(event)
-            return await self._ingest_content(event)
+                return await self._metadata.submit((event, submitted_by))
+            return await self._ingest_content(event, submitted_by)
 
-    async def _ingest_content(self, event: Artefact) -> IngestOutcome:
+    async def _ingest_content(self, event: Artefact, submitted_by: str) -> IngestOutcome:
         policy = await self._policies.active()
         claim = await self._catalog.claim(
             source=event.source,
@@ -152,6 +156,7 @@ class IngestService:
             event=event.metadata(),
             parties=_parties(event),
             attributes=event.attributes,
+            submitted_by=submitted_by,
         )
         if claim.status is not ItemStatus.PENDING:
             log.info("duplicate event ignored: item %s", claim.item_id)
@@ -203,8 +208,12 @@ class IngestService:
         )
         return IngestOutcome(item_id=item_id, created=True, size_bytes=stored.content.size_bytes)
 
-    async def _store_metadata(self, events: Sequence[Artefact]) -> list[IngestOutcome]:
+    async def _store_metadata(
+        self, submissions: Sequence[tuple[Artefact, str]]
+    ) -> list[IngestOutcome]:
         """Write a batch of metadata-only events in one transaction."""
+        events = [event for event, _ in submissions]
+        submitters = {(e.source, e.event_id): by for e, by in submissions}
         policy = await self._policies.active()
         subjects = frozenset(s for e in events for s in e.subject_ids())
         consents = await self._catalog.standing_consents(subjects)
@@ -225,6 +234,7 @@ class IngestService:
                 attributes=event.attributes,
                 purposes=_rows(purposes),
                 hold_ids=_covering(event.event_id, event, purposes, holds),
+                submitted_by=submitters[(event.source, event.event_id)],
             )
             for event, purposes in decided
         ]

@@ -84,9 +84,8 @@ class MigrationsContract:
             await catalog.set_purposes(item_id, [purpose("legal", 1825)])  # now unsynced
             await SqlAuditLog(db).append(actor="alice", action="hold.placed", at=T0)
             async with db.engine.connect() as conn:
-                # What the newest revision adds (0003: the dead_letters table).
-                assert "dead_letters" not in await conn.run_sync(_tables)
-                assert "dead_letters" in str(await conn.run_sync(_differences))
+                # What the newest revision adds (0004: who submitted each item).
+                assert "submitted_by" in str(await conn.run_sync(_differences))
             before, after = await db.create_schema()
             assert (before.current, after.current) == (previous, head_revision())
             record = await catalog.get(item_id)
@@ -98,6 +97,7 @@ class MigrationsContract:
                 assert "ix_items_unsynced" in await conn.run_sync(_indexes, "items")
                 assert "dead_letters" in await conn.run_sync(_tables)
                 assert await conn.run_sync(_differences) == []
+            assert record.submitted_by is None  # nobody recorded who sent the older items
         finally:
             await db.dispose()
 

@@ -35,9 +35,13 @@ class RecordingPublisher:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, bytes]] = []
+        self.headers: list[tuple[tuple[str, bytes], ...]] = []
 
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+    async def publish(
+        self, topic: str, key: bytes, value: bytes, *, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
         self.sent.append((topic, key, value))
+        self.headers.append(tuple(headers))
 
     async def ping(self) -> None:
         return None

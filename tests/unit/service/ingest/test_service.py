@@ -22,6 +22,8 @@ from storage.sql_catalog import SqlCatalog
 from streams.processor import is_transient
 from tests.unit.conftest import NOW, EnvFactory, IngestEnv
 
+BY = "kafka:comms.calls"
+
 
 async def _rows(env: IngestEnv) -> list[Any]:
     async with env.db.connect() as conn:
@@ -35,7 +37,9 @@ def _versions(env: IngestEnv, item_id: str) -> list[str | None]:
 async def test_call_is_encrypted_catalogued_and_worm_locked(env_factory: EnvFactory) -> None:
     env = await env_factory()
     recording = os.urandom(50_000) + b"PLAINTEXT-MARKER"
-    outcome = await env.service.ingest(validate_artefact(env.call("e-1", recording)))
+    outcome = await env.service.ingest(
+        validate_artefact(env.call("e-1", recording)), submitted_by=BY
+    )
 
     assert outcome.created
     assert outcome.size_bytes == len(recording)
@@ -59,7 +63,9 @@ async def test_call_is_encrypted_catalogued_and_worm_locked(env_factory: EnvFact
 async def test_header_names_the_key_that_wrapped_the_data_key(env_factory: EnvFactory) -> None:
     env = await env_factory()
     env.keyring.rotate()
-    outcome = await env.service.ingest(validate_artefact(env.chat("c-1", b"hi there")))
+    outcome = await env.service.ingest(
+        validate_artefact(env.chat("c-1", b"hi there")), submitted_by=BY
+    )
     record = await env.catalog.get(outcome.item_id)
     assert record is not None
     assert record.stored is not None
@@ -75,10 +81,10 @@ async def test_redelivery_and_republishing_never_make_a_second_item(
 ) -> None:
     env = await env_factory()
     event = env.call("e-dup", b"abc" * 1000)
-    first = await env.service.ingest(validate_artefact(event))
-    again = await env.service.ingest(validate_artefact(event))
+    first = await env.service.ingest(validate_artefact(event), submitted_by=BY)
+    again = await env.service.ingest(validate_artefact(event), submitted_by=BY)
     republished = dict(event, attributes={"queue": "other"})
-    third = await env.service.ingest(validate_artefact(republished))
+    third = await env.service.ingest(validate_artefact(republished), submitted_by=BY)
 
     assert first.created
     assert not again.created
@@ -91,7 +97,7 @@ async def test_redelivery_and_republishing_never_make_a_second_item(
 async def test_concurrent_copies_of_one_event_store_one_item(env_factory: EnvFactory) -> None:
     env = await env_factory()
     event = validate_artefact(env.call("e-race", os.urandom(20_000)))
-    outcomes = await asyncio.gather(*(env.service.ingest(event) for _ in range(5)))
+    outcomes = await asyncio.gather(*(env.service.ingest(event, submitted_by=BY) for _ in range(5)))
 
     assert sum(o.created for o in outcomes) == 1
     assert len({o.item_id for o in outcomes}) == 1
@@ -130,7 +136,7 @@ async def test_a_claim_left_by_a_crash_is_resumed_and_its_orphan_dropped(
     )
     assert _versions(env, claim.item_id) == [orphan.version_id]
 
-    outcome = await env.service.ingest(event)
+    outcome = await env.service.ingest(event, submitted_by=BY)
 
     assert outcome.created
     assert outcome.item_id == claim.item_id
@@ -158,13 +164,13 @@ async def test_catalog_outage_mid_ingest_resumes_cleanly(env_factory: EnvFactory
     event = validate_artefact(env.call("e-outage", recording))
 
     with pytest.raises(OperationalError) as failed:
-        await env.service.ingest(event)
+        await env.service.ingest(event, submitted_by=BY)
     assert is_transient(failed.value)
     rows = await _rows(env)
     assert [r.status for r in rows] == [ItemStatus.PENDING.value]
     assert len(_versions(env, rows[0].item_id)) == 1  # uploaded, not committed
 
-    outcome = await env.service.ingest(event)  # the processor's retry
+    outcome = await env.service.ingest(event, submitted_by=BY)  # the processor's retry
     assert outcome.created
     assert outcome.item_id == rows[0].item_id
     assert [r.status for r in await _rows(env)] == [ItemStatus.STORED.value]
@@ -199,7 +205,9 @@ async def test_an_attempt_that_loses_the_commit_drops_only_its_own_upload(
     catalog = env.catalog
     assert isinstance(catalog, _LosesTheRace)
     catalog.vault = env.vault
-    outcome = await env.service.ingest(validate_artefact(env.call("e-lost", b"mine" * 100)))
+    outcome = await env.service.ingest(
+        validate_artefact(env.call("e-lost", b"mine" * 100)), submitted_by=BY
+    )
 
     assert not outcome.created
     assert catalog.competitor is not None
@@ -226,12 +234,14 @@ async def test_bad_content_frees_the_claim_and_leaves_nothing(
     event["content"].update(change)
 
     with pytest.raises(BadEventError) as refused:
-        await env.service.ingest(validate_artefact(event))
+        await env.service.ingest(validate_artefact(event), submitted_by=BY)
     assert refused.value.reason is reason
     assert await _rows(env) == []
     assert list(env.store.list_keys("items/")) == []
 
-    corrected = await env.service.ingest(validate_artefact(env.call("e-bad", recording)))
+    corrected = await env.service.ingest(
+        validate_artefact(env.call("e-bad", recording)), submitted_by=BY
+    )
     assert corrected.created
     assert await env.plaintext(corrected.item_id) == recording
 
@@ -239,7 +249,7 @@ async def test_bad_content_frees_the_claim_and_leaves_nothing(
 async def test_file_uris_are_refused_unless_enabled(env_factory: EnvFactory) -> None:
     env = await env_factory(allow_file_uris=False)
     with pytest.raises(BadEventError) as refused:
-        await env.service.ingest(validate_artefact(env.call("e-file", b"x")))
+        await env.service.ingest(validate_artefact(env.call("e-file", b"x")), submitted_by=BY)
     assert refused.value.reason is DeadLetterReason.CONTENT_FORBIDDEN
     assert await _rows(env) == []
 
@@ -248,7 +258,9 @@ async def test_metadata_only_events_are_written_in_batches(env_factory: EnvFacto
     env = await env_factory()
     events = [validate_artefact(env.email(f"m-{i}")) for i in range(60)]
     copies = events[:10]
-    outcomes = await asyncio.gather(*(env.service.ingest(e) for e in [*events, *copies]))
+    outcomes = await asyncio.gather(
+        *(env.service.ingest(e, submitted_by=BY) for e in [*events, *copies])
+    )
 
     assert sum(o.created for o in outcomes) == 60
     assert env.service.metadata_batches < 20
@@ -278,8 +290,10 @@ async def test_a_standing_hold_covers_new_items_and_flags_the_object(
                 created_at=NOW,
             )
         )
-    call = await env.service.ingest(validate_artefact(env.call("e-held", b"held" * 10)))
-    mail = await env.service.ingest(validate_artefact(env.email("m-held")))
+    call = await env.service.ingest(
+        validate_artefact(env.call("e-held", b"held" * 10)), submitted_by=BY
+    )
+    mail = await env.service.ingest(validate_artefact(env.email("m-held")), submitted_by=BY)
 
     for outcome in (call, mail):
         record = await env.catalog.get(outcome.item_id)
@@ -307,7 +321,7 @@ async def test_uploads_are_bounded(env_factory: EnvFactory) -> None:
     events: Sequence[Any] = [
         validate_artefact(env.call(f"e-b{i}", os.urandom(200_000))) for i in range(8)
     ]
-    outcomes = await asyncio.gather(*(env.service.ingest(e) for e in events))
+    outcomes = await asyncio.gather(*(env.service.ingest(e, submitted_by=BY) for e in events))
     assert all(o.created for o in outcomes)
     assert peak <= 2
 
@@ -344,12 +358,12 @@ async def test_retries_during_a_store_outage_do_not_fetch_the_content_again(
     event = validate_artefact(env.call("e-down", recording))
     for _ in range(3):
         with pytest.raises(ObjectStoreUnavailableError):
-            await env.service.ingest(event)
+            await env.service.ingest(event, submitted_by=BY)
     assert len(opened) == 1
 
     assert isinstance(env.store, _DownStore)
     env.store.down = False
-    outcome = await env.service.ingest(event)
+    outcome = await env.service.ingest(event, submitted_by=BY)
     assert outcome.created
     assert len(opened) == 2
     assert await env.plaintext(outcome.item_id) == recording
@@ -394,7 +408,7 @@ async def test_a_hold_placed_while_the_item_is_pending_still_covers_it(
 ) -> None:
     env = await env_factory(catalog_cls=_HoldPlacedDuringIngest)
     event = env.call("e-late", b"late" * 50) if kind == "call" else env.email("m-late")
-    outcome = await env.service.ingest(validate_artefact(event))
+    outcome = await env.service.ingest(validate_artefact(event), submitted_by=BY)
 
     catalog = env.catalog
     assert isinstance(catalog, _HoldPlacedDuringIngest)
