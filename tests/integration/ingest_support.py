@@ -9,12 +9,11 @@ import base64
 import hashlib
 import http.server
 import re
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +23,9 @@ import pytest
 from minio import Minio
 
 from tests.contract_examples import example
-from tests.integration.keepline_service import KeeplineService
+from tests.integration.catalog_support import catalog_rows  # noqa: F401 - for the ingest tests
+from tests.integration.fault_support import committed_offset
+from tests.integration.keepline_service import KeeplineService, wait_for
 
 BLOCK_BYTES = 1 << 20
 
@@ -234,18 +235,12 @@ def shared_env(service: KeeplineService, **overrides: str) -> dict[str, str]:
     """Settings that make another service share this one's topics, bucket and catalog."""
     names = [
         "KEEPLINE_DATA_DIR",
+        *(["KEEPLINE_CATALOG_URL"] if "KEEPLINE_CATALOG_URL" in service.env else []),
         "KEEPLINE_S3_BUCKET",
         "KEEPLINE_APP_ID",
         *(f"KEEPLINE_TOPIC_{kind.upper()}" for kind in service.topics),
     ]
     return {**{name: service.env[name] for name in names}, **overrides}
-
-
-def catalog_rows(service: KeeplineService, sql: str) -> list[tuple[Any, ...]]:
-    """Rows of a read-only query on the service's SQLite catalog."""
-    path = service.workdir / "data" / "keepline.db"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
-        return list(conn.execute(sql).fetchall())
 
 
 def run_cli(
@@ -260,3 +255,27 @@ def run_cli(
         timeout=timeout_s,
         check=False,
     )
+
+
+def settled_dead_letters(
+    service: KeeplineService, kinds: Sequence[str] = ("calls", "emails", "chats")
+) -> list[dict[str, Any]]:
+    """Every dead letter of the messages published so far to the topics of kinds.
+
+    Waits until the service's consumer group has committed each partition of those topics
+    up to its end (so every message there was stored or dead-lettered, its dead letter
+    acknowledged by the broker), then reads the dead-letter topic to its end: an empty list
+    means none, not "none yet".
+    """
+    group = service.env["KEEPLINE_APP_ID"]
+    ends = {(kind, p): end for kind in kinds for p, end in service.end_offsets(kind).items()}
+
+    def settled() -> bool:
+        return all(
+            (committed_offset(service.bootstrap, group, service.topics[kind], p) or 0) >= end
+            for (kind, p), end in ends.items()
+        )
+
+    wait_for(settled, timeout_s=60, what="every published message committed")
+    letters: list[dict[str, Any]] = service.read_to_end("dlq")
+    return letters

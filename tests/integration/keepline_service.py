@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deploy.cache import free_port
 
@@ -181,8 +181,16 @@ class KeeplineService:
 
         asyncio.run(send())
 
-    def read_topic(self, kind: str, *, expect: int, timeout_s: float = 30.0) -> list[Any]:
-        """Read at least expect JSON messages of a topic (from the beginning)."""
+    def read_topic(
+        self,
+        kind: str,
+        *,
+        expect: int,
+        timeout_s: float = 30.0,
+        where: Callable[[Any], bool] | None = None,
+    ) -> list[Any]:
+        """Read at least expect JSON messages of a topic (from the beginning), or until the
+        timeout; with `where`, only the messages it accepts are kept and counted."""
 
         async def read() -> list[Any]:
             consumer = AIOKafkaConsumer(
@@ -199,12 +207,36 @@ class KeeplineService:
                 while len(found) < expect and time.monotonic() < deadline:
                     batch = await consumer.getmany(timeout_ms=500)
                     for records in batch.values():
-                        found.extend(json.loads(r.value) for r in records if r.value)
+                        values = (json.loads(r.value) for r in records if r.value)
+                        found.extend(v for v in values if where is None or where(v))
             finally:
                 await consumer.stop()
             return found
 
         return asyncio.run(read())
+
+    def end_offsets(self, kind: str) -> dict[int, int]:
+        """The end offset of each partition of a topic (the offset its next message gets)."""
+
+        async def read() -> dict[int, int]:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+            await consumer.start()
+            try:
+                await consumer.topics()  # fetches the cluster's metadata
+                parts = consumer.partitions_for_topic(self.topics[kind]) or set()
+                ends = await consumer.end_offsets(
+                    [TopicPartition(self.topics[kind], p) for p in parts]
+                )
+            finally:
+                await consumer.stop()
+            return {tp.partition: offset for tp, offset in ends.items()}
+
+        return asyncio.run(read())
+
+    def read_to_end(self, kind: str, timeout_s: float = 30.0) -> list[Any]:
+        """Every JSON message of a topic up to its end offsets as they are now."""
+        ends = self.end_offsets(kind)
+        return self.read_topic(kind, expect=sum(ends.values()), timeout_s=timeout_s)
 
 
 def wait_for(check: Callable[[], _T | None], *, timeout_s: float = 30.0, what: str = "") -> _T:

@@ -1,4 +1,8 @@
-"""The first end-to-end path: a call recording from Kafka to encrypted MinIO and back."""
+"""The first end-to-end path: a call recording from Kafka to encrypted MinIO and back.
+
+On both catalogs, one service per catalog: the recording and the chat are the only items
+of their type, and each test reads only its own dead letter.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,31 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from minio import Minio
 
+from storage.service import object_key_for
+from tests.integration.catalog_support import on_both_catalogs
+from tests.integration.fixtures_keepline import ContentServer, KeeplineFactory
 from tests.integration.ingest_support import example
 from tests.integration.keepline_service import KeeplineService, wait_for
 
+pytestmark = on_both_catalogs
+
+
+@pytest.fixture(scope="module")
+def service(
+    shared_keepline_factory: KeeplineFactory, content_server: ContentServer
+) -> KeeplineService:
+    """The module's service, allowed to fetch from the content server."""
+    return shared_keepline_factory(content_sources=[content_server.base_url])
+
 
 def test_call_recording_round_trip(
-    keepline_factory: Callable[..., KeeplineService],
+    service: KeeplineService,
     content_server: Callable[[bytes], str],
     minio_client: Minio,
 ) -> None:
-    service = keepline_factory()
     recording = os.urandom(2_500_000) + b"RIFF-plaintext-marker" * 1000
     event = example("call_recording")
     event["content"] = {
@@ -33,7 +50,8 @@ def test_call_recording_round_trip(
     with service.client("legal") as http:
 
         def listed() -> list[dict[str, Any]]:
-            body = http.get("/v1/items", params={"subject_id": "cust-42"}).json()
+            query = {"subject_id": "cust-42", "type": "call_recording"}
+            body = http.get("/v1/items", params=query).json()
             items: list[dict[str, Any]] = body["items"]
             return items
 
@@ -53,7 +71,9 @@ def test_call_recording_round_trip(
         assert one.json()["status"] == "stored"
 
     # The object in MinIO is ciphertext, named without personal data.
-    objects = list(minio_client.list_objects(service.bucket, recursive=True))
+    objects = list(
+        minio_client.list_objects(service.bucket, prefix=object_key_for(item["item_id"]))
+    )
     assert len(objects) == 1
     name = objects[0].object_name
     assert name is not None
@@ -66,14 +86,11 @@ def test_call_recording_round_trip(
     assert all("cust" not in v and "+44" not in v for v in tags.values())
 
 
-def test_malformed_message_is_skipped_and_dead_lettered(
-    keepline_factory: Callable[..., KeeplineService],
-) -> None:
-    service = keepline_factory()
+def test_malformed_message_is_skipped_and_dead_lettered(service: KeeplineService) -> None:
     service.publish("calls", b"\xff\xfe not json", key=b"bad")
     chat = example("chat")
     service.publish("chats", chat, key=b"conv-991")
-    letters = service.read_topic("dlq", expect=1)
+    letters = service.read_topic("dlq", expect=1, where=lambda letter: letter["key"] == "bad")
     assert letters[0]["reason"] == "invalid_json"
     assert letters[0]["topic"] == service.topics["calls"]
     with service.client("legal") as http:

@@ -1,4 +1,7 @@
-"""Exactly one item per (source, event_id): republished, redelivered, or shared by workers."""
+"""Exactly one item per (source, event_id): republished, redelivered, or shared by workers.
+
+On both catalogs: two workers of one group share one catalog (and its URL).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from collections.abc import Callable
 
 from minio import Minio
 
+from tests.integration.catalog_support import on_both_catalogs
 from tests.integration.ingest_support import (
     GeneratedContent,
     all_items,
@@ -20,6 +24,8 @@ from tests.integration.ingest_support import (
     wait_items,
 )
 from tests.integration.keepline_service import KeeplineService, wait_for
+
+pytestmark = on_both_catalogs
 
 
 def test_republished_and_redelivered_events_make_no_second_item(

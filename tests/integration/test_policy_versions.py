@@ -6,15 +6,15 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from tests.integration.ingest_support import run_cli
 from tests.integration.keepline_service import KeeplineService, wait_for
-from tests.integration.test_retention import (
+from tests.integration.retention_support import (
     LATE_S,
     artefact,
     audit_actions,
     expiry,
     fast_sweeps,
     ingest,
-    run_keepline,
     sleep_until,
     tombstone,
 )
@@ -134,7 +134,7 @@ def test_policy_apply_reports_then_changes_stored_items_and_holds_win(
     policy_file = service.workdir / "new-policy.yaml"
     policy_file.write_text(NEW, encoding="utf-8")
 
-    dry = run_keepline(service, "policy", "apply", str(policy_file), "--dry-run", "--json")
+    dry = run_cli(service, "policy", "apply", str(policy_file), "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     lines = [json.loads(line) for line in dry.stdout.splitlines()]
     changes = {c["item_id"]: c for c in lines if "item_id" in c}
@@ -155,7 +155,7 @@ def test_policy_apply_reports_then_changes_stored_items_and_holds_win(
         assert legal.get("/v1/policy").json()["version"] == held["policy_version"]
         assert names(legal.get(f"/v1/items/{free['item_id']}").json()) == ["quality", "training"]
 
-    applied = run_keepline(service, "policy", "apply", str(policy_file))
+    applied = run_cli(service, "policy", "apply", str(policy_file))
     assert applied.returncode == 0, applied.stderr
     assert "changed 3 of 3 stored items" in applied.stdout
     with service.client("legal") as legal:
@@ -175,7 +175,7 @@ def test_policy_apply_reports_then_changes_stored_items_and_holds_win(
     assert kept["holds"] == [hold["hold_id"]]
     assert tombstone(service, held["item_id"]) is None
 
-    again = run_keepline(service, "policy", "apply", str(policy_file), "--json")
+    again = run_cli(service, "policy", "apply", str(policy_file), "--json")
     assert json.loads(again.stdout.splitlines()[-1])["summary"]["items_changed"] == 0
 
 
@@ -185,6 +185,6 @@ def test_policy_apply_refuses_an_invalid_file(
     service = keepline_factory(policy_text=OLD, run=False)
     policy_file = service.workdir / "broken.yaml"
     policy_file.write_text(NEW.replace("legal_obligation", "because"), encoding="utf-8")
-    result = run_keepline(service, "policy", "apply", str(policy_file))
+    result = run_cli(service, "policy", "apply", str(policy_file))
     assert result.returncode == 2
     assert "broken.yaml:4: purposes.archive.basis" in result.stderr

@@ -1,7 +1,8 @@
 """Subject rights end to end: consent, objection, restriction, erasure and export.
 
-A real `keepline serve` on real Kafka and MinIO; changes come through the API and through
-privacy.consent events.
+A real `keepline serve` on real Kafka and MinIO, on each catalog; changes come through the
+API and through privacy.consent events. The tests share the service and keep to their own
+subjects.
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ import hashlib
 import io
 import json
 import os
-import sqlite3
 import time
 import uuid
 import zipfile
 from collections.abc import Callable
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from minio import Minio
+from sqlalchemy import select
 
+from storage.schema import tombstones
 from storage.service import object_key_for
+from tests.integration.catalog_support import catalog_select, on_both_catalogs
+from tests.integration.fixtures_keepline import ContentServer as ContentServerFixture
+from tests.integration.fixtures_keepline import KeeplineFactory
 from tests.integration.keepline_service import KeeplineService, wait_for
 
 POLICY = """
@@ -45,6 +50,16 @@ rules:
 """
 
 ContentServer = Callable[[bytes], str]
+
+pytestmark = on_both_catalogs
+
+
+@pytest.fixture(scope="module")
+def service(
+    shared_keepline_factory: KeeplineFactory, content_server: ContentServerFixture
+) -> KeeplineService:
+    """The module's service, allowed to fetch from the content server."""
+    return shared_keepline_factory(policy_text=POLICY, content_sources=[content_server.base_url])
 
 
 def _at(minutes_ago: int = 5) -> str:
@@ -153,12 +168,17 @@ def object_versions(minio_client: Minio, bucket: str, item_id: str) -> list[Any]
     ]
 
 
-def audit_entries(service: KeeplineService, action: str) -> list[dict[str, Any]]:
+def audit_entries(
+    service: KeeplineService, action: str, subject_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Audit entries of one action, of one subject if given (by its details)."""
     with service.client("auditor") as http:
         response = http.get("/v1/audit", params={"action": action, "limit": 1000})
     assert response.status_code == 200, response.text
     entries: list[dict[str, Any]] = response.json()["entries"]
-    return entries
+    if subject_id is None:
+        return entries
+    return [e for e in entries if e["details"].get("subject_id") == subject_id]
 
 
 def _refusals(service: KeeplineService) -> None:
@@ -276,17 +296,16 @@ def _erase(
         assert purposes(legal, ids["sales"]) == {"legal"}
         assert legal.get(f"/v1/items/{ids['sales']}/content").content == sales_audio
         assert purposes(legal, ids["other"]) == {"quality", "training", "legal"}
-    entry = audit_entries(service, "erasure.requested")[-1]
+    entry = audit_entries(service, "erasure.requested", "cust-1")[-1]
     assert entry["actor"] == "privacy-user"
     assert set(entry["details"]["erased"]) == set(body["erased"])
 
 
 def test_subject_rights_through_the_api(
-    keepline_factory: Callable[..., KeeplineService],
+    service: KeeplineService,
     content_server: ContentServer,
     minio_client: Minio,
 ) -> None:
-    service = keepline_factory(policy_text=POLICY)
     _refusals(service)
     with service.client("privacy") as privacy:
         granted = privacy.post(
@@ -324,20 +343,13 @@ def test_subject_rights_through_the_api(
 
 
 def test_consent_events_take_effect_within_seconds(
-    keepline_factory: Callable[..., KeeplineService],
+    service: KeeplineService,
     content_server: ContentServer,
 ) -> None:
-    service = keepline_factory(policy_text=POLICY)
     legal, qa = service.client("legal"), service.client("qa")
 
     service.publish("consent", consent_event("cust-5", "grant", "marketing"), key=b"cust-5")
-    wait_for(
-        lambda: any(
-            e["details"].get("subject_id") == "cust-5"
-            for e in audit_entries(service, "consent.changed")
-        ),
-        what="the grant to be applied",
-    )
+    wait_for(lambda: audit_entries(service, "consent.changed", "cust-5"), what="the grant applied")
     sales = call_event("cust-5", os.urandom(20_000), content_server, queue="sales")
     publish(service, sales)
     item_id = items_of(legal, "cust-5", expect=1)[sales["event_id"]]["item_id"]
@@ -370,22 +382,23 @@ def test_consent_events_take_effect_within_seconds(
     # A grant without its purpose is a bad input: dead-lettered with the field named.
     bad = consent_event("cust-5", "grant")
     service.publish("consent", bad, key=b"cust-5")
-    letters = service.read_topic("dlq", expect=1)
+    letters = service.read_topic(
+        "dlq", expect=1, where=lambda letter: letter["topic"] == service.topics["consent"]
+    )
     assert letters[0]["reason"] == "schema_violation"
     assert "purpose" in letters[0]["error"]
     assert letters[0]["topic"] == service.topics["consent"]
-    actors = {e["actor"] for e in audit_entries(service, "objection.recorded")}
+    actors = {e["actor"] for e in audit_entries(service, "objection.recorded", "cust-5")}
     assert actors == {"event:crm"}
     legal.close()
     qa.close()
 
 
 def test_a_held_item_survives_erasure_and_goes_when_the_hold_is_released(
-    keepline_factory: Callable[..., KeeplineService],
+    service: KeeplineService,
     content_server: ContentServer,
     minio_client: Minio,
 ) -> None:
-    service = keepline_factory(policy_text=POLICY)
     privacy, legal = service.client("privacy"), service.client("legal")
     placed = legal.post(
         "/v1/holds",
@@ -430,9 +443,8 @@ def test_a_held_item_survives_erasure_and_goes_when_the_hold_is_released(
         what="the deferred erasure",
     )
     assert object_versions(minio_client, service.bucket, chat_id) == []
-    catalog = service.workdir / "data" / "keepline.db"
-    with closing(sqlite3.connect(catalog)) as db:
-        reasons = dict(db.execute("SELECT item_id, reason FROM tombstones").fetchall())
+    mine = select(tombstones).where(tombstones.c.item_id.in_([call_id, chat_id]))
+    reasons = {row["item_id"]: row["reason"] for row in catalog_select(service, mine)}
     assert reasons == {call_id: "erasure", chat_id: "erasure"}
     privacy.close()
     legal.close()

@@ -12,7 +12,7 @@ from minio.error import S3Error
 
 from storage.service import object_key_for
 from tests.integration.keepline_service import KeeplineService, wait_for
-from tests.integration.test_retention import (
+from tests.integration.retention_support import (
     LATE_S,
     POLICY,
     artefact,
@@ -64,8 +64,17 @@ def test_worm_object_cannot_be_deleted_early_and_is_destroyed_once_expired(
         )
         assert ["WORM protected" in str(e.message) for e in errors] == [True]
 
-    # quality (6s) expires first: the item stays, locked, for legal (12s).
-    sleep_until(expiry(item, "quality") + timedelta(seconds=LATE_S))
+    # quality (6s) expires first: the sweep drops it and the item stays, locked, for legal (12s).
+    sleep_until(expiry(item, "quality"))
+    with service.client("legal") as legal:
+        wait_for(
+            lambda: (
+                [p["name"] for p in legal.get(f"/v1/items/{item_id}").json()["purposes"]]
+                == ["legal"]
+            ),
+            timeout_s=LATE_S,
+            what="quality to be dropped",
+        )
     assert tombstone(service, item_id) is None
     assert len(object_versions(minio_client, service, item_id)) == 1
 
