@@ -306,3 +306,13 @@ class Lease:
     name: str
     holder: str
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectOwner:
+    """The catalog row that names an object, and the version it committed."""
+
+    item_id: str
+    status: ItemStatus
+    object_key: str
+    version_id: str | None

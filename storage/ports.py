@@ -28,6 +28,7 @@ from storage.models import (
     ItemRecord,
     Lease,
     NewItem,
+    ObjectOwner,
     PartyRow,
     PurposeRow,
     Renew,
@@ -220,6 +221,16 @@ class Catalog(Protocol):
         self, *, attempted_before: datetime, limit: int = 100
     ) -> tuple[int, builtins.list[tuple[str, datetime]]]:
         """Pending claims no attempt has touched since attempted_before: count, oldest first."""
+        ...
+
+    async def object_owners(self, object_keys: Sequence[str]) -> dict[str, ObjectOwner]:
+        """For each object key, the catalog row that names it (keys without one are absent)."""
+        ...
+
+    async def stored_objects(
+        self, *, after_item_id: str = "", limit: int = 1000
+    ) -> builtins.list[ObjectOwner]:
+        """One page, in item id order, of the stored items that have an object."""
         ...
 
     async def pending_claims(self) -> int:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, exists, func, or_, select, update
 
 from storage.database import Database, must_utc
-from storage.models import ItemStatus
+from storage.models import ItemStatus, ObjectOwner
 from storage.schema import hold_items, holds, item_purposes, items
 
 
@@ -34,16 +34,6 @@ class RewrappedKey:
     old_wrapped_key: str
     key_id: str
     wrapped_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectOwner:
-    """The catalog row that names an object, and the version it committed."""
-
-    item_id: str
-    status: ItemStatus
-    object_key: str
-    version_id: str | None
 
 
 class CatalogScans:

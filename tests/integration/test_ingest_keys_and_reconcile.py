@@ -110,7 +110,12 @@ def test_reconcile_removes_orphans_and_reports_missing_objects(
     assert [m["item_id"] for m in report["missing"]] == [lost_id]
     assert sorted(object_versions(minio_client, bucket), key=str) == before
 
-    text = run_cli(service, "reconcile")
+    # Half the versions are orphans: far above a healthy share, so nothing goes unforced.
+    refused = run_cli(service, "reconcile")
+    assert refused.returncode == 3, refused.stdout
+    assert "--force" in refused.stderr
+    assert sorted(object_versions(minio_client, bucket), key=str) == before
+    text = run_cli(service, "reconcile", "--force")
     assert text.returncode == 1
     assert f"missing item {lost_id}" in text.stdout
     assert "removed=2" in text.stdout
@@ -124,5 +129,5 @@ def test_reconcile_removes_orphans_and_reports_missing_objects(
         assert body.status_code == 200
         assert body.content == b"kept"
 
-    clean = run_cli(service, "reconcile", "--json")
+    clean = run_cli(service, "reconcile", "--json", "--force")
     assert json.loads(clean.stdout)["summary"]["orphans"] == 0

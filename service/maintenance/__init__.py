@@ -1,0 +1,1 @@
+"""Maintenance: the object store and the catalog made to agree, and key rotation."""

@@ -1,0 +1,191 @@
+"""Reconciliation: the object store and the catalog made to agree, never by guessing.
+
+An object version is an orphan when no catalog row owns it: its key names no item, or a
+destroyed one, or it is not the version its stored item committed (an upload whose attempt
+died, or lost to another attempt). Orphans are removed, each batch audited; stored items
+whose committed version is missing are reported, never repaired by guessing. Versions of
+items still pending are left alone (ingest resumes them). A pending claim that no attempt
+has touched for long has no worker on it: it is reported until its event is republished.
+Against an empty or a wrong catalog every object looks like an orphan: above a small share
+of orphans nothing is removed unless the operator forces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from storage.errors import StorageError
+from storage.models import ItemStatus
+from storage.ports import AuditLog, Catalog, ObjectStore, ObjectVersion
+from storage.service import OBJECT_PREFIX
+
+#: Who the audit trail names for removals.
+ACTOR = "keepline-reconcile"
+#: Above this share of orphans among the versions scanned, removal needs --force.
+DEFAULT_MAX_ORPHAN_SHARE = 0.10
+_REMOVE_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class MissingObject:
+    """A stored item whose committed object version is not in the store."""
+
+    item_id: str
+    object_key: str
+    version_id: str | None
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    """What a reconciliation found and did."""
+
+    dry_run: bool
+    versions_scanned: int = 0
+    orphans: list[ObjectVersion] = field(default_factory=list)
+    removed: int = 0
+    failed: int = 0
+    missing: list[MissingObject] = field(default_factory=list)
+    pending_versions: int = 0
+    pending_claims: int = 0
+    refused: str | None = None
+    stale_claims: int = 0
+    stale: list[tuple[str, datetime]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The counts, as printed at the end."""
+        return {
+            "dry_run": self.dry_run,
+            "versions_scanned": self.versions_scanned,
+            "orphans": len(self.orphans),
+            "removed": self.removed,
+            "failed": self.failed,
+            "missing": len(self.missing),
+            "pending_versions": self.pending_versions,
+            "pending_claims": self.pending_claims,
+            "stale_claims": self.stale_claims,
+            "refused": self.refused is not None,
+        }
+
+
+async def reconcile(
+    catalog: Catalog,
+    store: ObjectStore,
+    audit: AuditLog,
+    *,
+    dry_run: bool,
+    stale_before: datetime | None = None,
+    force: bool = False,
+    max_orphan_share: float = DEFAULT_MAX_ORPHAN_SHARE,
+    at: datetime,
+    batch_keys: int = 500,
+) -> ReconcileReport:
+    """Find (and unless dry_run remove) orphaned versions; report missing objects.
+
+    Everything is scanned before anything is removed. When orphans are more than
+    max_orphan_share of the versions scanned (a wrong or empty catalog makes every object
+    an orphan), nothing is removed without force. Every removal is audited. Pending claims
+    no attempt has touched since stale_before are reported as stale.
+    """
+    report = ReconcileReport(dry_run=dry_run)
+    committed: set[str] = set()
+    batches = _KeyBatches(store.list_versions(OBJECT_PREFIX), batch_keys)
+    while batch := await asyncio.to_thread(batches.take):
+        owners = await catalog.object_owners([key for key, _ in batch])
+        for key, versions in batch:
+            owner = owners.get(key)
+            for version in versions:
+                report.versions_scanned += 1
+                if owner is not None and owner.status is ItemStatus.PENDING:
+                    report.pending_versions += 1
+                elif (
+                    owner is not None
+                    and owner.status is ItemStatus.STORED
+                    and owner.version_id == version.version_id
+                ):
+                    committed.add(owner.item_id)
+                else:
+                    report.orphans.append(version)
+    after = ""
+    while page := await catalog.stored_objects(after_item_id=after):
+        report.missing.extend(
+            MissingObject(row.item_id, row.object_key, row.version_id)
+            for row in page
+            if row.item_id not in committed
+        )
+        after = page[-1].item_id
+    share = len(report.orphans) / report.versions_scanned if report.versions_scanned else 0.0
+    if report.orphans and not dry_run and share > max_orphan_share and not force:
+        report.refused = (
+            f"{len(report.orphans)} of {report.versions_scanned} object versions "
+            f"({share:.0%}) have no catalog row: more than {max_orphan_share:.0%}, as when "
+            "keepline is pointed at an empty or another catalog; nothing was removed. Check "
+            "KEEPLINE_CATALOG_URL and KEEPLINE_S3_BUCKET, then run again with --force"
+        )
+    elif report.orphans and not dry_run:
+        for start in range(0, len(report.orphans), _REMOVE_BATCH):
+            chunk = report.orphans[start : start + _REMOVE_BATCH]
+            removed_before = report.removed
+            try:
+                await asyncio.to_thread(store.delete_versions, chunk, bypass_governance=True)
+                report.removed += len(chunk)
+            except StorageError:
+                report.failed += await _one_by_one(store, chunk, report)
+            await audit.append(
+                actor=ACTOR,
+                action="object.orphans_removed",
+                at=at,
+                details={
+                    "removed": report.removed - removed_before,
+                    "versions": [{"key": v.key, "version_id": v.version_id} for v in chunk],
+                },
+            )
+    report.pending_claims = await catalog.pending_claims()
+    if stale_before is not None:
+        report.stale_claims, report.stale = await catalog.stale_claims(
+            attempted_before=stale_before
+        )
+    return report
+
+
+async def _one_by_one(
+    store: ObjectStore, orphans: list[ObjectVersion], report: ReconcileReport
+) -> int:
+    """Retry a refused batch version by version; returns how many still failed."""
+    failed = 0
+    for version in orphans:
+        try:
+            await asyncio.to_thread(store.delete_versions, [version], bypass_governance=True)
+        except StorageError:
+            failed += 1
+        else:
+            report.removed += 1
+    return failed
+
+
+class _KeyBatches:
+    """Cuts a listing into batches of whole keys (all of a key's versions in one batch)."""
+
+    def __init__(self, listing: Iterator[ObjectVersion], limit: int) -> None:
+        self._listing = listing
+        self._limit = limit
+        self._next: ObjectVersion | None = None
+
+    def take(self) -> list[tuple[str, list[ObjectVersion]]]:
+        """The next batch; empty at the end (blocking: run in a thread)."""
+        batch: list[tuple[str, list[ObjectVersion]]] = []
+        while True:
+            version = self._next if self._next is not None else next(self._listing, None)
+            self._next = None
+            if version is None:
+                return batch
+            if batch and batch[-1][0] == version.key:
+                batch[-1][1].append(version)
+            elif len(batch) >= self._limit:
+                self._next = version
+                return batch
+            else:
+                batch.append((version.key, [version]))
