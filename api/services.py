@@ -24,6 +24,7 @@ from api.errors import ApiError, ForbiddenError, UnauthenticatedError, error_res
 from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
 from service.holds.service import HoldsService
+from service.policy.service import PolicyService
 from service.subjects.service import SubjectRightsService
 from storage.models import AuditEntry
 from storage.runtime import StorageRuntime
@@ -61,6 +62,7 @@ class ApiServices:
     storage: StorageRuntime
     holds: HoldsService
     rights: SubjectRightsService
+    policy: PolicyService
     publisher: EventPublisher
     authenticator: Authenticator
     registry: CollectorRegistry

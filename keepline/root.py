@@ -130,6 +130,7 @@ def api_services(
         storage=root.storage,
         holds=root.holds,
         rights=root.rights,
+        policy=root.policy,
         publisher=AiokafkaEventPublisher(stream_settings.kafka_bootstrap, client_id="keepline-api"),
         authenticator=build_authenticator(settings),
         registry=registry,

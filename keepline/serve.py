@@ -167,6 +167,7 @@ async def serve(
         consents=ConsentService(root.rights),
         metrics=metrics,
         dead_letter_log=SqlDeadLetters(root.storage.db),
+        datadir=storage_settings.data_dir / "worker",
     )
     gate = StartupGate()
     services = api_services(

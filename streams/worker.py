@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -176,6 +177,7 @@ def build_worker_app(
     ingest: IngestService,
     consents: ConsentHandler,
     metrics: StreamMetrics,
+    datadir: Path | None = None,
     dead_letter_log: DeadLetterLog | None = None,
 ) -> Worker:
     """A faust app with one agent over the three artefact topics and one over consent."""
@@ -183,6 +185,9 @@ def build_worker_app(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
+        # faust keeps table state in <datadir>/<app id>-data; keepline's tables are in
+        # memory, so only the folder is made: under the data directory, not the cwd.
+        datadir=str(datadir) if datadir is not None else None,
         web_enabled=settings.worker_web_port > 0,
         web_port=settings.worker_web_port or 6066,
         web_host="127.0.0.1",

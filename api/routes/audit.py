@@ -27,6 +27,7 @@ AUDIT_ACTIONS = frozenset(
         "hold.placed",
         "hold.released",
         "item.destroyed",
+        "object.orphans_removed",
         "objection.recorded",
         "policy.applied",
         "policy.changed",

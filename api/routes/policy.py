@@ -20,9 +20,7 @@ from policies.policy_file import parse_policy
 from policies.retention import decide
 from service.facts import item_facts
 from service.policy.service import PolicyService
-from service.retention.locks import ObjectLockSync
 from storage.sql_holds import SqlHoldStore
-from storage.sql_subjects import SqlSubjectStore
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
@@ -83,16 +81,7 @@ async def _posted_policy(request: Request, source: str) -> Policy:
 
 
 def _planner(services: ApiServices) -> PolicyService:
-    storage = services.storage
-    return PolicyService(
-        catalog=storage.catalog,
-        policies=storage.policies,
-        subjects=SqlSubjectStore(storage.db),
-        audit=storage.audit,
-        lock_sync=ObjectLockSync(storage.catalog, storage.store),
-        store=storage.store,
-        clock=services.clock,
-    )
+    return services.policy
 
 
 async def _destroyable(
