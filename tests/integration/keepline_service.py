@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.cache import free_port
 
@@ -219,16 +220,20 @@ class KeeplineService:
         """The end offset of each partition of a topic (the offset its next message gets)."""
 
         async def read() -> dict[int, int]:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
             consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+            await admin.start()
             await consumer.start()
             try:
-                await consumer.topics()  # fetches the cluster's metadata
-                parts = consumer.partitions_for_topic(self.topics[kind]) or set()
-                ends = await consumer.end_offsets(
-                    [TopicPartition(self.topics[kind], p) for p in parts]
-                )
+                (topic,) = await admin.describe_topics([self.topics[kind]])
+                # A topic nobody created yet (an error code instead) holds no messages.
+                parts = [
+                    TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]
+                ]
+                ends = await consumer.end_offsets(parts) if parts else {}
             finally:
                 await consumer.stop()
+                await admin.close()
             return {tp.partition: offset for tp, offset in ends.items()}
 
         return asyncio.run(read())

@@ -2,7 +2,8 @@
 
 Recordings go in through Kafka and come back through the API; sizes sit around the
 encrypted segment boundaries (1 KiB segments here), and every byte is compared with the
-original.
+original. The tests share two services (1 KiB and default segments); each reads and
+tampers with only its own recordings.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import httpx
 import pytest
 from minio import Minio
 
+from storage.service import object_key_for
+from tests.integration.fixtures_keepline import ContentServer, KeeplineFactory
 from tests.integration.ingest_support import example
 from tests.integration.keepline_service import KeeplineService, wait_for
 
@@ -27,6 +30,25 @@ SEGMENT = 1024
 HEADER = 51
 TAG = 16
 SIZES = (0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 2 * SEGMENT - 1, 2 * SEGMENT, 3 * SEGMENT + 17)
+
+
+@pytest.fixture(scope="module")
+def segmented(
+    shared_keepline_factory: KeeplineFactory, content_server: ContentServer
+) -> KeeplineService:
+    """A service that encrypts in 1 KiB segments."""
+    return shared_keepline_factory(
+        env={"KEEPLINE_SEGMENT_SIZE_BYTES": str(SEGMENT)},
+        content_sources=[content_server.base_url],
+    )
+
+
+@pytest.fixture(scope="module")
+def default_segments(
+    shared_keepline_factory: KeeplineFactory, content_server: ContentServer
+) -> KeeplineService:
+    """A service with the default 1 MiB segments."""
+    return shared_keepline_factory(content_sources=[content_server.base_url])
 
 
 def _ingest(service: KeeplineService, content_server: Callable[[bytes], str], data: bytes) -> str:
@@ -87,9 +109,9 @@ def _cases(size: int) -> list[tuple[str, tuple[int, int] | None]]:
 
 
 def test_ranges_around_segment_boundaries(
-    keepline_factory: Callable[..., KeeplineService], content_server: Callable[[bytes], str]
+    segmented: KeeplineService, content_server: Callable[[bytes], str]
 ) -> None:
-    service = keepline_factory(env={"KEEPLINE_SEGMENT_SIZE_BYTES": str(SEGMENT)})
+    service = segmented
     originals = {_ingest(service, content_server, data): data for data in map(os.urandom, SIZES)}
     items = _stored(service, list(originals))
     checked = 0
@@ -122,9 +144,9 @@ def test_ranges_around_segment_boundaries(
 
 
 def test_a_player_can_seek_in_a_long_recording(
-    keepline_factory: Callable[..., KeeplineService], content_server: Callable[[bytes], str]
+    default_segments: KeeplineService, content_server: Callable[[bytes], str]
 ) -> None:
-    service = keepline_factory()  # default 1 MiB segments
+    service = default_segments
     data = os.urandom(6 * 1024 * 1024 + 12345)
     call_id = _ingest(service, content_server, data)
     item = _stored(service, [call_id])[call_id]
@@ -162,15 +184,15 @@ def _point_item_at(service: KeeplineService, item_id: str, version_id: str) -> N
 
 
 def test_tampered_content_is_a_clean_error_never_a_whole_response(
-    keepline_factory: Callable[..., KeeplineService],
+    segmented: KeeplineService,
     content_server: Callable[[bytes], str],
     minio_client: Minio,
 ) -> None:
-    service = keepline_factory(env={"KEEPLINE_SEGMENT_SIZE_BYTES": str(SEGMENT)})
+    service = segmented
     data = os.urandom(600 * SEGMENT)
     call_id = _ingest(service, content_server, data)
     item_id = _stored(service, [call_id])[call_id]["item_id"]
-    (obj,) = minio_client.list_objects(service.bucket, recursive=True)
+    (obj,) = minio_client.list_objects(service.bucket, prefix=object_key_for(item_id))
     key = obj.object_name
     assert key is not None
     ciphertext = bytearray(minio_client.get_object(service.bucket, key).read())
@@ -210,9 +232,9 @@ def test_tampered_content_is_a_clean_error_never_a_whole_response(
 
 
 def test_hostile_requests_get_quick_clean_answers_from_the_real_server(
-    keepline_factory: Callable[..., KeeplineService], content_server: Callable[[bytes], str]
+    default_segments: KeeplineService, content_server: Callable[[bytes], str]
 ) -> None:
-    service = keepline_factory()
+    service = default_segments
     data = os.urandom(5000)
     call_id = _ingest(service, content_server, data)
     item_id = _stored(service, [call_id])[call_id]["item_id"]

@@ -14,17 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from api.roles import ROUTE_ROLES
+from tests.integration.auth_support import key_pair, oidc_env, signed_jwt
 from tests.integration.ingest_support import example
 from tests.integration.keepline_service import ROLES, KeeplineService, wait_for
 
 SUBJECT = "cust-matrix"
-ISSUER = "https://idp.test"
-AUDIENCE = "keepline-test"
 
 
 @dataclass(frozen=True)
@@ -104,21 +99,6 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
 }
 
 
-def _key_pair() -> tuple[ec.EllipticCurvePrivateKey, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return key, pem.decode()
-
-
-def _jwt(key: ec.EllipticCurvePrivateKey, role: str, **claims: Any) -> str:
-    now = int(time.time())
-    body = {"iss": ISSUER, "aud": AUDIENCE, "sub": f"jwt-{role}", "exp": now + 300, "iat": now}
-    body.update(roles=[role], **claims)
-    return jwt.encode(body, key, algorithm="ES256")
-
-
 def _setup(service: KeeplineService, content_server: Callable[[bytes], str]) -> World:
     data = os.urandom(4096)
     call = example("call_recording")
@@ -151,21 +131,14 @@ def _setup(service: KeeplineService, content_server: Callable[[bytes], str]) -> 
 def test_every_route_every_role_no_token_and_a_bad_token(
     keepline_factory: Callable[..., KeeplineService], content_server: Callable[[bytes], str]
 ) -> None:
-    key, pem = _key_pair()
-    service = keepline_factory(
-        env={
-            "KEEPLINE_OIDC_ISSUER": ISSUER,
-            "KEEPLINE_OIDC_AUDIENCE": AUDIENCE,
-            "KEEPLINE_OIDC_PUBLIC_KEYS_PEM": pem,
-            "KEEPLINE_OIDC_ROLE_CLAIM": "roles",
-        }
-    )
+    key, pem = key_pair()
+    service = keepline_factory(env=oidc_env(pem))
     world = _setup(service, content_server)
     assert set(REQUESTS) == set(ROUTE_ROLES), "a route of the matrix has no request here"
     callers: dict[str, dict[str, str]] = {role: {} for role in ROLES}
     callers["(no token)"] = {"Authorization": ""}
     callers["(unknown token)"] = {"Authorization": "Bearer not-a-token"}
-    callers["(forged jwt)"] = {"Authorization": f"Bearer {_jwt(_key_pair()[0], 'legal')}"}
+    callers["(forged jwt)"] = {"Authorization": f"Bearer {signed_jwt(key_pair()[0], 'legal')}"}
     cells: dict[tuple[str, str, str], int] = {}
     for (method, template), build in sorted(REQUESTS.items()):
         allowed = ROUTE_ROLES[(method, template)]
@@ -192,12 +165,14 @@ def test_every_route_every_role_no_token_and_a_bad_token(
 
     # The same matrix holds for OIDC callers: a legal JWT works where legal does.
     with service.client() as http:
-        http.headers["Authorization"] = f"Bearer {_jwt(key, 'legal')}"
+        http.headers["Authorization"] = f"Bearer {signed_jwt(key, 'legal')}"
         assert http.get("/v1/holds").status_code == 200
         assert http.get("/v1/audit").status_code == 403
-        http.headers["Authorization"] = f"Bearer {_jwt(key, 'legal', exp=int(time.time()) - 60)}"
+        http.headers["Authorization"] = (
+            f"Bearer {signed_jwt(key, 'legal', exp=int(time.time()) - 60)}"
+        )
         assert http.get("/v1/holds").status_code == 401
-        http.headers["Authorization"] = f"Bearer {_jwt(key, 'auditor')}"
+        http.headers["Authorization"] = f"Bearer {signed_jwt(key, 'auditor')}"
         assert http.get("/v1/audit/verify").json()["ok"] is True
 
 

@@ -17,6 +17,7 @@ from tests.integration.ingest_support import (
     metric,
     object_versions,
     publish_mixed,
+    settled_dead_letters,
     wait_items,
 )
 from tests.integration.keepline_service import KeeplineService, wait_for
@@ -84,7 +85,7 @@ def test_minio_outage_of_twenty_seconds_loses_nothing(
         body = http.get(f"/v1/items/{last['item_id']}/content")
         assert body.status_code == 200
         assert len(body.content) == 128 * 1024
-    assert service.read_topic("dlq", expect=1, timeout_s=3) == []
+    assert settled_dead_letters(service) == []
     assert catalog_rows(service, "SELECT count(*) FROM items WHERE status='pending'") == [(0,)]
     versions = object_versions(minio_client, service.bucket)
     assert len({key for key, _ in versions}) == CALLS + CHATS
