@@ -161,13 +161,15 @@ async def serve(
     storage = root.storage
     registry = CollectorRegistry()
     metrics = StreamMetrics(registry)
+    worker_dir = storage_settings.data_dir / "worker"
+    worker_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # faust makes only the last level
     worker = build_worker_app(
         stream_settings,
         ingest=root.ingest(stream_settings),
         consents=ConsentService(root.rights),
         metrics=metrics,
         dead_letter_log=SqlDeadLetters(root.storage.db),
-        datadir=storage_settings.data_dir / "worker",
+        datadir=worker_dir,
     )
     gate = StartupGate()
     services = api_services(
