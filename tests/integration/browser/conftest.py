@@ -92,14 +92,18 @@ def console_stack(
     service.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
-    """Playwright's driver (its own browsers are never installed)."""
+    """Playwright's driver (its own browsers are never installed).
+
+    Module-scoped on purpose: while the sync API is open it runs an event loop on the main
+    thread, and every later test that runs asyncio (most of the suite) would find it there.
+    """
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(playwright_driver: Playwright) -> Iterator[Browser]:
     """Debian's headless Chromium."""
     browser = playwright_driver.chromium.launch(
