@@ -94,6 +94,11 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         "/v1/policy",
         {"content": w.policy_text, "headers": {"Content-Type": "application/yaml"}},
     ),
+    ("POST", "/v1/policy/dry-run"): lambda w: (
+        "/v1/policy/dry-run",
+        {"content": w.policy_text, "headers": {"Content-Type": "application/yaml"}},
+    ),
+    ("GET", "/v1/dead-letters"): lambda w: ("/v1/dead-letters", {"params": {"limit": 5}}),
     ("GET", "/v1/audit"): lambda w: ("/v1/audit", {"params": {"limit": 5}}),
     ("GET", "/v1/audit/verify"): lambda w: ("/v1/audit/verify", {}),
 }
