@@ -56,7 +56,11 @@ class InFlight:
     is delivered again.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(
+        self, limit: int, *, retry_initial_s: float = 0.5, retry_max_s: float = 15.0
+    ) -> None:
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
         self._slots = asyncio.Semaphore(limit)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -75,13 +79,21 @@ class InFlight:
     async def _run(
         self, work: Callable[[], Awaitable[None]], ack: Callable[[], Awaitable[object]]
     ) -> None:
+        delay = self._retry_initial_s
         try:
-            await work()
+            while True:
+                try:
+                    await work()
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the edge of the consumer loop: retried, never skipped
+                    # Acknowledgements go in offset order, so an event given up here would
+                    # hold its partition until a restart: it is tried again instead.
+                    log.exception("event processing failed; trying again in %.1fs", delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._retry_max_s)
             await ack()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the edge of the consumer loop: never acknowledged, so redelivered
-            log.exception("event processing failed; it will be delivered again")
         finally:
             self._slots.release()
 

@@ -108,3 +108,22 @@ async def test_lag_is_highwater_minus_committed_per_partition() -> None:
     await lag.update(StaticConsumer({a: 120}, {a: 120}))
     assert _lag(registry, "comms.calls", 0) == 0
     assert _lag(registry, "comms.calls", 1) is None  # no longer assigned
+
+
+async def test_work_that_fails_unexpectedly_is_tried_again_never_skipped() -> None:
+    in_flight = InFlight(1, retry_initial_s=0.001, retry_max_s=0.001)
+    attempts: list[int] = []
+    acked = asyncio.Event()
+
+    async def flaky() -> None:
+        attempts.append(len(attempts))
+        if len(attempts) < 3:
+            raise RuntimeError("a bug on the first tries")
+
+    async def ack() -> None:
+        acked.set()
+
+    await in_flight.submit(flaky, ack)
+    async with asyncio.timeout(5):
+        await acked.wait()
+    assert len(attempts) == 3
