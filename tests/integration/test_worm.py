@@ -45,10 +45,14 @@ def test_worm_object_cannot_be_deleted_early_and_is_destroyed_once_expired(
     item_id = item["item_id"]
     until = expiry(item, "legal")
     version_id = object_versions(minio_client, service, item_id)[0].version_id
-    retention = minio_client.get_object_retention(
-        service.bucket, object_key_for(item_id), version_id=version_id
+    # The lock is put on right after the item is committed, so it is waited for, not assumed.
+    retention = wait_for(
+        lambda: minio_client.get_object_retention(
+            service.bucket, object_key_for(item_id), version_id=version_id
+        ),
+        timeout_s=LATE_S,
+        what="the object's retention",
     )
-    assert retention is not None
     assert retention.mode == mode
     assert retention.retain_until_date is not None
     assert abs(retention.retain_until_date - until) < timedelta(seconds=1)

@@ -68,7 +68,9 @@ async def test_a_pathological_range_is_ignored_at_once(harness: Harness, header:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     header=st.one_of(
@@ -119,7 +121,9 @@ _OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minut
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     cursor=st.one_of(
