@@ -6,94 +6,17 @@ fetch, and the upload it feeds, is still in flight when a fault lands.
 
 from __future__ import annotations
 
-import http.server
-import threading
-import time
 import uuid
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from bench.content import PatternSource
+from bench.content import ContentServer, PatternSource
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        """Stream a registered source, pausing between chunks; 404 for anything else."""
-        source = self.server.sources.get(self.path.rsplit("/", 1)[-1])
-        if source is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(source.size_bytes))
-        self.end_headers()
-        try:
-            for data in source.iter_chunks():
-                self.wfile.write(data)
-                time.sleep(self.server.chunk_delay_s)
-        except (BrokenPipeError, ConnectionResetError):
-            return  # the worker was killed mid-transfer
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Requests are not logged: stderr is for the run's progress."""
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, chunk_delay_s: float) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.chunk_delay_s = chunk_delay_s
-        self.sources: dict[str, PatternSource] = {}
-
-
-class ThrottledContentServer:
-    """An HTTP server on 127.0.0.1 that streams registered sources, a chunk at a time.
-
-    Args:
-        chunk_delay_s: Pause after each chunk of a source.
-    """
+class ThrottledContentServer(ContentServer):
+    """The bench's content server, streaming a chunk at a time so uploads stay in flight."""
 
     def __init__(self, chunk_delay_s: float = 0.02) -> None:
-        self._server = _Server(chunk_delay_s)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="chaos-content", daemon=True
-        )
-
-    @property
-    def origin(self) -> str:
-        """``http://127.0.0.1:<port>``: what KEEPLINE_CONTENT_SOURCES must allow."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def add(self, source: PatternSource) -> str:
-        """Serve source; returns its URL."""
-        name = f"{uuid.uuid4().hex}.bin"
-        self._server.sources[name] = source
-        return f"{self.origin}/{name}"
-
-    def start(self) -> None:
-        """Start serving in a background thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(chunk_delay_s)
 
 
 class FileContent:

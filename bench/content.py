@@ -14,6 +14,7 @@ import http.server
 import io
 import random
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
-        """Stream a registered source; 404 for anything else."""
+        """Stream a registered source (pausing between chunks if asked); 404 for anything else."""
         source = self.server.sources.get(self.path.rsplit("/", 1)[-1])
         if source is None:
             self.send_error(404)
@@ -133,8 +134,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             for data in source.iter_chunks():
                 self.wfile.write(data)
+                if self.server.chunk_delay_s:
+                    time.sleep(self.server.chunk_delay_s)
         except (BrokenPipeError, ConnectionResetError):
-            return  # the client gave up; nothing to tell it
+            return  # the client gave up (or was killed mid-transfer); nothing to tell it
 
     def log_message(self, format: str, *args: object) -> None:
         """Requests are not logged: stderr is for the bench's progress."""
@@ -143,16 +146,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, chunk_delay_s: float) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.chunk_delay_s = chunk_delay_s
         self.sources: dict[str, PatternSource] = {}
 
 
 class ContentServer:
-    """An HTTP server on 127.0.0.1 that streams registered `PatternSource`s."""
+    """An HTTP server on 127.0.0.1 that streams registered `PatternSource`s.
 
-    def __init__(self) -> None:
-        self._server = _Server()
+    Args:
+        chunk_delay_s: Pause after each chunk of a source (0: as fast as it goes).
+    """
+
+    def __init__(self, chunk_delay_s: float = 0.0) -> None:
+        self._server = _Server(chunk_delay_s)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="bench-content", daemon=True
         )
@@ -162,11 +170,16 @@ class ContentServer:
         """The port it listens on."""
         return int(self._server.server_address[1])
 
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:<port>``: what KEEPLINE_CONTENT_SOURCES must allow."""
+        return f"http://127.0.0.1:{self.port}"
+
     def add(self, source: PatternSource) -> str:
         """Serve source; returns its http URL."""
         name = f"{uuid.uuid4().hex}.bin"
         self._server.sources[name] = source
-        return f"http://127.0.0.1:{self.port}/{name}"
+        return f"{self.origin}/{name}"
 
     def start(self) -> None:
         """Start serving in a background thread."""
