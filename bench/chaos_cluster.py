@@ -35,8 +35,8 @@ from bench.service import KeeplineProcess
 from bench.stack import Stack
 from deploy.errors import DeployError
 from deploy.postgres import PostgresProcess
-from storage.schema import items
 from storage.settings import StorageSettings
+from storage.sql.schema import items
 from streams.kafka_admin import ensure_topics, run_blocking
 
 PARTITIONS = 4

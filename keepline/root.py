@@ -28,9 +28,9 @@ from service.retention.service import AfterSweep, Sweeper
 from service.subjects.service import SubjectRightsService
 from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
-from storage.sql_holds import SqlHoldStore
-from storage.sql_leases import SqlLeases
-from storage.sql_subjects import SqlSubjectStore
+from storage.sql.holds import SqlHoldStore
+from storage.sql.leases import SqlLeases
+from storage.sql.subjects import SqlSubjectStore
 from streams.fetch import ContentFetcher
 from streams.kafka_publisher import AiokafkaEventPublisher
 from streams.settings import StreamSettings

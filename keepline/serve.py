@@ -24,7 +24,7 @@ from service.subjects.consent import ConsentService
 from storage.errors import StorageError
 from storage.runtime import StorageRuntime, prepare_storage
 from storage.settings import StorageSettings
-from storage.sql_dead_letters import SqlDeadLetters
+from storage.sql.dead_letters import SqlDeadLetters
 from streams.audit_publisher import audit_publisher_job
 from streams.jobs import Job, supervise
 from streams.kafka_admin import ensure_topics_async

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from policies.models import Hold, HoldCriteria
+from storage.errors import FormatError
 
 
 class ItemStatus(StrEnum):
@@ -316,3 +320,48 @@ class ObjectOwner:
     status: ItemStatus
     object_key: str
     version_id: str | None
+
+
+OBJECT_PREFIX = "items/"
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
+
+
+def object_key_for(item_id: str) -> str:
+    """The object name of an item: its random id only, never personal data."""
+    return f"{OBJECT_PREFIX}{item_id[:2]}/{item_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKey:
+    """A data key encrypted under one version of the key-encryption key.
+
+    Attributes:
+        key_id: Id of the KEK version that wrapped it (not secret).
+        ciphertext: Format byte, 12-byte nonce, encrypted key and 16-byte tag (61 bytes).
+    """
+
+    key_id: str
+    ciphertext: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"WrappedKey(key_id={self.key_id!r}, ciphertext=<{len(self.ciphertext)} bytes>)"
+
+    def to_str(self) -> str:
+        """Return the catalog form ``"<key_id>:<base64 ciphertext>"``."""
+        return f"{self.key_id}:{base64.b64encode(self.ciphertext).decode('ascii')}"
+
+    @classmethod
+    def from_str(cls, text: str) -> WrappedKey:
+        """Parse the catalog form written by ``to_str``.
+
+        Raises:
+            FormatError: Not ``"<key_id>:<base64>"``.
+        """
+        key_id, sep, encoded = text.partition(":")
+        try:
+            ciphertext = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise FormatError("malformed wrapped key") from None
+        if not sep or not _KEY_ID.fullmatch(key_id):
+            raise FormatError("malformed wrapped key")
+        return cls(key_id, ciphertext)

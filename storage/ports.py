@@ -1,21 +1,20 @@
 """Ports of the storage context: every store the application layer talks to.
 
 The use cases in `service/` are typed against these protocols only; `storage/sql_*`,
-`storage/minio_store.py` and `storage/filesystem_store.py` implement them, and the
+`storage/objects/minio_store.py` and `storage/objects/filesystem_store.py` implement them, and the
 composition root (`keepline/root.py`) picks the implementations.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
 from policies.models import Hold, HoldCriteria, Policy
-from storage.keyring import KeyRing, WrappedKey
 from storage.models import (
     AuditEntry,
     ChainVerdict,
@@ -34,6 +33,7 @@ from storage.models import (
     Renew,
     StoredContent,
     SubjectState,
+    WrappedKey,
 )
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "PolicyStore",
     "PutResult",
     "SubjectStore",
+    "Vault",
     "WrappedKey",
 ]
 
@@ -419,4 +420,78 @@ class Leases(Protocol):
         poll_s: float = 0.5,
     ) -> AbstractAsyncContextManager[Renew]:
         """Hold a lease for the duration of a block, waiting up to wait_s to get it."""
+        ...
+
+
+class KeyRing(Protocol):
+    """Versioned key-encryption keys that wrap per-item data keys."""
+
+    def current_key_id(self) -> str:
+        """Return the id of the KEK version that new wraps use."""
+        ...
+
+    def key_ids(self) -> list[str]:
+        """Return the ids of every KEK version held, oldest first."""
+        ...
+
+    def wrap(self, data_key: bytes, *, item_id: str) -> WrappedKey:
+        """Encrypt ``data_key`` under the current KEK, bound to ``item_id``."""
+        ...
+
+    def unwrap(self, wrapped: WrappedKey, *, item_id: str) -> bytes:
+        """Return the data key; raise KeyNotFoundError or UnwrapError if it cannot."""
+        ...
+
+    def rotate(self) -> str:
+        """Add a new KEK version, make it current and return its id."""
+        ...
+
+    def rewrap(self, wrapped: WrappedKey, *, item_id: str) -> WrappedKey:
+        """Return ``wrapped`` re-encrypted under the current KEK (unchanged if already)."""
+        ...
+
+
+class Vault(Protocol):
+    """Envelope encryption between plaintext and the object store: seal, open, drop."""
+
+    @property
+    def store(self) -> ObjectStore:
+        """The object store the sealed objects live in."""
+        ...
+
+    @property
+    def keyring(self) -> KeyRing:
+        """The key ring that wraps each item's data key."""
+        ...
+
+    def seal(
+        self,
+        *,
+        item_id: str,
+        chunks: Iterator[bytes],
+        content_type: str,
+        expected_size_bytes: int | None,
+        expected_sha256: str | None,
+        tags: Mapping[str, str],
+    ) -> StoredContent:
+        """Encrypt chunks under a fresh data key and upload them (blocking).
+
+        Raises:
+            ContentMismatchError: The content is not the size or sha256 expected.
+            ObjectStoreError: The store refused or could not be reached (``retriable``).
+        """
+        ...
+
+    def drop_versions(self, object_key: str, *, keep: str | None) -> int:
+        """Remove every version of object_key but ``keep`` (blocking); returns how many."""
+        ...
+
+    def drop_version(self, object_key: str, version_id: str | None) -> None:
+        """Remove one version (blocking); one that is already gone is not an error."""
+        ...
+
+    def open(
+        self, *, item_id: str, stored: StoredContent, start: int, end: int
+    ) -> AsyncIterator[bytes]:
+        """Verified plaintext of the inclusive range [start, end]."""
         ...

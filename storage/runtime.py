@@ -6,17 +6,17 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from storage.cipher import AesGcmSegmentCipher
-from storage.database import Database
-from storage.filesystem_store import FilesystemObjectStore
-from storage.keyring import FileKeyRing
-from storage.minio_store import MinioObjectStore
+from storage.crypto.cipher import AesGcmSegmentCipher
+from storage.crypto.keyring import FileKeyRing
+from storage.crypto.vault import ContentVault
+from storage.objects.filesystem_store import FilesystemObjectStore
+from storage.objects.minio_store import MinioObjectStore
 from storage.ports import ObjectStore
-from storage.service import ContentVault
 from storage.settings import StorageSettings
-from storage.sql_audit import SqlAuditLog
-from storage.sql_catalog import SqlCatalog
-from storage.sql_policies import SqlPolicyStore
+from storage.sql.audit import SqlAuditLog
+from storage.sql.catalog import SqlCatalog
+from storage.sql.database import Database
+from storage.sql.policies import SqlPolicyStore
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from service.ingest.models import (
 )
 from service.ingest.service import Artefact, IngestService
 from storage.errors import StorageError
-from storage.sql_dead_letters import MAX_EVENT_ID_CHARS, MAX_SOURCE_CHARS, DeadLetterRecord
+from storage.sql.dead_letters import MAX_EVENT_ID_CHARS, MAX_SOURCE_CHARS, DeadLetterRecord
 from streams.errors import StreamsError
 from streams.metrics import StreamMetrics
 

@@ -12,7 +12,7 @@ from api.errors import error_responses
 from api.routes.items import PLAIN, time_query, utc
 from api.services import Caller, Services
 from service.ingest.errors import DeadLetterReason
-from storage.sql_dead_letters import SqlDeadLetters
+from storage.sql.dead_letters import SqlDeadLetters
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 

@@ -17,7 +17,7 @@ from policies.holds import criteria_from_json
 from policies.models import HoldCriteria
 from service.holds.service import HoldsService
 from storage.errors import HoldAlreadyReleasedError, HoldNotFoundError
-from storage.sql_holds import SqlHoldStore
+from storage.sql.holds import SqlHoldStore
 
 router = APIRouter(prefix="/v1/holds", tags=["holds"])
 

@@ -20,7 +20,7 @@ from policies.policy_file import parse_policy
 from policies.retention import decide
 from service.facts import item_facts
 from service.policy.service import PolicyService
-from storage.sql_holds import SqlHoldStore
+from storage.sql.holds import SqlHoldStore
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from storage.database import Database
 from storage.errors import StorageError
-from storage.migrations import SchemaState, SchemaTooNewError
 from storage.settings import StorageSettings
+from storage.sql.database import Database
+from storage.sql.migrations import SchemaState, SchemaTooNewError
 
 
 def _catalog(settings: StorageSettings) -> tuple[Database, str]:

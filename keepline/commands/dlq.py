@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from keepline.root import build
 from service.ingest.errors import DeadLetterReason
 from storage.settings import StorageSettings
-from storage.sql_dead_letters import DeadLetterRecord, SqlDeadLetters
+from storage.sql.dead_letters import DeadLetterRecord, SqlDeadLetters
 
 
 def _since(value: str) -> datetime:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from storage.errors import StorageError
-from storage.keyring import KeyRing, WrappedKey
+from storage.models import WrappedKey
+from storage.ports import KeyRing
 from storage.runtime import build_storage
 from storage.settings import StorageSettings
-from storage.sql_catalog import SqlCatalog
-from storage.sql_catalog_scans import RewrappedKey
+from storage.sql.catalog import SqlCatalog
+from storage.sql.catalog_scans import RewrappedKey
 
 MAX_PASSES = 5
 

@@ -32,9 +32,16 @@ from service.ingest.errors import BadEventError, DeadLetterReason
 from service.ingest.models import CallRecording, Chat, Email
 from service.retention.locks import ObjectLockSync
 from storage.errors import ContentMismatchError, ObjectStoreUnavailableError, StorageError
-from storage.models import Claim, ItemStatus, NewItem, PartyRow, PurposeRow, StoredContent
-from storage.ports import Catalog, ContentSource, PolicyStore, SubjectStore
-from storage.service import ContentVault, object_key_for
+from storage.models import (
+    Claim,
+    ItemStatus,
+    NewItem,
+    PartyRow,
+    PurposeRow,
+    StoredContent,
+    object_key_for,
+)
+from storage.ports import Catalog, ContentSource, PolicyStore, SubjectStore, Vault
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +101,7 @@ class IngestService:
         catalog: Catalog,
         subjects: SubjectStore,
         policies: PolicyStore,
-        vault: ContentVault,
+        vault: Vault,
         fetcher: ContentSource,
         lock_sync: ObjectLockSync,
         clock: Callable[[], datetime],

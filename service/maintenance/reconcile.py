@@ -19,9 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from storage.errors import StorageError
-from storage.models import ItemStatus
+from storage.models import OBJECT_PREFIX, ItemStatus
 from storage.ports import AuditLog, Catalog, ObjectStore, ObjectVersion
-from storage.service import OBJECT_PREFIX
 
 #: Who the audit trail names for removals.
 ACTOR = "keepline-reconcile"

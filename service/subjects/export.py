@@ -19,8 +19,7 @@ from typing import IO, Any
 
 from service.subjects.service import SubjectRightsService
 from storage.models import ItemRecord
-from storage.ports import AuditLog
-from storage.service import ContentVault
+from storage.ports import AuditLog, Vault
 
 #: The ``format`` of items.json; bumped on any incompatible change of its shape.
 EXPORT_FORMAT = "keepline.subject-export/1"
@@ -69,7 +68,7 @@ class SubjectExporter:
         self,
         *,
         rights: SubjectRightsService,
-        vault: ContentVault,
+        vault: Vault,
         audit: AuditLog,
         clock: Callable[[], datetime],
     ) -> None:

@@ -1,6 +1,6 @@
 """The catalog's contract: one suite per SQL adapter, run on SQLite and on PostgreSQL.
 
-Test modules subclass the contracts and provide a `db` fixture: a `storage.database.Database`
+Test modules subclass the contracts and provide a `db` fixture: a `storage.sql.database.Database`
 on a fresh, empty catalog whose schema is at the newest revision. The contracts cover the
 item catalog (`catalog.py`), legal holds (`holds.py`), data subjects (`subjects.py`), the
 audit chain (`audit_log.py`), leases (`leases.py`), policy versions (`policy_versions.py`)

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, update
 
-from storage.database import Database
-from storage.schema import audit, audit_head
-from storage.sql_audit import GENESIS_HASH, SqlAuditLog
+from storage.sql.audit import GENESIS_HASH, SqlAuditLog
+from storage.sql.database import Database
+from storage.sql.schema import audit, audit_head
 from tests.catalog_contract.support import T0
 
 

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import text
 
 from policies.models import HoldCriteria
-from storage.database import Database
 from storage.models import ItemQuery, ItemStatus
-from storage.sql_catalog import SqlCatalog
-from storage.sql_holds import SqlHoldStore
-from storage.sql_subjects import SqlSubjectStore
+from storage.sql.catalog import SqlCatalog
+from storage.sql.database import Database
+from storage.sql.holds import SqlHoldStore
+from storage.sql.subjects import SqlSubjectStore
 from tests.catalog_contract.support import (
     T0,
     add_item,

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from storage.database import Database
-from storage.sql_dead_letters import DeadLetterRecord, SqlDeadLetters
+from storage.sql.database import Database
+from storage.sql.dead_letters import DeadLetterRecord, SqlDeadLetters
 from tests.catalog_contract.support import T0
 
 

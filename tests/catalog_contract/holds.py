@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from policies.holds import hold_covers
 from policies.models import ArtefactType, HoldCriteria, ItemFacts
-from storage.database import Database
 from storage.errors import HoldAlreadyReleasedError, HoldNotFoundError
-from storage.sql_catalog import SqlCatalog
-from storage.sql_holds import SqlHoldStore
+from storage.sql.catalog import SqlCatalog
+from storage.sql.database import Database
+from storage.sql.holds import SqlHoldStore
 from tests.catalog_contract.support import T0, add_item, covered, mark_all_synced, unsynced
 
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from storage.database import Database
 from storage.errors import LeaseUnavailableError
-from storage.sql_leases import SqlLeases
+from storage.sql.database import Database
+from storage.sql.leases import SqlLeases
 from tests.catalog_contract.support import T0
 
 

@@ -13,11 +13,11 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from keepline.cli import main
-from storage.database import Database
-from storage.migrations import SchemaTooNewError, head_revision, known_revisions, upgrade
-from storage.schema import metadata
-from storage.sql_audit import SqlAuditLog
-from storage.sql_catalog import SqlCatalog
+from storage.sql.audit import SqlAuditLog
+from storage.sql.catalog import SqlCatalog
+from storage.sql.database import Database
+from storage.sql.migrations import SchemaTooNewError, head_revision, known_revisions, upgrade
+from storage.sql.schema import metadata
 from tests.catalog_contract.support import T0, add_item, purpose, stored_content
 
 UrlFactory = Callable[[], str]

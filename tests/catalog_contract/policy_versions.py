@@ -8,9 +8,9 @@ import pytest
 
 from policies.models import Policy
 from policies.policy_file import load_default_policy, parse_policy
-from storage.database import Database
-from storage.sql_audit import SqlAuditLog
-from storage.sql_policies import SqlPolicyStore
+from storage.sql.audit import SqlAuditLog
+from storage.sql.database import Database
+from storage.sql.policies import SqlPolicyStore
 from tests.catalog_contract.support import T0
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from storage.database import Database
 from storage.models import ItemStatus
-from storage.sql_catalog import SqlCatalog
-from storage.sql_catalog_scans import RewrappedKey
+from storage.sql.catalog import SqlCatalog
+from storage.sql.catalog_scans import RewrappedKey
+from storage.sql.database import Database
 from tests.catalog_contract.support import T0, add_item, stored_content
 
 

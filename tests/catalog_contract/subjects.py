@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from storage.database import Database
 from storage.models import ALL_PURPOSES, Change
-from storage.sql_subjects import SqlSubjectStore
+from storage.sql.database import Database
+from storage.sql.subjects import SqlSubjectStore
 from tests.catalog_contract.support import T0
 
 

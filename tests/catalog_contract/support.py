@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage.database import Database
 from storage.models import ContentInfo, NewItem, PartyRow, PurposeRow, StoredContent
-from storage.schema import hold_items, items
-from storage.sql_catalog import SqlCatalog
+from storage.sql.catalog import SqlCatalog
+from storage.sql.database import Database
+from storage.sql.schema import hold_items, items
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -2,7 +2,7 @@
 
 The tests look into the catalog behind the API (tombstones, audit rows, pending claims).
 Queries go through SQLAlchemy with the service's own catalog setting: Core queries on
-`storage.schema` tables come back typed (aware datetimes, decoded JSON) on both dialects;
+`storage.sql.schema` tables come back typed (aware datetimes, decoded JSON) on both dialects;
 plain SQL text comes back as tuples.
 """
 

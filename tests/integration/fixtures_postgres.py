@@ -31,7 +31,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresProce
 def catalog_url(postgres: PostgresProcess) -> CatalogUrlFactory:
     """Create a fresh, empty database: `catalog_url(prefix="catalog") -> URL`.
 
-    The URL (`postgresql+asyncpg://...`) serves `storage.database.Database` as it is and
+    The URL (`postgresql+asyncpg://...`) serves `storage.sql.database.Database` as it is and
     `KEEPLINE_CATALOG_URL` alike.
     """
 

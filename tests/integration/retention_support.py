@@ -15,8 +15,8 @@ from typing import Any
 from minio import Minio
 from sqlalchemy import select
 
-from storage.schema import audit, tombstones
-from storage.service import object_key_for
+from storage.models import object_key_for
+from storage.sql.schema import audit, tombstones
 from tests.integration.catalog_support import catalog_select
 from tests.integration.keepline_service import KeeplineService, wait_for
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from minio import Minio
 
-from storage.service import object_key_for
+from storage.models import object_key_for
 from tests.integration.fixtures_keepline import ContentServer, KeeplineFactory
 from tests.integration.ingest_support import example
 from tests.integration.keepline_service import KeeplineService, wait_for

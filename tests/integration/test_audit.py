@@ -14,8 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from deploy.kafka import KafkaProcess
-from storage.database import Database
-from storage.sql_audit import SqlAuditLog
+from storage.sql.audit import SqlAuditLog
+from storage.sql.database import Database
 from streams.audit_publisher import AuditPublisher
 from streams.kafka_publisher import AiokafkaEventPublisher
 from tests.integration.conftest import TopicFactory

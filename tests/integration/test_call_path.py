@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from minio import Minio
 
-from storage.service import object_key_for
+from storage.models import object_key_for
 from tests.integration.catalog_support import on_both_catalogs
 from tests.integration.fixtures_keepline import ContentServer, KeeplineFactory
 from tests.integration.ingest_support import example

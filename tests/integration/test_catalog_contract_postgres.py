@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from storage.database import Database
+from storage.sql.database import Database
 from tests.catalog_contract import (
     AuditLogContract,
     CatalogContract,

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from storage.database import Database
+from storage.sql.database import Database
 from tests.catalog_contract.dead_letters import DeadLettersContract
 from tests.integration.fixtures_postgres import CatalogUrlFactory
 

@@ -13,7 +13,7 @@ import pytest
 from minio import Minio
 from minio.error import S3Error
 
-from storage.service import object_key_for
+from storage.models import object_key_for
 from tests.integration.catalog_support import on_both_catalogs
 from tests.integration.fixtures_keepline import KeeplineFactory
 from tests.integration.keepline_service import KeeplineService, wait_for

@@ -9,7 +9,7 @@ from minio import Minio
 from pydantic import SecretStr
 
 from deploy.minio import MinioProcess
-from storage.minio_store import MinioObjectStore
+from storage.objects.minio_store import MinioObjectStore
 from storage.settings import StorageSettings
 from tests.integration.conftest import BucketFactory
 from tests.object_store_contract import ObjectStoreContract

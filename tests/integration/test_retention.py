@@ -13,7 +13,7 @@ import pytest
 from minio import Minio
 from sqlalchemy import select
 
-from storage.schema import item_parties, items
+from storage.sql.schema import item_parties, items
 from tests.integration.catalog_support import catalog_select, on_both_catalogs
 from tests.integration.fixtures_keepline import KeeplineFactory
 from tests.integration.ingest_support import metric, run_cli

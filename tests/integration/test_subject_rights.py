@@ -24,8 +24,8 @@ import pytest
 from minio import Minio
 from sqlalchemy import select
 
-from storage.schema import tombstones
-from storage.service import object_key_for
+from storage.models import object_key_for
+from storage.sql.schema import tombstones
 from tests.integration.catalog_support import catalog_select, on_both_catalogs
 from tests.integration.fixtures_keepline import ContentServer as ContentServerFixture
 from tests.integration.fixtures_keepline import KeeplineFactory

@@ -10,7 +10,7 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
-from storage.service import object_key_for
+from storage.models import object_key_for
 from tests.integration.keepline_service import KeeplineService, wait_for
 from tests.integration.retention_support import (
     LATE_S,

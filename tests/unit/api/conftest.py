@@ -22,7 +22,7 @@ from policies.policy_file import load_default_policy
 from storage.models import PartyRow, PurposeRow
 from storage.runtime import StorageRuntime, prepare_storage
 from storage.settings import StorageSettings
-from storage.sql_subjects import SqlSubjectStore
+from storage.sql.subjects import SqlSubjectStore
 from streams.settings import StreamSettings
 
 ROLES = ("ingest", "qa", "legal", "privacy", "auditor", "admin")

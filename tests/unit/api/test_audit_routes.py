@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, update
 
-from storage.schema import audit
+from storage.sql.schema import audit
 from tests.unit.api.conftest import NOW, Harness
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage.sql_dead_letters import DeadLetterRecord, SqlDeadLetters
+from storage.sql.dead_letters import DeadLetterRecord, SqlDeadLetters
 from tests.unit.api.conftest import NOW, Harness
 
 

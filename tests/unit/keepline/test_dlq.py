@@ -12,7 +12,7 @@ import pytest
 from keepline.cli import main
 from keepline.root import build
 from storage.settings import StorageSettings
-from storage.sql_dead_letters import DeadLetterRecord, SqlDeadLetters
+from storage.sql.dead_letters import DeadLetterRecord, SqlDeadLetters
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ import pytest
 
 from service.ingest.models import ConsentEvent
 from storage.errors import ObjectStoreUnavailableError
-from storage.filesystem_store import FilesystemObjectStore
 from storage.models import ItemQuery
+from storage.objects.filesystem_store import FilesystemObjectStore
 from storage.ports import PutResult
 from streams.processor import MessageProcessor, RawMessage
 from tests.unit.conftest import EnvFactory, IngestEnv

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from storage.sql_dead_letters import DeadLetterRecord, SqlDeadLetters
+from storage.sql.dead_letters import DeadLetterRecord, SqlDeadLetters
 from streams.processor import MessageProcessor, RawMessage, event_identity
 from tests.unit.conftest import EnvFactory
 

@@ -10,15 +10,13 @@ from sqlalchemy.exc import OperationalError
 
 from service.ingest.errors import BadEventError, DeadLetterReason
 from service.ingest.models import validate_artefact
-from storage.cipher import HEADER_SIZE_BYTES, parse_header
+from storage.crypto.cipher import HEADER_SIZE_BYTES, parse_header
 from storage.errors import ObjectStoreUnavailableError
-from storage.filesystem_store import FilesystemObjectStore
-from storage.keyring import WrappedKey
-from storage.models import ItemStatus, StoredContent
+from storage.models import ItemStatus, StoredContent, WrappedKey, object_key_for
+from storage.objects.filesystem_store import FilesystemObjectStore
 from storage.ports import PutResult
-from storage.schema import holds, items
-from storage.service import object_key_for
-from storage.sql_catalog import SqlCatalog
+from storage.sql.catalog import SqlCatalog
+from storage.sql.schema import holds, items
 from streams.processor import is_transient
 from tests.unit.conftest import NOW, EnvFactory, IngestEnv
 

@@ -23,19 +23,19 @@ from service.holds.service import HoldsService
 from service.retention.destruction import ItemDestroyer
 from service.retention.locks import ObjectLockSync
 from service.retention.service import SWEEP_LEASE, Sweeper, sweep_forever
-from storage.cipher import AesGcmSegmentCipher
-from storage.database import Database
+from storage.crypto.cipher import AesGcmSegmentCipher
+from storage.crypto.keyring import InMemoryKeyRing
+from storage.crypto.vault import ContentVault
 from storage.errors import ObjectNotFoundError, ObjectStoreError, ObjectStoreUnavailableError
-from storage.keyring import InMemoryKeyRing
 from storage.models import ItemRecord, PartyRow, PurposeRow
 from storage.ports import ObjectVersion, PutResult
-from storage.schema import items
-from storage.service import ContentVault
-from storage.sql_audit import SqlAuditLog
-from storage.sql_catalog import SqlCatalog
-from storage.sql_holds import SqlHoldStore
-from storage.sql_leases import SqlLeases
-from storage.sql_policies import SqlPolicyStore
+from storage.sql.audit import SqlAuditLog
+from storage.sql.catalog import SqlCatalog
+from storage.sql.database import Database
+from storage.sql.holds import SqlHoldStore
+from storage.sql.leases import SqlLeases
+from storage.sql.policies import SqlPolicyStore
+from storage.sql.schema import items
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 POLICY = """

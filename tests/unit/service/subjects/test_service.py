@@ -26,18 +26,18 @@ from service.retention.locks import ObjectLockSync
 from service.subjects.consent import ConsentService
 from service.subjects.export import SubjectExporter
 from service.subjects.service import SubjectRightsService
-from storage.cipher import AesGcmSegmentCipher
-from storage.database import Database
-from storage.filesystem_store import FilesystemObjectStore
-from storage.keyring import InMemoryKeyRing
-from storage.models import Change, ItemQuery, PartyRow, PurposeRow
+from storage.crypto.cipher import AesGcmSegmentCipher
+from storage.crypto.keyring import InMemoryKeyRing
+from storage.crypto.vault import ContentVault
+from storage.models import Change, ItemQuery, PartyRow, PurposeRow, object_key_for
+from storage.objects.filesystem_store import FilesystemObjectStore
 from storage.ports import ObjectVersion
-from storage.schema import deferred_erasures, hold_items, holds, tombstones
-from storage.service import ContentVault, object_key_for
-from storage.sql_audit import SqlAuditLog
-from storage.sql_catalog import SqlCatalog
-from storage.sql_policies import SqlPolicyStore
-from storage.sql_subjects import SqlSubjectStore
+from storage.sql.audit import SqlAuditLog
+from storage.sql.catalog import SqlCatalog
+from storage.sql.database import Database
+from storage.sql.policies import SqlPolicyStore
+from storage.sql.schema import deferred_erasures, hold_items, holds, tombstones
+from storage.sql.subjects import SqlSubjectStore
 
 POLICY = """
 reader_roles: [marketing]

@@ -1,0 +1,148 @@
+"""The catalog database: one async engine for SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from storage.sql.migrations import SchemaState, schema_state, upgrade
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+    # WAL lets the API read while a worker writes; foreign keys are off by default in SQLite.
+    # secure_delete zeroes what a delete or an update frees, so a destroyed item's wrapped
+    # data key does not linger in free pages (crypto-shredding); the WAL keeps it only until
+    # the next checkpoint.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _private_file(path: Path) -> None:
+    """Create the catalog file (and its folder) readable by this user only.
+
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+        path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    # Made earlier, or by another process starting beside this one: leave it be.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; they were written as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def must_utc(value: datetime) -> datetime:
+    """As as_utc, for a column that is never null."""
+    result = as_utc(value)
+    assert result is not None
+    return result
+
+
+class Database:
+    """Owns the async engine; every catalog repository shares one."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        # Bound values are personal data (addresses, subject ids): never in error messages.
+        kwargs: dict[str, Any] = {"hide_parameters": True}
+        self._sqlite_file: Path | None = None
+        if self.is_sqlite:
+            path = url.split(":///", 1)[-1]
+            if path and path != ":memory:":
+                self._sqlite_file = Path(path)
+                _private_file(self._sqlite_file)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    async def create_schema(self) -> tuple[SchemaState, SchemaState]:
+        """Upgrade the schema to the newest revision, creating it in an empty catalog.
+
+        Idempotent, and safe when several processes start at once: they migrate in turn.
+
+        Returns:
+            The schema state before and after.
+
+        Raises:
+            SchemaTooNewError: The catalog is at a revision this code does not know.
+        """
+        async with self._migration_lock(), self.engine.connect() as conn:
+            return await conn.run_sync(upgrade)
+
+    async def schema_state(self) -> SchemaState:
+        """Where the catalog's schema stands, without changing it."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(schema_state)
+
+    @asynccontextmanager
+    async def _migration_lock(self) -> AsyncIterator[None]:
+        # PostgreSQL takes an advisory lock inside the migration's transaction. SQLite runs
+        # DDL outside transactions, so processes sharing a file take turns on a lock beside it.
+        if self._sqlite_file is None:
+            yield
+            return
+        lock = self._sqlite_file.with_name(f"{self._sqlite_file.name}.migrate-lock")
+        with lock.open("a") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(0.05)  # another process is migrating this catalog
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside one transaction, committed on success."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def sync_engine_of(db: Database) -> Engine:
+    """The engine's sync face, for run_sync helpers."""
+    return db.engine.sync_engine
