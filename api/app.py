@@ -27,6 +27,7 @@ from api.routes import (
     items,
     policy,
     session,
+    signing_keys,
     subjects,
 )
 from api.schemas import complete_document
@@ -181,6 +182,7 @@ def create_app(services: ApiServices) -> FastAPI:
         policy,
         subjects,
         session,
+        signing_keys,
     ):
         app.include_router(module.router)
     app.include_router(console_router)  # `/` and /console/: public, see api.roles.PUBLIC_ROUTES

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from keepline.commands import check, db, dlq, keys, policy, reconcile, sweep
+from keepline.commands import check, db, dlq, keys, policy, reconcile, sweep, verify
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser(sub)
     dlq.add_parser(sub)
     check.add_parser(sub)
+    verify.add_parser(sub)
     return parser
 
 

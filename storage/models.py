@@ -365,3 +365,16 @@ class WrappedKey:
         if not sep or not _KEY_ID.fullmatch(key_id):
             raise FormatError("malformed wrapped key")
         return cls(key_id, ciphertext)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A detached Ed25519 signature and the id of the key that made it.
+
+    Attributes:
+        kid: The signing key's id (its RFC 7638 thumbprint), as listed in the signing keys.
+        value: The 64-byte signature.
+    """
+
+    kid: str
+    value: bytes = field(repr=False)

@@ -31,6 +31,7 @@ from storage.models import (
     PartyRow,
     PurposeRow,
     Renew,
+    Signature,
     StoredContent,
     SubjectState,
     WrappedKey,
@@ -47,6 +48,7 @@ __all__ = [
     "ObjectVersion",
     "PolicyStore",
     "PutResult",
+    "Signer",
     "SubjectStore",
     "Vault",
     "WrappedKey",
@@ -494,4 +496,16 @@ class Vault(Protocol):
         self, *, item_id: str, stored: StoredContent, start: int, end: int
     ) -> AsyncIterator[bytes]:
         """Verified plaintext of the inclusive range [start, end]."""
+        ...
+
+
+class Signer(Protocol):
+    """Signs what keepline proves to others; its private keys are never in the catalog."""
+
+    def sign(self, data: bytes) -> Signature:
+        """Sign ``data`` with the current key."""
+        ...
+
+    def public_keys(self) -> dict[str, Any]:
+        """The JWK set of every signing key, current first (retired keys still verify)."""
         ...

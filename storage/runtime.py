@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from storage.crypto.cipher import AesGcmSegmentCipher
 from storage.crypto.keyring import FileKeyRing
+from storage.crypto.signing import FileSigner
 from storage.crypto.vault import ContentVault
 from storage.objects.filesystem_store import FilesystemObjectStore
 from storage.objects.minio_store import MinioObjectStore
@@ -33,6 +34,7 @@ class StorageRuntime:
     store: ObjectStore
     keyring: FileKeyRing
     vault: ContentVault
+    signer: FileSigner
 
     async def close(self) -> None:
         """Release database connections."""
@@ -55,6 +57,7 @@ def build_storage(settings: StorageSettings) -> StorageRuntime:
         store=store,
         keyring=keyring,
         vault=ContentVault(store, keyring, cipher),
+        signer=FileSigner(settings.resolved_signing_key_file()),
     )
 
 

@@ -49,6 +49,12 @@ class StorageSettings(BaseSettings):
         description="Key-encryption key ring (JSON, mode 0600); "
         "default data_dir/keys/keyring.json.",
     )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 keys that sign productions, disposal certificates and audit "
+        "checkpoints (JSON, mode 0600; never in the catalog); default "
+        "data_dir/keys/signing-keys.json.",
+    )
     segment_size_bytes: int = Field(
         default=1 << 20, ge=16, description="Plaintext bytes per encrypted segment."
     )
@@ -71,3 +77,7 @@ class StorageSettings(BaseSettings):
     def resolved_keyring_file(self) -> Path:
         """Path of the key ring file."""
         return self.keyring_file or self.data_dir / "keys" / "keyring.json"
+
+    def resolved_signing_key_file(self) -> Path:
+        """Path of the signing key file."""
+        return self.signing_key_file or self.data_dir / "keys" / "signing-keys.json"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from storage.crypto.signing import FileSigner
 from storage.errors import StorageError
 from storage.models import WrappedKey
 from storage.ports import KeyRing
@@ -161,3 +162,23 @@ def add_parser(sub: Any) -> None:
             "--batch-size", type=int, default=500, help="catalog rows per transaction"
         )
         action.set_defaults(func=run)
+    signing = actions.add_parser(
+        "rotate-signing",
+        help="add a new signing key and sign with it from now on (earlier ones still verify)",
+    )
+    signing.set_defaults(func=run_rotate_signing)
+
+
+def run_rotate_signing(_args: argparse.Namespace) -> int:
+    """Entry point of `keepline keys rotate-signing`."""
+    signer = FileSigner(StorageSettings().resolved_signing_key_file())
+    try:
+        kid = signer.rotate()
+    except StorageError as err:
+        sys.stderr.write(f"keepline keys rotate-signing: {err}\n")
+        return 2
+    sys.stdout.write(
+        f"signing with key {kid} from now on; {len(signer.public_keys()['keys'])} keys in "
+        f"{signer.path}; publish the new set (GET /v1/signing-keys) to whoever verifies\n"
+    )
+    return 0

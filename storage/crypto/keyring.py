@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import fcntl
 import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from storage.crypto.keyfile import locked, private_folder, read_private, stamp_of, write_private
 from storage.errors import KeyNotFoundError, KeyRingError, UnwrapError
 from storage.models import WrappedKey
 
@@ -150,12 +149,6 @@ class _Loaded:
     stamp: tuple[int, int, int, int]
 
 
-def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
-    # Every save is a rename of a new file, so the inode alone changes; size and times guard
-    # against the kernel reusing a freed inode number.
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
 class FileKeyRing(_VersionedKeyRing):
     """Versioned 256-bit KEKs in a JSON file only its owner may read.
 
@@ -191,7 +184,7 @@ class FileKeyRing(_VersionedKeyRing):
         """Add a new random KEK version to the file, make it current and return its id."""
         with self._lock:
             self._refresh()  # creates the file on first use
-            with self._file_lock():
+            with locked(self._path):
                 loaded = self._read()
                 key_id = _next_key_id(loaded.keys)
                 keys = {**loaded.keys, key_id: os.urandom(KEY_SIZE_BYTES)}
@@ -200,7 +193,7 @@ class FileKeyRing(_VersionedKeyRing):
 
     def _refresh(self) -> _Loaded:
         try:
-            stamp = _stamp(os.stat(self._path))
+            stamp = stamp_of(os.stat(self._path))
         except FileNotFoundError:
             if self._loaded is not None:
                 raise KeyRingError(
@@ -214,46 +207,16 @@ class FileKeyRing(_VersionedKeyRing):
         return self._loaded
 
     def _create(self) -> _Loaded:
-        parent = self._path.parent
-        try:
-            parent.mkdir(mode=0o700, parents=True)
-        except FileExistsError:
-            pass
-        else:
-            parent.chmod(0o700)  # mkdir's mode is filtered by the umask
-        with self._file_lock():
+        private_folder(self._path.parent)
+        with locked(self._path):
             if self._path.exists():  # another process created it first
                 return self._read()
             return self._save("k1", {"k1": os.urandom(KEY_SIZE_BYTES)})
 
-    @contextlib.contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        lock_path = self._path.with_name(self._path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
-
     def _read(self) -> _Loaded:
-        try:
-            fd = os.open(self._path, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError as err:
-            raise KeyRingError(
-                f"cannot open key ring {self._path}: {err.strerror}", path=str(self._path)
-            ) from None
-        with os.fdopen(fd, "rb") as file:
-            st = os.fstat(file.fileno())
-            if st.st_mode & 0o077:
-                raise KeyRingError(
-                    f"key ring {self._path} is accessible to group or others; "
-                    f"run: chmod 600 {self._path}",
-                    path=str(self._path),
-                )
-            raw = file.read()
+        raw, stamp = read_private(self._path, what="key ring")
         current, keys = self._parse(raw)
-        return _Loaded(current, keys, _stamp(st))
+        return _Loaded(current, keys, stamp)
 
     def _parse(self, raw: bytes) -> tuple[str, dict[str, bytes]]:
         bad = KeyRingError(f"key ring {self._path} is malformed", path=str(self._path))
@@ -283,21 +246,4 @@ class FileKeyRing(_VersionedKeyRing):
             "keys": {k: base64.b64encode(v).decode("ascii") for k, v in keys.items()},
         }
         data = json.dumps(doc, indent=2).encode("utf-8") + b"\n"
-        tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                os.fchmod(file.fileno(), 0o600)
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp, self._path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        return _Loaded(current, dict(keys), _stamp(os.stat(self._path)))
+        return _Loaded(current, dict(keys), write_private(self._path, data))

@@ -58,6 +58,7 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         {"params": {"purpose": "quality"}},
     ),
     ("GET", "/v1/me"): lambda w: ("/v1/me", {}),
+    ("GET", "/v1/signing-keys"): lambda w: ("/v1/signing-keys", {}),
     ("POST", "/v1/holds"): lambda w: (
         "/v1/holds",
         {"json": {"matter": "M-2", "description": "d", "criteria": {"subject_ids": ["x"]}}},

@@ -1,0 +1,1 @@
+"""Signed bundles: the format of productions and disposal certificates."""
