@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from keepline.commands import check, db, dlq, keys, policy, reconcile, sweep, verify
-
-
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # The Kafka client is chatty at INFO about every (re)connection; Alembic about every
-    # start-up (storage logs a schema upgrade itself).
-    for noisy in ("aiokafka", "faust", "mode", "kafka", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # The S3 client's own retries warn per attempt; keepline logs each retry it makes once.
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
+from keepline.logs import configure_logging
+from keepline.settings import CliSettings
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -66,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `keepline` console script."""
     args = build_parser().parse_args(argv)
-    _configure_logging(args.verbose)
+    configure_logging(verbose=args.verbose, log_format=CliSettings().log_format)
     try:
         result: int = args.func(args)
     except KeyboardInterrupt:
