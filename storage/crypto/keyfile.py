@@ -25,6 +25,23 @@ def stamp_of(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def current_stamp(path: Path, *, loaded: bool, what: str) -> tuple[int, int, int, int] | None:
+    """The stamp of the key file on disk; None when it is not there yet (create it).
+
+    Raises:
+        KeyRingError: The file was loaded before and is gone now: restoring it from backup
+            is the fix, never a new file (its keys would be lost for good).
+    """
+    try:
+        return stamp_of(os.stat(path))
+    except FileNotFoundError:
+        if loaded:
+            raise KeyRingError(
+                f"{what} {path} disappeared; restore it from backup", path=str(path)
+            ) from None
+        return None
+
+
 def private_folder(folder: Path) -> None:
     """Create ``folder`` (mode 0700) if it does not exist yet."""
     try:

@@ -28,7 +28,13 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from storage.crypto.keyfile import locked, private_folder, read_private, stamp_of, write_private
+from storage.crypto.keyfile import (
+    current_stamp,
+    locked,
+    private_folder,
+    read_private,
+    write_private,
+)
 from storage.errors import KeyNotFoundError, KeyRingError, UnwrapError
 from storage.models import WrappedKey
 
@@ -192,17 +198,10 @@ class FileKeyRing(_VersionedKeyRing):
             return key_id
 
     def _refresh(self) -> _Loaded:
-        try:
-            stamp = stamp_of(os.stat(self._path))
-        except FileNotFoundError:
-            if self._loaded is not None:
-                raise KeyRingError(
-                    f"key ring {self._path} disappeared; restore it from backup",
-                    path=str(self._path),
-                ) from None
+        stamp = current_stamp(self._path, loaded=self._loaded is not None, what="key ring")
+        if stamp is None:
             self._loaded = self._create()
-            return self._loaded
-        if self._loaded is None or self._loaded.stamp != stamp:
+        elif self._loaded is None or self._loaded.stamp != stamp:
             self._loaded = self._read()
         return self._loaded
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +27,13 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from storage.crypto.keyfile import locked, private_folder, read_private, stamp_of, write_private
+from storage.crypto.keyfile import (
+    current_stamp,
+    locked,
+    private_folder,
+    read_private,
+    write_private,
+)
 from storage.errors import KeyRingError
 from storage.models import Signature
 
@@ -178,17 +183,10 @@ class FileSigner(_Keys):
             return self._loaded.kid
 
     def _refresh(self) -> _Loaded:
-        try:
-            stamp = stamp_of(os.stat(self._path))
-        except FileNotFoundError:
-            if self._loaded is not None:
-                raise KeyRingError(
-                    f"signing key file {self._path} disappeared; restore it from backup",
-                    path=str(self._path),
-                ) from None
+        stamp = current_stamp(self._path, loaded=self._loaded is not None, what="signing key file")
+        if stamp is None:
             self._loaded = self._create()
-            return self._loaded
-        if self._loaded is None or self._loaded.stamp != stamp:
+        elif self._loaded is None or self._loaded.stamp != stamp:
             raw, stamp = read_private(self._path, what="signing key file")
             self._loaded = self._loaded_from(self._parse(raw), stamp)
         return self._loaded

@@ -6,7 +6,6 @@ import hashlib
 import io
 import zipfile
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -103,7 +102,7 @@ def test_a_manifest_cannot_list_itself_or_a_name_twice() -> None:
         manifest_bytes(kind="k", created_at=AT, files=[BundleFile(MANIFEST_NAME, "0", 0)])
 
 
-def test_a_digest_written_in_pieces_is_the_digest_of_the_whole(tmp_path: Path) -> None:
+def test_a_digest_written_in_pieces_is_the_digest_of_the_whole() -> None:
     digest = Digest("f")
     for piece in (b"ab", b"", b"cd"):
         digest.update(piece)
