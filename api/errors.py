@@ -17,11 +17,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from storage.errors import IntegrityError, StorageError
+from storage.errors import (
+    CatalogConflictError,
+    CatalogError,
+    CatalogUnavailableError,
+    IntegrityError,
+    StorageError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -346,50 +350,36 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> JSONResponse:
         if exc.retriable:
-            log.warning("%s on %s %s", type(exc).__name__, request.method, request.url.path)
+            what = "catalog" if isinstance(exc, CatalogUnavailableError) else "object store"
+            log.warning(
+                "%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc
+            )
             return JSONResponse(
-                {"error": "UnavailableError", "detail": "object store unavailable; retry later"},
+                {"error": "UnavailableError", "detail": f"{what} unavailable; retry later"},
                 status_code=503,
             )
-        # The message names item and segment ids only (no content, no keys): fine to log.
+        if isinstance(exc, CatalogConflictError):
+            # A write that collided with a concurrent one: the caller's retry decides again.
+            log.warning("catalog conflict on %s %s: %s", request.method, request.url.path, exc)
+            return JSONResponse(
+                {"error": "ConflictError", "detail": "a concurrent change collided; retry"},
+                status_code=409,
+            )
+        # Messages name item and segment ids and driver codes only (no content, keys or
+        # statement parameters): fine to log, with the frames for a catalog error.
         log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        if isinstance(exc, CatalogError):
+            log.error("catalog error at\n%s", "".join(traceback.format_tb(exc.__traceback__)))
+            return JSONResponse(
+                {"error": "InternalError", "detail": "internal error; see the service log"},
+                status_code=500,
+            )
         detail = (
             "stored content failed its integrity check"
             if isinstance(exc, IntegrityError)
             else "storage error; see the service log"
         )
         return JSONResponse({"error": type(exc).__name__, "detail": detail}, status_code=500)
-
-    @app.exception_handler(DBAPIError)
-    async def _catalog(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated or type(exc).__name__ in {
-            "OperationalError",
-            "InterfaceError",
-        }:
-            log.warning("catalog unavailable on %s %s", request.method, request.url.path)
-            return JSONResponse(
-                {"error": "UnavailableError", "detail": "catalog unavailable; retry later"},
-                status_code=503,
-            )
-        # The driver's message may quote SQL parameters (subject ids): log the frames only.
-        log.error(
-            "catalog error %s on %s %s at\n%s",
-            type(exc).__name__,
-            request.method,
-            request.url.path,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        return JSONResponse(
-            {"error": "InternalError", "detail": "internal error; see the service log"},
-            status_code=500,
-        )
-
-    @app.exception_handler(PoolTimeoutError)
-    async def _pool(request: Request, _exc: PoolTimeoutError) -> JSONResponse:
-        log.warning("catalog pool exhausted on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            {"error": "UnavailableError", "detail": "catalog busy; retry later"}, status_code=503
-        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,8 +1,9 @@
 """Errors of the storage package: one root, each subclass carrying what a caller needs.
 
 Like aiokafka's errors, every class says whether retrying the same call can succeed
-(``retriable``): only an unreachable object store is worth retrying; a forged object, a
-missing key or a bad range stays so. Messages never hold key material or content bytes.
+(``retriable``): only an unreachable object store or catalog is worth retrying; a forged
+object, a missing key or a bad range stays so. Messages never hold key material or content
+bytes, and catalog errors never hold the driver's message (it can quote personal data).
 """
 
 from __future__ import annotations
@@ -146,3 +147,21 @@ class LeaseUnavailableError(StorageError):
         self.expires_at = expires_at
         until = f" until {expires_at.isoformat()}" if expires_at else ""
         super().__init__(f"lease {name!r} is held by {holder or 'another process'}{until}")
+
+
+class CatalogError(StorageError):
+    """The catalog database failed a statement; the driver's own message stays out of it."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        self.code = code
+        super().__init__(f"{message} ({code})" if code else message)
+
+
+class CatalogUnavailableError(CatalogError):
+    """The catalog could not be reached, dropped the connection or is busy; try again later."""
+
+    retriable: ClassVar[bool] = True
+
+
+class CatalogConflictError(CatalogError):
+    """A write collided with a row already there (a unique key or a foreign key)."""

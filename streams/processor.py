@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-
 from service.errors import ServiceError
 from service.ingest.errors import BadEventError, ContentUnavailableError, DeadLetterReason
 from service.ingest.models import (
@@ -110,9 +108,7 @@ def is_transient(err: BaseException) -> bool:
     """Whether waiting and retrying can help."""
     if isinstance(err, (StorageError, StreamsError, ServiceError)):
         return err.retriable
-    if isinstance(err, (OperationalError, ConnectionError, TimeoutError)):
-        return True
-    return isinstance(err, DBAPIError) and err.connection_invalidated
+    return isinstance(err, (ConnectionError, TimeoutError))
 
 
 class MessageProcessor:

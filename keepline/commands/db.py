@@ -12,17 +12,15 @@ import asyncio
 import sys
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
 from storage.errors import StorageError
 from storage.settings import StorageSettings
-from storage.sql.database import Database
+from storage.sql.database import Database, redacted_url
 from storage.sql.migrations import SchemaState, SchemaTooNewError
 
 
 def _catalog(settings: StorageSettings) -> tuple[Database, str]:
     url = settings.resolved_catalog_url()
-    return Database(url), make_url(url).render_as_string(hide_password=True)
+    return Database(url), redacted_url(url)
 
 
 async def upgrade_catalog(settings: StorageSettings) -> tuple[SchemaState, SchemaState]:

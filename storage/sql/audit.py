@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from storage.errors import CatalogConflictError
 from storage.models import AuditEntry, ChainVerdict
 from storage.sql.database import Database
 from storage.sql.schema import audit, audit_head
@@ -114,7 +114,7 @@ class SqlAuditLog:
                         # First entry ever (no head yet), or a racer moved it: the insert
                         # of a head row with id 1 fails for the loser, rolling it all back.
                         await conn.execute(insert(audit_head).values(id=1, seq=seq, hash=digest))
-            except SqlIntegrityError:
+            except CatalogConflictError:
                 continue
             return AuditEntry(seq, at, actor, action, item_id, clean, prev, digest)
         raise RuntimeError("audit append lost too many races; the catalog is overloaded")

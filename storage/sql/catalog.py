@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import and_, delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.errors import CatalogConflictError
 from storage.models import (
     Claim,
     ContentInfo,
@@ -117,7 +117,7 @@ class SqlCatalog(CatalogScans):
                         insert(item_attributes),
                         [{"item_id": item_id, "key": k, "value": v} for k, v in attributes.items()],
                     )
-        except SqlIntegrityError:
+        except CatalogConflictError:
             async with self._db.begin() as conn:
                 row = (
                     await conn.execute(
@@ -215,7 +215,7 @@ class SqlCatalog(CatalogScans):
         try:
             async with self._db.begin() as conn:
                 return await insert_new_items(conn, entries, keys, await taken_keys(conn, keys))
-        except SqlIntegrityError:
+        except CatalogConflictError:
             # Another writer took a key between our read and our insert: go one by one.
             claims = []
             for entry, key in zip(entries, keys, strict=True):
@@ -228,7 +228,7 @@ class SqlCatalog(CatalogScans):
                 return (
                     await insert_new_items(conn, [entry], [key], await taken_keys(conn, [key]))
                 )[0]
-        except SqlIntegrityError:
+        except CatalogConflictError:
             async with self._db.connect() as conn:
                 item_id, status = (await taken_keys(conn, [key]))[key]
             return Claim(item_id=item_id, status=status, created=False)

@@ -7,17 +7,22 @@ import contextlib
 import fcntl
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Engine, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.errors import CatalogConflictError, CatalogError, CatalogUnavailableError
 from storage.sql.migrations import SchemaState, schema_state, upgrade
+
+# SQLSTATE classes worth a retry: connection exceptions, transaction rollback (serialization
+# failures, deadlocks), insufficient resources, operator intervention (a server shutting down).
+_RETRIABLE_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -32,6 +37,50 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _driver_code(err: BaseException | None) -> str | None:
+    # asyncpg's adapted errors carry the SQLSTATE; sqlite3's carry an error name.
+    for attribute in ("sqlstate", "pgcode", "sqlite_errorname"):
+        value = getattr(err, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def storage_error_for(context: ExceptionContext) -> CatalogError:
+    """The storage error that stands for a database error; never the driver's message.
+
+    The driver's text can quote the row it refused (PostgreSQL's ``Key (subject_id)=(...)``),
+    so only the kind of failure and the driver's code travel on.
+    """
+    code = _driver_code(context.original_exception)
+    failure = context.sqlalchemy_exception
+    if code == "SQLITE_ERROR":  # SQLite's generic code: bad SQL or schema, never transient
+        return CatalogError("catalog statement failed", code=code)
+    if context.is_disconnect or isinstance(failure, (exc.OperationalError, exc.InterfaceError)):
+        return CatalogUnavailableError("catalog unavailable", code=code)
+    if code is not None and code.startswith(_RETRIABLE_SQLSTATE_PREFIXES):
+        return CatalogUnavailableError("catalog transaction failed transiently", code=code)
+    if isinstance(failure, exc.IntegrityError):
+        return CatalogConflictError("catalog refused a conflicting write", code=code)
+    kind = type(failure).__name__ if failure is not None else "error"
+    return CatalogError(f"catalog {kind}", code=code)
+
+
+def _translate(context: ExceptionContext) -> None:
+    # Raising here replaces SQLAlchemy's exception once it has cleaned up (a dropped connection
+    # is still invalidated), so no SQLAlchemy type leaves storage/.
+    if not isinstance(context.sqlalchemy_exception, exc.DBAPIError):
+        # The statement never reached the driver: keepline's own code refused a value (a naive
+        # datetime, say). That is a programming error; it travels on as itself.
+        raise context.original_exception
+    raise storage_error_for(context) from context.original_exception
+
+
+def redacted_url(url: str) -> str:
+    """The catalog URL as it may be shown: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _private_file(path: Path) -> None:
@@ -61,6 +110,20 @@ def must_utc(value: datetime) -> datetime:
     return result
 
 
+async def _checked_out(
+    stack: contextlib.AsyncExitStack, opening: AbstractAsyncContextManager[AsyncConnection]
+) -> AsyncConnection:
+    # A pool exhausted past its timeout, or a server that refuses the connection before the
+    # driver speaks (asyncpg raises OSError), is an unavailable catalog: handle_error sees
+    # neither. Only the checkout is guarded, never the caller's statements.
+    try:
+        return await stack.enter_async_context(opening)
+    except exc.TimeoutError as err:
+        raise CatalogUnavailableError("catalog busy: no pooled connection free") from err
+    except OSError as err:
+        raise CatalogUnavailableError(f"catalog unreachable: {type(err).__name__}") from err
+
+
 class Database:
     """Owns the async engine; every catalog repository shares one."""
 
@@ -81,6 +144,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine.sync_engine, "handle_error", _translate)
 
     async def create_schema(self) -> tuple[SchemaState, SchemaState]:
         """Upgrade the schema to the newest revision, creating it in an empty catalog.
@@ -124,14 +188,14 @@ class Database:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A connection inside one transaction, committed on success."""
-        async with self.engine.begin() as conn:
-            yield conn
+        async with contextlib.AsyncExitStack() as stack:
+            yield await _checked_out(stack, self.engine.begin())
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads."""
-        async with self.engine.connect() as conn:
-            yield conn
+        async with contextlib.AsyncExitStack() as stack:
+            yield await _checked_out(stack, self.engine.connect())
 
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""

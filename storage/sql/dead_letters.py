@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from storage.errors import CatalogConflictError
 from storage.sql.database import Database, must_utc
 from storage.sql.schema import dead_letters
 
@@ -76,7 +76,7 @@ class SqlDeadLetters:
         try:
             async with self._db.begin() as conn:
                 await conn.execute(insert(dead_letters).values(**values))
-        except SqlIntegrityError:
+        except CatalogConflictError:
             return False  # redelivered after a restart and dead-lettered again: one row
         return True
 

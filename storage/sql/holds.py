@@ -16,13 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from policies.holds import hold_covers
 from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts
-from storage.errors import HoldAlreadyReleasedError, HoldNotFoundError
+from storage.errors import CatalogConflictError, HoldAlreadyReleasedError, HoldNotFoundError
 from storage.models import HoldRecord, ItemStatus
 from storage.sql.database import Database, as_utc, must_utc
 from storage.sql.schema import hold_items, holds, item_attributes, item_parties, items
@@ -154,7 +153,7 @@ class SqlHoldStore:
             try:
                 async with self._db.begin() as conn:
                     await self._insert_coverage(conn, hold_id, ids)
-            except SqlIntegrityError:
+            except CatalogConflictError:
                 # Another writer covered some of them meanwhile; take the rest one by one.
                 ids = [i for i in ids if await self._cover_one(hold_id, i)]
             newly.extend(ids)
@@ -271,7 +270,7 @@ class SqlHoldStore:
         try:
             async with self._db.begin() as conn:
                 await self._insert_coverage(conn, hold_id, [item_id])
-        except SqlIntegrityError:
+        except CatalogConflictError:
             return False
         return True
 

@@ -16,9 +16,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
-from storage.errors import LeaseUnavailableError
+from storage.errors import CatalogConflictError, LeaseUnavailableError
 from storage.models import Lease, Renew
 from storage.sql.database import Database, must_utc
 from storage.sql.schema import leases
@@ -65,7 +64,7 @@ class SqlLeases:
                 await conn.execute(
                     insert(leases).values(name=name, holder=holder, expires_at=expires_at)
                 )
-        except SqlIntegrityError:
+        except CatalogConflictError:
             return False  # another process inserted it first
         return True
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, literal, select, tuple_, update
-from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from storage.errors import CatalogConflictError
 from storage.models import ALL_PURPOSES, Change, DeferredErasure, SubjectState
 from storage.sql.database import Database
 from storage.sql.schema import (
@@ -63,7 +63,7 @@ class SqlSubjectStore:
                             source=source,
                         )
                     )
-            except SqlIntegrityError:
+            except CatalogConflictError:
                 continue  # another writer inserted it first: update that row instead
             return Change.CHANGED
         raise RuntimeError("consent row kept appearing and vanishing")  # pragma: no cover
@@ -87,7 +87,7 @@ class SqlSubjectStore:
                             subject_id=subject_id, restricted=restricted, updated_at=at
                         )
                     )
-            except SqlIntegrityError:
+            except CatalogConflictError:
                 continue
             # No row meant "not restricted": lifting a restriction never set changes nothing.
             return Change.CHANGED if restricted else Change.UNCHANGED
@@ -109,7 +109,7 @@ class SqlSubjectStore:
                 await conn.execute(
                     insert(objections).values(subject_id=subject_id, purpose=purpose, created_at=at)
                 )
-        except SqlIntegrityError:
+        except CatalogConflictError:
             return Change.UNCHANGED  # recorded by a concurrent writer
         return Change.CHANGED
 

@@ -7,11 +7,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.exc import OperationalError
 
 from api.roles import ROUTE_ROLES, match_template
 from api.services import Caller
-from storage.errors import IntegrityError, ObjectStoreUnavailableError
+from storage.errors import (
+    CatalogConflictError,
+    CatalogError,
+    CatalogUnavailableError,
+    IntegrityError,
+    ObjectStoreUnavailableError,
+)
 from tests.unit.api.conftest import ROLES, Harness, build_harness
 
 MATRIX = sorted(ROUTE_ROLES.items())
@@ -137,7 +142,9 @@ async def test_unparsable_bodies_are_422_naming_the_body(harness: Harness, body:
     [
         (IntegrityError("segment 3 failed", item_id="i-1", segment=3), 500, "IntegrityError"),
         (ObjectStoreUnavailableError("SlowDown"), 503, "UnavailableError"),
-        (OperationalError("SELECT", {"subject": "cust-42"}, Exception("locked")), 503, None),
+        (CatalogUnavailableError("catalog unavailable", code="SQLITE_BUSY"), 503, None),
+        (CatalogConflictError("catalog refused a conflicting write"), 409, "ConflictError"),
+        (CatalogError("catalog ProgrammingError", code="42P01"), 500, "InternalError"),
         (RuntimeError("boom at /secret/path"), 500, "InternalError"),
     ],
 )

@@ -6,12 +6,11 @@ from typing import Any, BinaryIO
 
 import pytest
 from sqlalchemy import insert, select
-from sqlalchemy.exc import OperationalError
 
 from service.ingest.errors import BadEventError, DeadLetterReason
 from service.ingest.models import validate_artefact
 from storage.crypto.cipher import HEADER_SIZE_BYTES, parse_header
-from storage.errors import ObjectStoreUnavailableError
+from storage.errors import CatalogUnavailableError, ObjectStoreUnavailableError
 from storage.models import ItemStatus, StoredContent, WrappedKey, object_key_for
 from storage.objects.filesystem_store import FilesystemObjectStore
 from storage.ports import PutResult
@@ -152,7 +151,7 @@ class _CatalogDownAtCommit(SqlCatalog):
     async def commit_claimed(self, item_id: str, **kwargs: Any) -> bool:
         if self.failures:
             self.failures -= 1
-            raise OperationalError("UPDATE items", {}, ConnectionError("catalog went away"))
+            raise CatalogUnavailableError("catalog unavailable", code="08006")
         return await super().commit_claimed(item_id, **kwargs)
 
 
@@ -161,7 +160,7 @@ async def test_catalog_outage_mid_ingest_resumes_cleanly(env_factory: EnvFactory
     recording = os.urandom(25_000)
     event = validate_artefact(env.call("e-outage", recording))
 
-    with pytest.raises(OperationalError) as failed:
+    with pytest.raises(CatalogUnavailableError) as failed:
         await env.service.ingest(event, submitted_by=BY)
     assert is_transient(failed.value)
     rows = await _rows(env)
