@@ -9,7 +9,8 @@ import string
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -36,6 +37,7 @@ __all__ = [
     "KAFKA_VERSION",
     "KafkaDistribution",
     "KafkaProcess",
+    "SaslListener",
     "broker_ready",
     "ensure_topics",
     "ensure_topics_async",
@@ -155,6 +157,38 @@ def _fetch_locked(dist: KafkaDistribution) -> KafkaDistribution:
     return dist
 
 
+@dataclass(frozen=True)
+class SaslListener:
+    """A SASL_SSL listener beside the plaintext one: TLS with one key pair, SCRAM users.
+
+    Attributes:
+        keystore_pem: The broker's private key (unencrypted PKCS#8) followed by its
+            certificate chain, PEM, in one file.
+        users: SCRAM user names and passwords, created when the storage is formatted.
+        mechanism: SCRAM-SHA-512 or SCRAM-SHA-256.
+        port: The listener's port; a free one when omitted.
+    """
+
+    keystore_pem: Path
+    users: Mapping[str, str] = field(default_factory=dict)
+    mechanism: str = "SCRAM-SHA-512"
+    port: int | None = None
+
+
+def _sasl_settings(listener: SaslListener) -> dict[str, str]:
+    mechanism = listener.mechanism.lower()
+    prefix = "listener.name.sasl_ssl"
+    return {
+        "sasl.enabled.mechanisms": listener.mechanism,
+        f"{prefix}.{mechanism}.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        f"{prefix}.ssl.keystore.type": "PEM",
+        f"{prefix}.ssl.keystore.location": str(listener.keystore_pem),
+        f"{prefix}.ssl.client.auth": "none",
+    }
+
+
 def render_server_properties(
     *,
     port: int,
@@ -162,6 +196,7 @@ def render_server_properties(
     log_dirs: Path,
     num_partitions: int = 1,
     host: str = LOOPBACK,
+    sasl: tuple[int, SaslListener] | None = None,
 ) -> str:
     """Return server.properties for one combined broker+controller node in KRaft mode.
 
@@ -174,16 +209,24 @@ def render_server_properties(
         log_dirs: Where partitions and the metadata log live.
         num_partitions: Partitions of automatically created topics.
         host: The address to listen on and advertise.
+        sasl: A SASL_SSL listener and its port, beside the plaintext one.
     """
+    listeners = [f"PLAINTEXT://{host}:{port}"]
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    extra: dict[str, str] = {}
+    if sasl is not None:
+        listeners.append(f"SASL_SSL://{host}:{sasl[0]}")
+        protocols += ",SASL_SSL:SASL_SSL"
+        extra = _sasl_settings(sasl[1])
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{host}:{controller_port}",
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "listeners": ",".join([*listeners, f"CONTROLLER://{host}:{controller_port}"]),
+        "advertised.listeners": ",".join(listeners),
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
         "log.dirs": str(log_dirs),
         "num.partitions": str(num_partitions),
         "default.replication.factor": "1",
@@ -201,6 +244,7 @@ def render_server_properties(
         "num.network.threads": "2",
         "num.io.threads": "4",
         "log.retention.hours": "168",
+        **extra,
     }
     lines = ["# Written by deploy/kafka.py: one KRaft broker+controller on loopback."]
     lines += [f"{key}={value}" for key, value in settings.items()]
@@ -232,8 +276,9 @@ class KafkaProcess:
         num_partitions: int = 1,
         heap: tuple[str, str] = ("256m", "1g"),
         distribution: KafkaDistribution | None = None,
+        sasl: SaslListener | None = None,
     ) -> None:
-        chosen = free_ports(2)
+        chosen = free_ports(3)
         # Ports picked here may be taken by someone else before the server binds them; such
         # ports are picked again at start, ports the caller named never are.
         self._auto_ports = port is None and controller_port is None
@@ -246,11 +291,20 @@ class KafkaProcess:
         self.heap = heap
         self._distribution = distribution
         self._process: ServerProcess | None = None
+        self.sasl = sasl
+        self.sasl_port = (sasl.port or chosen[2]) if sasl is not None else None
 
     @property
     def bootstrap(self) -> str:
         """The bootstrap servers string, `127.0.0.1:<port>`."""
         return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_SSL listener's bootstrap string (with a SASL listener only)."""
+        if self.sasl_port is None:
+            raise ValueError("this broker has no SASL listener")
+        return f"{LOOPBACK}:{self.sasl_port}"
 
     @property
     def log_path(self) -> Path:
@@ -275,6 +329,15 @@ class KafkaProcess:
             *args,
         ]
 
+    def _scram_users(self) -> list[str]:
+        # KRaft keeps SCRAM credentials in the metadata log, written when it is formatted.
+        if self.sasl is None:
+            return []
+        args = []
+        for name, password in self.sasl.users.items():
+            args += ["--add-scram", f"{self.sasl.mechanism}=[name={name},password={password}]"]
+        return args
+
     def _format_storage(self, dist: KafkaDistribution, properties: Path) -> None:
         log_dirs = self.data_dir / "kraft"
         if (log_dirs / "meta.properties").is_file():
@@ -287,6 +350,7 @@ class KafkaProcess:
             new_cluster_id(),
             "--config",
             str(properties),
+            *self._scram_users(),
             heap=("64m", "256m"),
         )
         # Tiered compilation stops early: the tool runs for a second, C2 would not pay off.
@@ -319,7 +383,7 @@ class KafkaProcess:
         if self._auto_ports and not self._started_once:
             while not (port_is_free(self.port) and port_is_free(self.controller_port)):
                 self.port, self.controller_port = free_ports(2)
-        for port in (self.port, self.controller_port):
+        for port in (self.port, self.controller_port, *self._sasl_ports()):
             if not port_is_free(port):
                 raise PortInUseError("Kafka", port, "pass another port, or none to get a free one")
         self._started_once = True
@@ -333,6 +397,9 @@ class KafkaProcess:
                 controller_port=self.controller_port,
                 log_dirs=self.data_dir / "kraft",
                 num_partitions=self.num_partitions,
+                sasl=(self.sasl_port, self.sasl)
+                if self.sasl is not None and self.sasl_port is not None
+                else None,
             ),
             encoding="utf-8",
         )
@@ -365,6 +432,9 @@ class KafkaProcess:
         finally:
             if not ready:
                 self.stop()
+
+    def _sasl_ports(self) -> list[int]:
+        return [self.sasl_port] if self.sasl_port is not None else []
 
     def stop(self, grace_s: float = 20.0) -> None:
         """Stop the broker: SIGTERM to its process group, SIGKILL after `grace_s`.

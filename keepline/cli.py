@@ -7,6 +7,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from keepline.commands import check, db, dlq, keys, policy, reconcile, sweep, verify
 from keepline.logs import configure_logging
 from keepline.settings import CliSettings
@@ -52,10 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `keepline` console script."""
-    args = build_parser().parse_args(argv)
-    configure_logging(verbose=args.verbose, log_format=CliSettings().log_format)
     try:
+        args = build_parser().parse_args(argv)
+        configure_logging(verbose=args.verbose, log_format=CliSettings().log_format)
         result: int = args.func(args)
+    except ValidationError as err:  # settings that do not parse: one line each, no traceback
+        check.report(check.settings_mistakes(err), sys.stderr)
+        return check.EXIT_MISTAKES
     except KeyboardInterrupt:
         return 130
     return result

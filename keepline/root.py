@@ -131,7 +131,11 @@ def api_services(
         holds=root.holds,
         rights=root.rights,
         policy=root.policy,
-        publisher=AiokafkaEventPublisher(stream_settings.kafka_bootstrap, client_id="keepline-api"),
+        publisher=AiokafkaEventPublisher(
+            stream_settings.kafka_bootstrap,
+            client_id="keepline-api",
+            security=stream_settings.kafka_security(),
+        ),
         authenticator=build_authenticator(settings),
         registry=registry,
         clock=root.clock,

@@ -209,7 +209,10 @@ async def serve(
         (
             f"Kafka at {stream_settings.kafka_bootstrap}",
             lambda: ensure_topics_async(
-                stream_settings.kafka_bootstrap, topics, partitions=stream_settings.topic_partitions
+                stream_settings.kafka_bootstrap,
+                topics,
+                partitions=stream_settings.topic_partitions,
+                security=stream_settings.kafka_security(),
             ),
         ),
     ]
@@ -218,6 +221,7 @@ async def serve(
             storage.audit,
             bootstrap=stream_settings.kafka_bootstrap,
             topic=stream_settings.topic_audit,
+            security=stream_settings.kafka_security(),
         ),
         Job(
             "stale-claims",
@@ -254,10 +258,11 @@ async def serve(
         worker_started = True
         gate.waiting_for = None
         log.info(
-            "keepline serving: API http://%s:%d, Kafka %s",
+            "keepline serving: API http://%s:%d, Kafka %s over %s",
             api_settings.api_host,
             api_settings.api_port,
             stream_settings.kafka_bootstrap,
+            stream_settings.kafka_security().describe(),
         )
         done, _ = await asyncio.wait({api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         if api_task in done and api_task.exception() is not None:

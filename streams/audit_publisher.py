@@ -17,6 +17,7 @@ from typing import Protocol
 from storage.models import AuditEntry
 from streams.jobs import Job
 from streams.kafka_publisher import AiokafkaEventPublisher
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +118,14 @@ def audit_publisher_job(
     *,
     bootstrap: str,
     topic: str,
+    security: KafkaSecurity = PLAINTEXT,
     publisher_factory: Callable[[str], RecordPublisher] | None = None,
 ) -> Job:
     """The `keepline serve` job; each (re)start gets a fresh producer."""
     factory = publisher_factory or (
-        lambda servers: AiokafkaEventPublisher(servers, client_id="keepline-audit")
+        lambda servers: AiokafkaEventPublisher(
+            servers, client_id="keepline-audit", security=security
+        )
     )
 
     async def run() -> None:

@@ -12,6 +12,8 @@ from typing import Final, TypeVar
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
+
 _TOPIC_ALREADY_EXISTS: Final = 36
 _T = TypeVar("_T")
 
@@ -42,8 +44,10 @@ def _accepts_connections(bootstrap: str) -> bool:
         return False
 
 
-async def _probe(bootstrap: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+async def _probe(bootstrap: str, security: KafkaSecurity) -> bool:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=3000, **security.client_kwargs()
+    )
     try:
         await admin.start()
         cluster = await admin.describe_cluster()
@@ -59,7 +63,7 @@ async def _probe(bootstrap: str) -> bool:
     return True
 
 
-def broker_ready(bootstrap: str) -> bool:
+def broker_ready(bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> bool:
     """Tell whether a broker lists itself in metadata and can coordinate consumer groups.
 
     A plain TCP connection is tried first, so a broker that is still starting costs no
@@ -67,8 +71,9 @@ def broker_ready(bootstrap: str) -> bool:
 
     Args:
         bootstrap: The bootstrap servers.
+        security: How to connect.
     """
-    return _accepts_connections(bootstrap) and run_blocking(_probe(bootstrap))
+    return _accepts_connections(bootstrap) and run_blocking(_probe(bootstrap, security))
 
 
 async def ensure_topics_async(
@@ -76,6 +81,8 @@ async def ensure_topics_async(
     names: Sequence[str],
     partitions: int = 1,
     timeout_s: float = 30.0,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
     """Create the topics that do not exist yet and wait until they have leaders.
 
@@ -84,11 +91,14 @@ async def ensure_topics_async(
         names: The topic names.
         partitions: Partitions of each new topic.
         timeout_s: How long to wait for the leaders.
+        security: How to connect.
 
     Raises:
         KafkaError: The broker refused to create a topic, or leaders did not appear.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=10_000, **security.client_kwargs()
+    )
     try:
         await admin.start()
         response = await admin.create_topics(
@@ -119,6 +129,8 @@ def ensure_topics(
     names: Sequence[str],
     partitions: int = 1,
     timeout_s: float = 30.0,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
     """Create the topics that do not exist yet (sync; callable inside an event loop).
 
@@ -127,5 +139,6 @@ def ensure_topics(
         names: The topic names.
         partitions: Partitions of each new topic.
         timeout_s: How long to wait for the leaders.
+        security: How to connect.
     """
-    run_blocking(ensure_topics_async(bootstrap, names, partitions, timeout_s))
+    run_blocking(ensure_topics_async(bootstrap, names, partitions, timeout_s, security=security))

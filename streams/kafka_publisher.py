@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
+
 
 class AiokafkaEventPublisher:
     """One idempotent producer (acks=all); `publish` returns once the broker has the record.
@@ -15,9 +17,16 @@ class AiokafkaEventPublisher:
     next call tries again with a fresh one, so Kafka being down at start-up costs nothing.
     """
 
-    def __init__(self, bootstrap: str, *, client_id: str = "keepline-publisher") -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "keepline-publisher",
+        security: KafkaSecurity = PLAINTEXT,
+    ) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
+        self._security = security
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -29,6 +38,7 @@ class AiokafkaEventPublisher:
             enable_idempotence=True,
             linger_ms=5,
             request_timeout_ms=15000,
+            **self._security.client_kwargs(),
         )
 
     async def start(self) -> None:

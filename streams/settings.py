@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 from streams.sources import ContentSources
 
 
 class StreamSettings(BaseSettings):
     """How keepline reads and writes Kafka."""
 
-    model_config = SettingsConfigDict(env_prefix="KEEPLINE_", extra="ignore")
+    # Errors never echo what was given: a bad setting may sit beside a password.
+    model_config = SettingsConfigDict(
+        env_prefix="KEEPLINE_", extra="ignore", hide_input_in_errors=True
+    )
 
     kafka_bootstrap: str = Field(
         default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
@@ -104,6 +108,53 @@ class StreamSettings(BaseSettings):
     retry_max_s: float = Field(default=15.0, gt=0, description="Longest retry backoff.")
     sweep_interval_s: float = Field(default=60.0, gt=0, description="Retention sweep interval.")
     worker_web_port: int = Field(default=0, ge=0, description="Faust's own web port (0: disabled).")
+
+    kafka_security_protocol: SecurityProtocol = Field(
+        default=SecurityProtocol.PLAINTEXT,
+        description="How every Kafka client connects: PLAINTEXT (the local stack), SSL, "
+        "SASL_PLAINTEXT or SASL_SSL (TLS with a user name and password; what production uses).",
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = Field(
+        default=None, description="SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN (with SASL_*)."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="The SASL user.")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="The SASL user's password."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM) the broker's certificate must chain to; unset: the "
+        "system trust store. The broker's host name is always verified.",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="A client certificate (PEM), for brokers requiring mutual TLS."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="The client certificate's private key (PEM)."
+    )
+    kafka_ssl_keyfile_password: SecretStr | None = Field(
+        default=None, description="The private key's password, when it is encrypted."
+    )
+
+    def kafka_security(self) -> KafkaSecurity:
+        """How every Kafka client of this process connects."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password,
+            cafile=self.kafka_ssl_cafile,
+            certfile=self.kafka_ssl_certfile,
+            keyfile=self.kafka_ssl_keyfile,
+            keyfile_password=self.kafka_ssl_keyfile_password,
+        )
+
+    @model_validator(mode="after")
+    def _usable_kafka_security(self) -> StreamSettings:
+        problems = self.kafka_security().problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("content_sources")
     @classmethod

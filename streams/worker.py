@@ -196,6 +196,7 @@ def build_worker_app(
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=settings.kafka_security().faust_credentials(),
         store="memory://",
         # faust keeps table state in <datadir>/<app id>-data; keepline's tables are in
         # memory, so only the folder is made: under the data directory, not the cwd.

@@ -217,15 +217,23 @@ def check_configuration(config: Configuration) -> list[Mistake]:
     return mistakes
 
 
+def settings_mistakes(err: ValidationError) -> list[Mistake]:
+    """One mistake per setting a settings class refused (never the value given)."""
+    found = []
+    for error in err.errors(include_input=False):
+        name = "KEEPLINE_" + "_".join(str(p) for p in error["loc"]).upper()
+        if not error["loc"]:  # a rule over several settings names them in its message
+            name = f"{err.title} settings"
+        fix = f"see `{err.title}` in the README's settings table"
+        found.append(Mistake(name, error["msg"].removeprefix("Value error, "), fix))
+    return found
+
+
 def _settings(cls: type[_S], mistakes: list[Mistake]) -> _S | None:
     try:
         return cls()
     except ValidationError as err:
-        for error in err.errors():
-            name = "KEEPLINE_" + "_".join(str(p) for p in error["loc"]).upper()
-            mistakes.append(
-                Mistake(name, error["msg"], f"see `{cls.__name__}` in the README's settings table")
-            )
+        mistakes += settings_mistakes(err)
         return None
 
 

@@ -216,3 +216,29 @@ def test_deploy_run_checks_before_starting_kafka_and_minio(
     err = capfd.readouterr().err
     assert "keepline check: KEEPLINE_CATALOG_URL: is neither sqlite nor postgresql" in err
     assert "the configuration has mistakes (above); nothing was started" in err
+
+
+def test_half_configured_kafka_security_is_one_line_naming_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEEPLINE_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KEEPLINE_KAFKA_SASL_PASSWORD", "pw-never-shown")
+    status, errors, _ = _check(capsys)
+    assert status == 2
+    assert errors == [
+        "keepline check: StreamSettings settings: SASL_SSL needs "
+        "KEEPLINE_KAFKA_SASL_MECHANISM; SASL_SSL needs KEEPLINE_KAFKA_SASL_USERNAME; fix: see "
+        "`StreamSettings` in the README's settings table"
+    ]
+
+
+@pytest.mark.parametrize("command", [["sweep", "--dry-run"], ["policy", "show"], ["check"]])
+def test_every_command_reports_unparsable_settings_without_a_traceback(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEEPLINE_SWEEP_INTERVAL_S", "every-minute")
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "KEEPLINE_SWEEP_INTERVAL_S" in err
+    assert "every-minute" not in err
