@@ -20,6 +20,7 @@ from deploy.dex import build_dex
 from deploy.errors import CommandError, DeployError, PortInUseError
 from deploy.kafka import KafkaDistribution, KafkaProcess, ensure_topics, fetch_kafka
 from deploy.minio import MinioProcess, build_minio
+from deploy.minio_iam import Identity, LocalIdentities, create_identities, local_identities
 from deploy.postgres_install import locate_postgres
 from deploy.process import ServerProcess, child_environment, say
 from deploy.settings import DEFAULT_KAFKA_BOOTSTRAP, DEFAULT_S3_ENDPOINT, DeploySettings
@@ -62,18 +63,32 @@ def wants_local_minio(settings: DeploySettings) -> bool:
     return endpoint in {f"http://{h}:{MINIO_PORT}" for h in _LOCAL_HOSTS} | {DEFAULT_S3_ENDPOINT}
 
 
+def identities(settings: DeploySettings) -> LocalIdentities:
+    """The local MinIO's root user, keepline's own user and the destroying user."""
+    keeper = Identity(settings.s3_access_key, settings.s3_secret_key.get_secret_value())
+    return local_identities(data_dir(settings) / "minio-identities.json", keeper)
+
+
 def service_environment(settings: DeploySettings) -> dict[str, str]:
     """Return the variables keepline gets from `run` (user-set values pass through).
+
+    With the local MinIO, keepline runs as two least-privilege users: its own (no deletes)
+    and the destroying one (KEEPLINE_S3_DESTROY_*), never as MinIO's root.
 
     Args:
         settings: The stack settings.
     """
-    return {
+    env = {
         "KEEPLINE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "KEEPLINE_S3_ENDPOINT": settings.s3_endpoint,
         "KEEPLINE_S3_ACCESS_KEY": settings.s3_access_key,
         "KEEPLINE_S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
     }
+    if wants_local_minio(settings):
+        destroyer = identities(settings).destroyer
+        env["KEEPLINE_S3_DESTROY_ACCESS_KEY"] = destroyer.access_key
+        env["KEEPLINE_S3_DESTROY_SECRET_KEY"] = destroyer.secret_key
+    return env
 
 
 def provision(settings: DeploySettings) -> tuple[KafkaDistribution, Path]:
@@ -130,12 +145,13 @@ def _start_servers(settings: DeploySettings, stack: _Stack, logs: Path) -> None:
     else:
         say(f"using the Kafka at {settings.kafka_bootstrap} (KEEPLINE_KAFKA_BOOTSTRAP)")
     if wants_local_minio(settings):
+        root = identities(settings).root
         stack.minio = MinioProcess(
             data / "minio",
             port=MINIO_PORT,
             console_port=MINIO_CONSOLE_PORT,
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key.get_secret_value(),
+            access_key=root.access_key,
+            secret_key=root.secret_key,
             log_dir=logs,
             binary=build_minio(cache),
         )
@@ -153,6 +169,18 @@ def _start_servers(settings: DeploySettings, stack: _Stack, logs: Path) -> None:
         say(f"Kafka ready on {stack.kafka.bootstrap}")
     if stack.minio is not None:
         say(f"MinIO ready on {stack.minio.url}")
+        users = identities(settings)
+        create_identities(
+            stack.minio.url,
+            users.root,
+            settings.s3_bucket,
+            keeper=users.keeper,
+            destroyer=users.destroyer,
+        )
+        say(
+            f"MinIO users ready: {users.keeper.access_key} (keeps; deletes nothing), "
+            f"{users.destroyer.access_key} (destroys; reads nothing), bucket {settings.s3_bucket}"
+        )
     ensure_topics(settings.kafka_bootstrap, SPEC_TOPICS, settings.topic_partitions)
     say(f"topics ready: {', '.join(SPEC_TOPICS)}")
 

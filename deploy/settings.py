@@ -47,10 +47,13 @@ class DeploySettings(BaseSettings):
     )
     s3_access_key: str = Field(
         default="keepline",
-        description="S3 access key; also the MinIO root user of the local stack.",
+        description="S3 access key keepline runs with; on the local stack a MinIO user that "
+        "stores, reads and locks objects but deletes nothing.",
     )
     s3_secret_key: SecretStr = Field(
         default=SecretStr("keepline-local-secret"),
-        description="S3 secret key; also the MinIO root password of the local stack "
-        "(at least 8 characters).",
+        description="S3 secret key keepline runs with (at least 8 characters).",
+    )
+    s3_bucket: str = Field(
+        default="keepline", description="keepline's bucket, made with Object Lock by `run`."
     )

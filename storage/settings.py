@@ -30,6 +30,15 @@ class StorageSettings(BaseSettings):
         default="keepline", description="Bucket for ciphertext; created with Object Lock."
     )
     s3_region: str | None = Field(default=None, description="S3 region, if the store needs one.")
+    s3_destroy_access_key: str | None = Field(
+        default=None,
+        description="The S3 identity that removes object versions under governance retention "
+        "(the sweeper, erasure, reconcile, the clean-up of an interrupted upload): the only one "
+        "that needs s3:BypassGovernanceRetention. Unset: the main identity does it.",
+    )
+    s3_destroy_secret_key: SecretStr | None = Field(
+        default=None, description="The secret key of the destroying identity."
+    )
     object_store: Literal["minio", "filesystem"] = Field(
         default="minio",
         description="Where ciphertext lives: an S3 store with Object Lock (MinIO, or any S3 "

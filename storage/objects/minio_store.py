@@ -68,6 +68,18 @@ class MinioObjectStore:
             region=settings.s3_region,
             http_client=http,
         )
+        # Least privilege: only this identity may bypass governance retention, and it is used
+        # for nothing else; without one, the main identity destroys too.
+        self._destroyer = self._client
+        if settings.s3_destroy_access_key and settings.s3_destroy_secret_key is not None:
+            self._destroyer = Minio(
+                parts.netloc,
+                access_key=settings.s3_destroy_access_key,
+                secret_key=settings.s3_destroy_secret_key.get_secret_value(),
+                secure=parts.scheme == "https",
+                region=settings.s3_region,
+                http_client=http,
+            )
         self._bucket = bucket or settings.s3_bucket
         self._part_size_bytes = settings.part_size_bytes
         self._lock_mode = COMPLIANCE if settings.object_lock_mode == "COMPLIANCE" else GOVERNANCE
@@ -163,9 +175,10 @@ class MinioObjectStore:
         """Remove versions for good; MinIO refuses locked ones (COMPLIANCE, or without bypass)."""
         if not versions:
             return
+        client = self._destroyer if bypass_governance else self._client
         try:
             errors = list(
-                self._client.remove_objects(
+                client.remove_objects(
                     self._bucket,
                     [DeleteObject(v.key, v.version_id) for v in versions],
                     bypass_governance_mode=bypass_governance,
