@@ -146,3 +146,13 @@ class LeaseUnavailableError(StorageError):
         self.expires_at = expires_at
         until = f" until {expires_at.isoformat()}" if expires_at else ""
         super().__init__(f"lease {name!r} is held by {holder or 'another process'}{until}")
+
+
+class ReviewNotPendingError(StorageError):
+    """The item has no disposition review waiting for a decision."""
+
+    def __init__(self, item_id: str, state: str | None) -> None:
+        self.item_id = item_id
+        self.state = state
+        found = f"its review is {state}" if state else "it has no review"
+        super().__init__(f"item {item_id} awaits no review decision: {found}")
