@@ -6,6 +6,11 @@ crash anywhere is completed by the next pass: purposes are replaced in one trans
 also marks the object unsynced, and `ItemDestroyer` removes objects before the catalog row.
 Each item is read, then the active holds, right before `policies.decide` judges it and the
 decision is carried out, so a hold placed while a pass runs still protects.
+
+An item whose last purpose asks for a disposition review (`review: true`) is not destroyed:
+the pass opens a review (audited) and the item waits, shown as `awaiting_review`, until a
+reviewer decides; a `destroy` decision is carried out by the next pass that finds no hold.
+A dry run lists each item it would destroy with its explanation (`RetentionExplainer`).
 """
 
 from __future__ import annotations
