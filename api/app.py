@@ -30,6 +30,8 @@ from api.routes import (
     signing_keys,
     subjects,
 )
+from api.routes import retention as retention_routes
+from api.routes import reviews as review_routes
 from api.schemas import complete_document
 from api.services import TEMPLATE_KEY, ApiServices, RoleGate
 
@@ -183,6 +185,8 @@ def create_app(services: ApiServices) -> FastAPI:
         subjects,
         session,
         signing_keys,
+        retention_routes,
+        review_routes,
     ):
         app.include_router(module.router)
     app.include_router(console_router)  # `/` and /console/: public, see api.roles.PUBLIC_ROUTES

@@ -6,15 +6,20 @@ pydantic models describe the same shapes in the OpenAPI document.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storage.models import AuditEntry, ChainVerdict, ItemRecord
+from policies.explanation import Explanation
+from storage.models import AuditEntry, ChainVerdict, ItemRecord, ReviewRecord
 
 
-def item_json(record: ItemRecord) -> dict[str, Any]:
-    """An item: the fields of section 3 plus item_id, ingested_at, purposes, holds and more."""
+def item_json(record: ItemRecord, *, status: str | None = None) -> dict[str, Any]:
+    """An item: the fields of section 3 plus item_id, ingested_at, purposes, holds and more.
+
+    ``status`` overrides the catalog's (``awaiting_review`` while a review is open).
+    """
     body = dict(record.event)
     body.update(
         item_id=record.item_id,
@@ -25,7 +30,7 @@ def item_json(record: ItemRecord) -> dict[str, Any]:
         ],
         holds=list(record.hold_ids),
         restricted=record.restricted,
-        status=record.status.value,
+        status=status or record.status.value,
         policy_version=record.policy_version,
         submitted_by=record.submitted_by,
         content=(
@@ -126,3 +131,147 @@ class ChainVerdictOut(BaseModel):
     entries: int = Field(description="Entries verified before the first broken link.")
     head: str = Field(description="Hash of the last verified entry (64 zeros: none).")
     first_broken_seq: int | None = Field(description="The first entry that does not verify.")
+
+
+def _at(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def retention_json(explanation: Explanation, *, status: str = "stored") -> dict[str, Any]:
+    """Why an item is kept, and until when (``GET /v1/items/{item_id}/retention``)."""
+    purposes = []
+    for purpose in explanation.purposes:
+        entry: dict[str, Any] = {
+            "name": purpose.name,
+            "basis": None if purpose.basis is None else purpose.basis.value,
+            "expires_at": _at(purpose.expires_at),
+            "state": purpose.state.value,
+        }
+        if purpose.removed_at is not None:
+            entry["removed_at"] = purpose.removed_at.isoformat()
+        purposes.append(entry)
+    review = explanation.review
+    return {
+        "item_id": explanation.item_id,
+        "at": explanation.at.isoformat(),
+        "status": status,
+        "purposes": purposes,
+        "holds": [{"hold_id": h.hold_id, "matter": h.matter} for h in explanation.holds],
+        "erasure_pending": explanation.erasure_pending,
+        "review": (
+            None if review is None else {"state": review.state, "purposes": list(review.purposes)}
+        ),
+        "destroy_after": _at(explanation.destroy_after),
+        "worm_until": _at(explanation.worm_until),
+        "decision": {
+            "action": explanation.decision.action.value,
+            "reason": explanation.decision.reason.value,
+        },
+    }
+
+
+def review_json(review: ReviewRecord, item: ItemRecord | None = None) -> dict[str, Any]:
+    """One disposition review (with its item's type, occurrence and purposes when given)."""
+    body: dict[str, Any] = {
+        "review_id": review.review_id,
+        "item_id": review.item_id,
+        "state": review.state.value,
+        "purposes": list(review.purposes),
+        "opened_at": review.opened_at.isoformat(),
+        "decided_at": _at(review.decided_at),
+        "decided_by": review.decided_by,
+        "justification": review.justification,
+        "extend_by": review.extend_by,
+        "expires_at": _at(review.expires_at),
+    }
+    if item is not None:
+        body["item"] = {
+            "type": item.type,
+            "occurred_at": item.occurred_at.isoformat(),
+            "purposes": [
+                {"name": p.name, "basis": p.basis, "expires_at": p.expires_at.isoformat()}
+                for p in item.purposes
+            ],
+            "holds": list(item.hold_ids),
+        }
+    return body
+
+
+class RetentionPurposeOut(BaseModel):
+    """One purpose of an item and where it stands."""
+
+    name: str
+    basis: str | None = Field(description="The lawful basis (GDPR Art. 6).")
+    expires_at: str | None = Field(description="RFC 3339; null for a removed purpose.")
+    state: str = Field(description="active, expired, withdrawn, objected or erased.")
+    removed_at: str | None = Field(default=None, description="When a request removed it.")
+
+
+class RetentionHoldOut(BaseModel):
+    """A hold covering the item."""
+
+    hold_id: str
+    matter: str
+
+
+class RetentionReviewOut(BaseModel):
+    """The item's disposition review."""
+
+    state: str = Field(description="required (once due), pending or destroy.")
+    purposes: list[str] = Field(description="The purposes that ask for the review.")
+
+
+class RetentionDecisionOut(BaseModel):
+    """What the sweeper would do now."""
+
+    action: str = Field(description="keep, drop_purposes, destroy or review.")
+    reason: str
+
+
+class RetentionOut(BaseModel):
+    """Why an item is kept, and until when."""
+
+    item_id: str
+    at: str = Field(description="The instant the explanation holds for.")
+    status: str = Field(description="stored or awaiting_review.")
+    purposes: list[RetentionPurposeOut]
+    holds: list[RetentionHoldOut]
+    erasure_pending: bool = Field(description="A queued erasure waits for holds to go.")
+    review: RetentionReviewOut | None
+    destroy_after: str | None = Field(
+        description="The earliest instant the item may be destroyed; null while a hold or "
+        "a disposition review keeps it whatever the clock says."
+    )
+    worm_until: str | None = Field(description="The Object Lock retention date, if any.")
+    decision: RetentionDecisionOut
+
+
+class ReviewItemOut(BaseModel):
+    """The item a review is about."""
+
+    type: str
+    occurred_at: str
+    purposes: list[PurposeOut]
+    holds: list[str]
+
+
+class ReviewOut(BaseModel):
+    """One disposition review."""
+
+    review_id: str
+    item_id: str
+    state: str = Field(description="pending, destroy or extended.")
+    purposes: list[str]
+    opened_at: str
+    decided_at: str | None
+    decided_by: str | None
+    justification: str | None
+    extend_by: str | None = Field(description="ISO 8601 duration of an extension.")
+    expires_at: str | None = Field(description="The new expiry an extension gave.")
+    item: ReviewItemOut | None = None
+
+
+class ReviewListOut(BaseModel):
+    """Reviews in one state, oldest first."""
+
+    reviews: list[ReviewOut]

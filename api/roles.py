@@ -40,6 +40,11 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("GET", "/v1/dead-letters"): frozenset({Role.ADMIN, Role.AUDITOR}),
         ("GET", "/v1/me"): _ALL,
         ("GET", "/v1/signing-keys"): _ALL,
+        ("GET", "/v1/items/{item_id}/retention"): frozenset(
+            {Role.LEGAL, Role.PRIVACY, Role.AUDITOR}
+        ),
+        ("GET", "/v1/reviews"): frozenset({Role.LEGAL}),
+        ("POST", "/v1/reviews/{item_id}"): frozenset({Role.LEGAL}),
     }
 )
 

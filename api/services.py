@@ -25,6 +25,8 @@ from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
 from service.holds.service import HoldsService
 from service.policy.service import PolicyService
+from service.retention.explain import RetentionExplainer
+from service.retention.reviews import ReviewService
 from service.subjects.service import SubjectRightsService
 from storage.models import AuditEntry
 from storage.runtime import StorageRuntime
@@ -69,6 +71,8 @@ class ApiServices:
     clock: Callable[[], datetime]
     topics: dict[str, str]
     extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = ()
+    retention: RetentionExplainer | None = None
+    reviews: ReviewService | None = None
 
     async def record_audit(
         self,

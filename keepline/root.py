@@ -23,13 +23,16 @@ from service.holds.service import HoldsService
 from service.ingest.service import IngestService
 from service.policy.service import PolicyService
 from service.retention.destruction import ItemDestroyer
+from service.retention.explain import RetentionExplainer
 from service.retention.locks import ObjectLockSync
+from service.retention.reviews import ReviewService
 from service.retention.service import AfterSweep, Sweeper
 from service.subjects.service import SubjectRightsService
 from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql.holds import SqlHoldStore
 from storage.sql.leases import SqlLeases
+from storage.sql.reviews import SqlReviewStore
 from storage.sql.subjects import SqlSubjectStore
 from streams.fetch import ContentFetcher
 from streams.kafka_publisher import AiokafkaEventPublisher
@@ -55,6 +58,9 @@ class Keepline:
     holds: HoldsService
     policy: PolicyService
     clock: Callable[[], datetime]
+    reviews_store: SqlReviewStore
+    explainer: RetentionExplainer
+    reviews: ReviewService
 
     def ingest(self, settings: StreamSettings) -> IngestService:
         """The ingest use case, fetching content only from the sources the settings allow."""
@@ -90,6 +96,8 @@ class Keepline:
             after_sweep=after_sweep or self.rights.run_deferred_erasures,
             compliance_lock=self.storage.settings.object_lock_mode == "COMPLIANCE",
             actor=actor,
+            reviews=self.reviews_store,
+            explainer=self.explainer,
         )
 
     async def prepare(self, policy: Policy) -> None:
@@ -145,6 +153,8 @@ def api_services(
             "chats": stream_settings.topic_chats,
         },
         extra_readiness=extra_readiness,
+        retention=root.explainer,
+        reviews=root.reviews,
     )
 
 
@@ -184,6 +194,7 @@ def build(
         audit=storage.audit,
         after_release=rights.run_deferred_erasures,
     )
+    reviews_store = SqlReviewStore(storage.db)
     return Keepline(
         storage=storage,
         subjects=subjects,
@@ -203,4 +214,21 @@ def build(
             clock=clock,
         ),
         clock=clock,
+        reviews_store=reviews_store,
+        explainer=RetentionExplainer(
+            catalog=storage.catalog,
+            holds=holds_store,
+            policies=storage.policies,
+            records=subjects,
+            reviews=reviews_store,
+            clock=clock,
+            compliance_lock=storage.settings.object_lock_mode == "COMPLIANCE",
+        ),
+        reviews=ReviewService(
+            reviews=reviews_store,
+            catalog=storage.catalog,
+            lock_sync=lock_sync,
+            audit=storage.audit,
+            clock=clock,
+        ),
     )

@@ -88,6 +88,8 @@ class Purpose:
         retention: How long after ``occurred_at`` it lasts.
         roles: The roles that may retrieve items for this purpose.
         worm: Whether the stored object is locked (S3 Object Lock) while it lasts.
+        review: Whether an item whose last purpose this is waits for a person's disposition
+            review before it is destroyed (SPEC sections 4 and 5).
     """
 
     name: str
@@ -95,6 +97,7 @@ class Purpose:
     retention: IsoDuration
     roles: frozenset[str]
     worm: bool = False
+    review: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "basis", LawfulBasis(self.basis))
@@ -102,12 +105,16 @@ class Purpose:
 
     def to_json(self) -> dict[str, object]:
         """The purpose as plain JSON values, in the policy file's shape."""
-        return {
+        body: dict[str, object] = {
             "basis": str(self.basis),
             "retention": str(self.retention),
             "roles": sorted(self.roles),
             "worm": self.worm,
         }
+        # Only when set, so a policy without reviews keeps the version it had.
+        if self.review:
+            body["review"] = True
+        return body
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

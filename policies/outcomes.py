@@ -25,6 +25,7 @@ class SweepAction(StrEnum):
     KEEP = "keep"
     DROP_PURPOSES = "drop_purposes"
     DESTROY = "destroy"
+    REVIEW = "review"
 
 
 class DecisionReason(StrEnum):
@@ -36,12 +37,16 @@ class DecisionReason(StrEnum):
             requests removed every purpose (destroy).
         LEGAL_HOLD: Only legal holds keep the item (keep).
         PURPOSES_REMAIN: Unexpired purposes keep the item (keep).
+        AWAITING_REVIEW: The item's last purpose asks for a disposition review (review).
+        REVIEW_DESTROY: A reviewer decided the item is to be destroyed (destroy).
     """
 
     RETENTION_EXPIRED = "retention_expired"
     NO_PURPOSE = "no_purpose"
     LEGAL_HOLD = "legal_hold"
     PURPOSES_REMAIN = "purposes_remain"
+    AWAITING_REVIEW = "awaiting_review"
+    REVIEW_DESTROY = "review_destroy"
 
 
 class ExpiryMove(NamedTuple):
@@ -57,7 +62,8 @@ class Decision:
     """The sweeper's decision for one item.
 
     Attributes:
-        action: Keep the item, drop its expired purposes, or destroy it.
+        action: Keep the item, drop its expired purposes, destroy it, or leave it to a
+            disposition review.
         expired_purposes: Names of the purposes that expired and are to be dropped.
         remaining: The purposes the item keeps.
         holds: Ids of the active legal holds covering the item, sorted.

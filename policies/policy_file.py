@@ -39,7 +39,7 @@ _REFERENCE_AT = datetime(2000, 1, 1, tzinfo=UTC)
 _TOP_KEYS = ("reader_roles", "purposes", "rules")
 _REQUIRED_TOP_KEYS = ("purposes", "rules")
 _API_ROLES = frozenset(role.value for role in Role)
-_PURPOSE_KEYS = ("basis", "retention", "roles", "worm")
+_PURPOSE_KEYS = ("basis", "retention", "roles", "worm", "review")
 _REQUIRED_PURPOSE_KEYS = ("basis", "retention", "roles")
 _RULE_KEYS = ("match", "purposes")
 _MATCH_KEYS = ("type", "attributes")
@@ -221,12 +221,14 @@ class _Validator:
                 needs = ", ".join(_REQUIRED_PURPOSE_KEYS)
                 self.fail(key, f"{field}.{required}", f"is missing; a purpose needs {needs}")
         worm = entries.get("worm")
+        review = entries.get("review")
         return Purpose(
             name=name,
             basis=self.choice(entries["basis"][1], f"{field}.basis", LawfulBasis, "basis"),
             retention=self.retention(entries["retention"][1], f"{field}.retention"),
             roles=self.roles(entries["roles"][1], f"{field}.roles", readers),
             worm=False if worm is None else self.boolean(worm[1], f"{field}.worm"),
+            review=False if review is None else self.boolean(review[1], f"{field}.review"),
         )
 
     def retention(self, node: Node, field: str) -> IsoDuration:

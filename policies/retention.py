@@ -16,6 +16,7 @@ from policies.models import (
     PurposeState,
 )
 from policies.outcomes import Decision, DecisionReason, ExpiryMove, PolicyChange, SweepAction
+from policies.review import review_purposes
 
 __all__ = [
     "Consents",
@@ -86,7 +87,14 @@ def purposes_at_ingest(
     )
 
 
-def decide(item: ItemFacts, policy: Policy, holds: Sequence[Hold], now: datetime) -> Decision:
+def decide(
+    item: ItemFacts,
+    policy: Policy,
+    holds: Sequence[Hold],
+    now: datetime,
+    *,
+    disposal_approved: bool = False,
+) -> Decision:
     """What the sweeper does with one item at ``now``.
 
     A purpose has expired when ``expires_at <= now``. With no purpose left and no active
@@ -96,23 +104,39 @@ def decide(item: ItemFacts, policy: Policy, holds: Sequence[Hold], now: datetime
     hold keeps the item, not its purposes, so QA loses access on time while legal still
     sees the held item.
 
+    Disposition review (SPEC section 5): when the item would be destroyed and one of its
+    last purposes is marked ``review: true`` in the policy, the action is ``review``
+    instead, until a reviewer approves the disposal (``disposal_approved``); then it is
+    destroyed with reason ``review_destroy``. A covering hold wins over both, and keeps
+    the expired purposes that ask for the review, so it still comes once the hold goes.
+
     Args:
         item: The item's facts, with its current purposes.
-        policy: The active policy. Purposes are not derived from it again here: the item's
-            stored purposes are authoritative; the argument is there for rules that need
-            the policy.
+        policy: The active policy: which purposes ask for a disposition review. Purposes
+            are not derived from it again: the item's stored purposes are authoritative.
         holds: Legal holds to consider; only active ones covering the item count.
         now: The sweep instant (aware).
+        disposal_approved: A reviewer decided ``destroy`` for this item.
 
     Returns:
         The decision.
     """
-    del policy  # Part of the decision signature; see Args.
     covering = tuple(hold.hold_id for hold in active_holds_covering(holds, item))
     expired = tuple(state.name for state in item.purposes if state.is_expired(now))
     remaining = item.unexpired_purposes(now)
     if not remaining and not covering:
-        reason = DecisionReason.RETENTION_EXPIRED if expired else DecisionReason.NO_PURPOSE
+        if disposal_approved:
+            reason = DecisionReason.REVIEW_DESTROY
+        elif review_purposes(item, policy):
+            return Decision(
+                action=SweepAction.REVIEW,
+                expired_purposes=(),
+                remaining=(),
+                holds=(),
+                reason=DecisionReason.AWAITING_REVIEW,
+            )
+        else:
+            reason = DecisionReason.RETENTION_EXPIRED if expired else DecisionReason.NO_PURPOSE
         return Decision(
             action=SweepAction.DESTROY,
             expired_purposes=expired,
@@ -121,7 +145,10 @@ def decide(item: ItemFacts, policy: Policy, holds: Sequence[Hold], now: datetime
             reason=reason,
         )
     reason = DecisionReason.PURPOSES_REMAIN if remaining else DecisionReason.LEGAL_HOLD
-    if expired:
+    # A held item keeps the expired purposes that ask for a review, so the review still
+    # comes when the hold is released (dropping them would make it a no-purpose item).
+    keeps_review = not remaining and not disposal_approved and review_purposes(item, policy)
+    if expired and not keeps_review:
         return Decision(
             action=SweepAction.DROP_PURPOSES,
             expired_purposes=expired,

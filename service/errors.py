@@ -16,3 +16,11 @@ class InvalidRequestError(ServiceError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class ItemNotFoundError(ServiceError):
+    """No stored item has this id."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"no stored item {item_id}")
+        self.item_id = item_id

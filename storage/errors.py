@@ -165,3 +165,13 @@ class CatalogUnavailableError(CatalogError):
 
 class CatalogConflictError(CatalogError):
     """A write collided with a row already there (a unique key or a foreign key)."""
+
+
+class ReviewNotPendingError(StorageError):
+    """The item has no disposition review waiting for a decision."""
+
+    def __init__(self, item_id: str, state: str | None) -> None:
+        self.item_id = item_id
+        self.state = state
+        found = f"its review is {state}" if state else "it has no review"
+        super().__init__(f"item {item_id} awaits no review decision: {found}")

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from policies.models import Hold, HoldCriteria
+from policies.review import ReviewState
 from storage.errors import FormatError
 
 
@@ -378,3 +379,32 @@ class Signature:
 
     kid: str
     value: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRecord:
+    """One disposition review of an item, as the catalog keeps it.
+
+    Attributes:
+        review_id: The review's id.
+        item_id: The item.
+        purposes: The purposes that asked for the review.
+        state: ``pending``, ``destroy`` (decided; the sweeper destroys) or ``extended``.
+        opened_at: When the sweeper opened it.
+        decided_at: When a reviewer decided.
+        decided_by: The reviewer's principal.
+        justification: Why, in the reviewer's words.
+        extend_by: For an extension, the ISO 8601 duration given.
+        expires_at: For an extension, the purposes' new expiry.
+    """
+
+    review_id: str
+    item_id: str
+    purposes: tuple[str, ...]
+    state: ReviewState
+    opened_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    justification: str | None = None
+    extend_by: str | None = None
+    expires_at: datetime | None = None

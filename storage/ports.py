@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
+from policies.explanation import Removal
 from policies.models import Hold, HoldCriteria, Policy
+from policies.review import ReviewState
 from storage.models import (
     AuditEntry,
     ChainVerdict,
@@ -31,6 +33,7 @@ from storage.models import (
     PartyRow,
     PurposeRow,
     Renew,
+    ReviewRecord,
     Signature,
     StoredContent,
     SubjectState,
@@ -508,4 +511,58 @@ class Signer(Protocol):
 
     def public_keys(self) -> dict[str, Any]:
         """The JWK set of every signing key, current first (retired keys still verify)."""
+        ...
+
+
+class RetentionRecords(Protocol):
+    """What the retention explanation reads beside the item: subject requests' traces."""
+
+    async def removals(self, item_id: str) -> builtins.list[Removal]:
+        """The purposes subject requests took off the item: name, reason and when."""
+        ...
+
+    async def erasure_pending(self, item_id: str) -> bool:
+        """Whether a queued erasure (kept back only by holds) names the item."""
+        ...
+
+
+class ReviewStore(Protocol):
+    """Disposition reviews: opened by the sweeper, decided by legal reviewers."""
+
+    async def current(self, item_id: str) -> ReviewRecord | None:
+        """The item's latest review, or None if it never had one."""
+        ...
+
+    async def open_states(self, item_ids: Iterable[str]) -> dict[str, ReviewState]:
+        """For each of these items with an open review (pending or destroy), its state."""
+        ...
+
+    async def open(
+        self, item_id: str, *, purposes: Sequence[str], at: datetime
+    ) -> ReviewRecord | None:
+        """Open a pending review of the item; None if one is open already (idempotent)."""
+        ...
+
+    async def decide(
+        self,
+        item_id: str,
+        *,
+        state: ReviewState,
+        by: str,
+        at: datetime,
+        justification: str,
+        extend_by: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> ReviewRecord:
+        """Record a reviewer's decision on the item's pending review."""
+        ...
+
+    async def list(
+        self,
+        *,
+        state: ReviewState,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 100,
+    ) -> builtins.list[ReviewRecord]:
+        """Reviews in one state of items still stored, oldest first; page on with ``after``."""
         ...

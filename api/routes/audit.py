@@ -33,6 +33,8 @@ AUDIT_ACTIONS = frozenset(
         "policy.changed",
         "purposes.expired",
         "restriction.changed",
+        "review.decided",
+        "review.opened",
     }
 )
 

@@ -204,7 +204,8 @@ async def list_items(
         cursor=_decode_cursor(cursor) if cursor else None,
     )
     page = await services.storage.catalog.list(query)
-    items = [item_json(r) for r in page.items]
+    statuses = await review_statuses(services, [r.item_id for r in page.items])
+    items = [item_json(r, status=statuses.get(r.item_id)) for r in page.items]
     return JSONResponse({"items": items, "next_cursor": _encode_cursor(page.next_cursor)})
 
 
@@ -217,8 +218,17 @@ async def list_items(
 async def get_item(
     *, item_id: ItemId, services: Services, caller: Caller, purpose: PurposeParam = None
 ) -> JSONResponse:
-    """The item, if the caller may see it."""
-    return JSONResponse(item_json(await visible_item(services, caller.role, item_id, purpose)))
+    """The item, if the caller may see it (``status`` awaiting_review while in review)."""
+    record = await visible_item(services, caller.role, item_id, purpose)
+    statuses = await review_statuses(services, [item_id])
+    return JSONResponse(item_json(record, status=statuses.get(item_id)))
+
+
+async def review_statuses(services: ApiServices, item_ids: list[str]) -> dict[str, str]:
+    """``awaiting_review`` for each of these items with an open disposition review."""
+    if services.reviews is None or not item_ids:
+        return {}
+    return dict.fromkeys(await services.reviews.open_states(item_ids), "awaiting_review")
 
 
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -11,8 +11,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from api.presenters import retention_json
 from keepline.commands import add_lease_options
 from keepline.root import Keepline, build, configured_policy
+from policies.explanation import Explanation
 from service.retention.service import SWEEP_LEASE, SweepEntry, SweepReport, default_holder
 from storage.errors import LeaseUnavailableError
 from storage.settings import StorageSettings
@@ -83,15 +85,46 @@ async def opened(*, write: bool) -> AsyncIterator[Keepline]:
         await root.close()
 
 
+def explanation_lines(explanation: Explanation) -> list[str]:
+    """Why an item goes, as indented lines under its entry: purposes, holds, dates."""
+    purposes = [
+        f"{p.name} ({p.basis.value if p.basis else 'no basis'}) {p.state.value} "
+        + (
+            p.removed_at.isoformat()
+            if p.removed_at is not None
+            else (p.expires_at.isoformat() if p.expires_at else "")
+        )
+        for p in explanation.purposes
+    ]
+    holds = [f"{h.hold_id} ({h.matter})" for h in explanation.holds]
+    due = explanation.destroy_after
+    lines = [
+        f"    purposes: {'; '.join(purposes) if purposes else 'none'}",
+        f"    holds: {', '.join(holds) if holds else 'none'}",
+        f"    erasure pending: {'yes' if explanation.erasure_pending else 'no'}",
+        f"    destroy after: {due.isoformat() if due else 'not while held or in review'}",
+    ]
+    if explanation.review is not None:
+        lines.append(f"    review: {explanation.review.state}")
+    if explanation.worm_until is not None:
+        lines.append(f"    worm until: {explanation.worm_until.isoformat()}")
+    return lines
+
+
 def _entry_line(entry: SweepEntry) -> str:
     if entry.action.value == "destroy":
-        return f"destroy {entry.item_id} {entry.type} reason={entry.reason}"
+        line = f"destroy {entry.item_id} {entry.type} reason={entry.reason}"
+        if entry.explanation is not None:
+            line = "\n".join([line, *explanation_lines(entry.explanation)])
+        return line
+    if entry.action.value == "review":
+        return f"review  {entry.item_id} {entry.type} reason={entry.reason}"
     holds = f" holds={','.join(entry.holds)}" if entry.holds else ""
     return f"drop    {entry.item_id} {entry.type} expired={','.join(entry.expired_purposes)}{holds}"
 
 
 def _entry_json(entry: SweepEntry) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "item_id": entry.item_id,
         "type": entry.type,
         "action": entry.action.value,
@@ -99,6 +132,9 @@ def _entry_json(entry: SweepEntry) -> dict[str, Any]:
         "expired_purposes": list(entry.expired_purposes),
         "holds": list(entry.holds),
     }
+    if entry.explanation is not None:
+        body["explanation"] = retention_json(entry.explanation)
+    return body
 
 
 def print_report(report: SweepReport, *, as_json: bool, out: TextIO) -> None:
@@ -112,7 +148,8 @@ def print_report(report: SweepReport, *, as_json: bool, out: TextIO) -> None:
         verb = "would destroy" if report.dry_run else "destroyed"
         out.write(
             f"{verb} {report.destroyed} items; expired purposes dropped from "
-            f"{report.purposes_dropped}; {report.kept} kept; {report.failed} failed\n"
+            f"{report.purposes_dropped}; {report.kept} kept; {report.failed} failed; "
+            f"{report.reviews_opened} sent to disposition review\n"
         )
 
 

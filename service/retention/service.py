@@ -6,6 +6,11 @@ crash anywhere is completed by the next pass: purposes are replaced in one trans
 also marks the object unsynced, and `ItemDestroyer` removes objects before the catalog row.
 Each item is read, then the active holds, right before `policies.decide` judges it and the
 decision is carried out, so a hold placed while a pass runs still protects.
+
+An item whose last purpose asks for a disposition review (`review: true`) is not destroyed:
+the pass opens a review (audited) and the item waits, shown as `awaiting_review`, until a
+reviewer decides; a `destroy` decision is carried out by the next pass that finds no hold.
+A dry run lists each item it would destroy with its explanation (`RetentionExplainer`).
 """
 
 from __future__ import annotations
@@ -20,15 +25,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from policies.models import Policy, PurposeState
+from policies.explanation import Explanation
+from policies.models import Hold, ItemFacts, Policy, PurposeState
 from policies.outcomes import Decision, SweepAction
 from policies.retention import decide
+from policies.review import ReviewState, review_purposes
 from service.facts import item_facts
 from service.retention.destruction import ItemDestroyer
+from service.retention.explain import RetentionExplainer
 from service.retention.locks import ObjectLockSync
 from storage.errors import LeaseUnavailableError, StorageError
 from storage.models import ItemRecord, PurposeRow, Renew
-from storage.ports import AuditLog, Catalog, HoldStore, Leases, ObjectStore, PolicyStore
+from storage.ports import (
+    AuditLog,
+    Catalog,
+    HoldStore,
+    Leases,
+    ObjectStore,
+    PolicyStore,
+    ReviewStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +73,7 @@ class SweepEntry:
     reason: str
     expired_purposes: tuple[str, ...]
     holds: tuple[str, ...]
+    explanation: Explanation | None = None
 
 
 @dataclass(slots=True)
@@ -73,6 +90,8 @@ class SweepReport:
     locked: int = 0
     covered: int = 0
     repaired: int = 0
+    reviews_opened: int = 0
+    awaiting_review: int = 0
     interrupted: bool = False
     duration_s: float = 0.0
     entries: list[SweepEntry] = field(default_factory=list)
@@ -103,6 +122,8 @@ class Sweeper:
         batch_size: int = 200,
         concurrency: int = 8,
         actor: str = "sweeper",
+        reviews: ReviewStore | None = None,
+        explainer: RetentionExplainer | None = None,
     ) -> None:
         self._catalog = catalog
         self._holds = holds
@@ -117,6 +138,8 @@ class Sweeper:
         self._batch = batch_size
         self._concurrency = concurrency
         self._actor = actor
+        self._reviews = reviews
+        self._explainer = explainer
 
     async def count_due(self, now: datetime) -> int:
         """How many stored items have an expired purpose or none at all."""
@@ -180,16 +203,25 @@ class Sweeper:
         report.examined += 1
         # The holds are read after the item, right before acting on it: a hold placed while
         # the pass runs wins over a decision taken on older facts.
-        decision = decide(item_facts(record), policy, await self._holds.active(), now)
+        facts = item_facts(record)
+        holds = await self._holds.active()
+        decision: Decision | None = decide(facts, policy, holds, now)
+        try:
+            if decision is not None and decision.action is SweepAction.REVIEW:
+                decision = await self._review(
+                    record, facts, policy=policy, holds=holds, now=now, report=report
+                )
+        except StorageError as err:
+            report.failed += 1
+            log.warning("sweep: review of item %s left for the next pass (%s)", item_id, err)
+            return
+        if decision is None:
+            return
         if decision.action is SweepAction.KEEP:
             report.kept += 1
             return
         if report.dry_run:
-            report.entries.append(_entry(record, decision))
-            if decision.action is SweepAction.DESTROY:
-                report.destroyed += 1
-            else:
-                report.purposes_dropped += 1
+            await self._plan(record, decision, policy=policy, holds=holds, report=report)
             return
         try:
             if decision.action is SweepAction.DROP_PURPOSES:
@@ -205,6 +237,71 @@ class Sweeper:
         except StorageError as err:
             report.failed += 1
             log.warning("sweep: item %s left for the next pass (%s)", item_id, err)
+
+    async def _plan(
+        self,
+        record: ItemRecord,
+        decision: Decision,
+        *,
+        policy: Policy,
+        holds: list[Hold],
+        report: SweepReport,
+    ) -> None:
+        """List what a real pass would do; a destruction with the item's explanation."""
+        explanation = None
+        if decision.action is SweepAction.DESTROY and self._explainer is not None:
+            explanation = await self._explainer.explain_record(
+                record, policy, holds, report.started_at
+            )
+        report.entries.append(_entry(record, decision, explanation))
+        if decision.action is SweepAction.DESTROY:
+            report.destroyed += 1
+        else:
+            report.purposes_dropped += 1
+
+    async def _review(
+        self,
+        record: ItemRecord,
+        facts: ItemFacts,
+        *,
+        policy: Policy,
+        holds: list[Hold],
+        now: datetime,
+        report: SweepReport,
+    ) -> Decision | None:
+        """Disposition review instead of destruction: the decision to carry out, if any.
+
+        A reviewer's ``destroy`` makes it a destruction now; an open review keeps the item;
+        otherwise a review is opened (audited) and the item waits for it.
+        """
+        if self._reviews is None:
+            report.kept += 1
+            return None
+        review = await self._reviews.current(record.item_id)
+        if review is not None and review.state is ReviewState.DESTROY:
+            return decide(facts, policy, holds, now, disposal_approved=True)
+        if review is not None and review.state is ReviewState.PENDING:
+            report.awaiting_review += 1
+            return None
+        purposes = review_purposes(facts, policy)
+        if report.dry_run:
+            report.entries.append(_entry(record, decide(facts, policy, holds, now)))
+            report.reviews_opened += 1
+            return None
+        opened = await self._reviews.open(record.item_id, purposes=purposes, at=self._clock())
+        if opened is None:
+            report.awaiting_review += 1
+            return None
+        await self._audit.append(
+            actor=self._actor,
+            action="review.opened",
+            at=opened.opened_at,
+            item_id=record.item_id,
+            details={"review_id": opened.review_id, "purposes": list(purposes)},
+        )
+        log.info("item %s awaits disposition review", record.item_id)
+        report.reviews_opened += 1
+        return None
 
     async def _drop(self, record: ItemRecord, decision: Decision, now: datetime) -> None:
         await self._catalog.set_purposes(record.item_id, purpose_rows(decision.remaining))
@@ -265,7 +362,9 @@ class Sweeper:
         return await self._catalog.due_ids(now, after=after, limit=self._batch)
 
 
-def _entry(record: ItemRecord, decision: Decision) -> SweepEntry:
+def _entry(
+    record: ItemRecord, decision: Decision, explanation: Explanation | None = None
+) -> SweepEntry:
     return SweepEntry(
         item_id=record.item_id,
         type=record.type,
@@ -273,6 +372,7 @@ def _entry(record: ItemRecord, decision: Decision) -> SweepEntry:
         reason=decision.reason.value,
         expired_purposes=decision.expired_purposes,
         holds=decision.holds,
+        explanation=explanation,
     )
 
 
@@ -296,7 +396,13 @@ async def sweep_forever(
         try:
             async with leases.holding(SWEEP_LEASE, holder, ttl_s=lease_ttl_s, clock=clock) as renew:
                 report = await sweeper.sweep(keep_going=renew)
-            if report.destroyed or report.purposes_dropped or report.failed or report.repaired:
+            if (
+                report.destroyed
+                or report.purposes_dropped
+                or report.failed
+                or report.repaired
+                or report.reviews_opened
+            ):
                 log.info("sweep: %s", report.to_json())
         except LeaseUnavailableError as err:
             log.debug("sweep skipped: %s", err)

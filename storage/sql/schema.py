@@ -296,3 +296,26 @@ dead_letters = Table(
     UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_message"),
 )
 Index("ix_dead_letters_failed", dead_letters.c.failed_at)
+
+# Disposition reviews (revision 0005): an item whose last purpose asks for a review waits
+# here for a legal reviewer's destroy or extend. Owned by storage/sql/reviews.py. The item
+# stays `stored` in `items` (holds, erasure and listing treat it as any stored item); the
+# API shows it as `awaiting_review` while a review is open.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("review_id", String(36), primary_key=True),
+    Column("item_id", String(36), nullable=False),
+    # The purposes that asked for the review (names only).
+    Column("purposes", JSON, nullable=False),
+    # pending | destroy (decided, the sweeper destroys) | extended (closed)
+    Column("state", String(12), nullable=False),
+    Column("opened_at", TS, nullable=False),
+    Column("decided_at", TS, nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("justification", Text, nullable=True),
+    Column("extend_by", String(64), nullable=True),
+    Column("expires_at", TS, nullable=True),
+)
+Index("ix_reviews_item", reviews.c.item_id)
+Index("ix_reviews_state", reviews.c.state, reviews.c.opened_at)

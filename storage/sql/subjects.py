@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import and_, insert, literal, select, tuple_, update
 
+from policies.explanation import Removal
 from storage.errors import CatalogConflictError
 from storage.models import ALL_PURPOSES, Change, DeferredErasure, SubjectState
-from storage.sql.database import Database
+from storage.sql.database import Database, must_utc
 from storage.sql.schema import (
     TS,
     consents,
@@ -310,3 +311,39 @@ class SqlSubjectStore:
                 )
                 .values(done_at=at)
             )
+
+    # -- what the retention explanation reads (GET /v1/items/{item_id}/retention) ---------
+
+    async def removals(self, item_id: str) -> list[Removal]:
+        """The purposes subject requests took off the item: name, reason and when."""
+        async with self._db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        item_removed_purposes.c.name,
+                        item_removed_purposes.c.reason,
+                        item_removed_purposes.c.removed_at,
+                    )
+                    .where(item_removed_purposes.c.item_id == item_id)
+                    .order_by(item_removed_purposes.c.removed_at, item_removed_purposes.c.name)
+                )
+            ).all()
+        return [
+            Removal(name=row.name, reason=row.reason, removed_at=must_utc(row.removed_at))
+            for row in rows
+        ]
+
+    async def erasure_pending(self, item_id: str) -> bool:
+        """Whether a queued erasure (kept back only by holds) names the item."""
+        async with self._db.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(deferred_erasures.c.item_id)
+                    .where(
+                        deferred_erasures.c.item_id == item_id,
+                        deferred_erasures.c.done_at.is_(None),
+                    )
+                    .limit(1)
+                )
+            ).first()
+        return found is not None

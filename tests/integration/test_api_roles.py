@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from api.roles import ROUTE_ROLES
 from tests.integration.auth_support import key_pair, oidc_env, signed_jwt
-from tests.integration.ingest_support import example
+from tests.integration.ingest_support import example, run_cli
 from tests.integration.keepline_service import ROLES, KeeplineService, wait_for
 
 SUBJECT = "cust-matrix"
@@ -30,6 +32,7 @@ class World:
     hold_id: str
     release_hold_id: str
     policy_text: str
+    review_item_id: str = ""
 
 
 Request = tuple[str, dict[str, Any]]
@@ -102,6 +105,12 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("GET", "/v1/dead-letters"): lambda w: ("/v1/dead-letters", {"params": {"limit": 5}}),
     ("GET", "/v1/audit"): lambda w: ("/v1/audit", {"params": {"limit": 5}}),
     ("GET", "/v1/audit/verify"): lambda w: ("/v1/audit/verify", {}),
+    ("GET", "/v1/items/{item_id}/retention"): lambda w: (f"/v1/items/{w.item_id}/retention", {}),
+    ("GET", "/v1/reviews"): lambda w: ("/v1/reviews", {"params": {"state": "pending"}}),
+    ("POST", "/v1/reviews/{item_id}"): lambda w: (
+        f"/v1/reviews/{w.review_item_id}",
+        {"json": {"decision": "destroy", "justification": "matrix"}},
+    ),
 }
 
 
@@ -131,7 +140,46 @@ def _setup(service: KeeplineService, content_server: Callable[[bytes], str]) -> 
             for m in ("M-read", "M-release")
         ]
         policy_text = admin.get("/v1/policy").json()["text"]
-    return World(items[0]["item_id"], holds[0], holds[1], policy_text)
+    review_item_id = _item_in_review(service, policy_text)
+    return World(items[0]["item_id"], holds[0], holds[1], policy_text, review_item_id)
+
+
+def _item_in_review(service: KeeplineService, policy_text: str) -> str:
+    """An item awaiting disposition review: a purpose with review: true, expired at ingest."""
+    policy = yaml.safe_load(policy_text)
+    policy["purposes"]["reviewed"] = {
+        "basis": "legal_obligation",
+        "retention": "PT1S",
+        "roles": ["legal"],
+        "review": True,
+    }
+    policy["rules"].insert(
+        0, {"match": {"type": "chat", "attributes": {"kind": "review"}}, "purposes": ["reviewed"]}
+    )
+    event = _events_body()
+    event.update(occurred_at="2020-01-01T00:00:00Z", attributes={"kind": "review"})
+    event["parties"][0]["subject_id"] = "cust-matrix-review"
+    with service.client("admin") as admin, service.client("legal") as legal:
+        activated = admin.put(
+            "/v1/policy",
+            content=yaml.safe_dump(policy),
+            headers={"Content-Type": "application/yaml"},
+        )
+        assert activated.is_success, activated.text
+        service.publish("chats", event, key=event["event_id"].encode())
+        (item,) = wait_for(
+            lambda: legal.get("/v1/items", params={"subject_id": "cust-matrix-review"}).json()[
+                "items"
+            ],
+            what="the chat to review stored",
+        )
+        swept = run_cli(service, "sweep")
+        assert swept.returncode == 0, swept.stderr
+        wait_for(
+            lambda: legal.get(f"/v1/items/{item['item_id']}").json()["status"] == "awaiting_review",
+            what="the chat to await review",
+        )
+    return str(item["item_id"])
 
 
 def test_every_route_every_role_no_token_and_a_bad_token(

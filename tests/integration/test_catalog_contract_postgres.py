@@ -17,6 +17,7 @@ from tests.catalog_contract import (
     PolicyStoreContract,
     SubjectStoreContract,
 )
+from tests.catalog_contract.reviews import ReviewStoreContract
 from tests.integration.fixtures_postgres import CatalogUrlFactory
 
 
@@ -62,4 +63,8 @@ class TestPolicyVersionsOnPostgres(PolicyStoreContract):
 
 
 class TestMigrationsOnPostgres(MigrationsContract):
+    pass
+
+
+class TestReviewsOnPostgres(ReviewStoreContract):
     pass
