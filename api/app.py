@@ -30,6 +30,7 @@ from api.routes import (
     signing_keys,
     subjects,
 )
+from api.routes import productions as productions_routes
 from api.schemas import complete_document
 from api.services import TEMPLATE_KEY, ApiServices, RoleGate
 
@@ -183,6 +184,7 @@ def create_app(services: ApiServices) -> FastAPI:
         subjects,
         session,
         signing_keys,
+        productions_routes,
     ):
         app.include_router(module.router)
     app.include_router(console_router)  # `/` and /console/: public, see api.roles.PUBLIC_ROUTES

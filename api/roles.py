@@ -40,6 +40,9 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("GET", "/v1/dead-letters"): frozenset({Role.ADMIN, Role.AUDITOR}),
         ("GET", "/v1/me"): _ALL,
         ("GET", "/v1/signing-keys"): _ALL,
+        ("POST", "/v1/holds/{hold_id}/productions"): frozenset({Role.LEGAL}),
+        ("GET", "/v1/productions/{production_id}"): frozenset({Role.LEGAL}),
+        ("GET", "/v1/productions/{production_id}/download"): frozenset({Role.LEGAL}),
     }
 )
 

@@ -25,6 +25,7 @@ from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
 from service.holds.service import HoldsService
 from service.policy.service import PolicyService
+from service.productions.service import ProductionService
 from service.subjects.service import SubjectRightsService
 from storage.models import AuditEntry
 from storage.runtime import StorageRuntime
@@ -69,6 +70,7 @@ class ApiServices:
     clock: Callable[[], datetime]
     topics: dict[str, str]
     extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = ()
+    productions: ProductionService | None = None
 
     async def record_audit(
         self,

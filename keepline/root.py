@@ -22,6 +22,7 @@ from policies.settings import PolicySettings
 from service.holds.service import HoldsService
 from service.ingest.service import IngestService
 from service.policy.service import PolicyService
+from service.productions.service import ProductionService
 from service.retention.destruction import ItemDestroyer
 from service.retention.locks import ObjectLockSync
 from service.retention.service import AfterSweep, Sweeper
@@ -30,6 +31,7 @@ from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql.holds import SqlHoldStore
 from storage.sql.leases import SqlLeases
+from storage.sql.productions import SqlProductionStore
 from storage.sql.subjects import SqlSubjectStore
 from streams.fetch import ContentFetcher
 from streams.kafka_publisher import AiokafkaEventPublisher
@@ -55,6 +57,7 @@ class Keepline:
     holds: HoldsService
     policy: PolicyService
     clock: Callable[[], datetime]
+    productions: ProductionService | None = None
 
     def ingest(self, settings: StreamSettings) -> IngestService:
         """The ingest use case, fetching content only from the sources the settings allow."""
@@ -141,6 +144,7 @@ def api_services(
             "chats": stream_settings.topic_chats,
         },
         extra_readiness=extra_readiness,
+        productions=root.productions,
     )
 
 
@@ -199,4 +203,12 @@ def build(
             clock=clock,
         ),
         clock=clock,
+        productions=ProductionService(
+            productions=SqlProductionStore(storage.db),
+            catalog=storage.catalog,
+            vault=storage.vault,
+            signer=storage.signer,
+            audit=storage.audit,
+            clock=clock,
+        ),
     )

@@ -33,6 +33,10 @@ AUDIT_ACTIONS = frozenset(
         "policy.changed",
         "purposes.expired",
         "restriction.changed",
+        "production.requested",
+        "production.ready",
+        "production.failed",
+        "production.downloaded",
     }
 )
 

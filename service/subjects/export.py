@@ -43,13 +43,17 @@ _ZIP64_FROM_BYTES = 0x7FFFFFFF
 _Stamp = tuple[int, int, int, int, int, int]
 
 
+def content_extension(content_type: str) -> str:
+    """The file name extension of a media type (``.bin`` when none is known)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return _EXTENSIONS.get(media_type) or mimetypes.guess_extension(media_type) or ".bin"
+
+
 def content_file_name(record: ItemRecord) -> str | None:
     """Where an item's decrypted content goes in the archive; None for metadata-only items."""
     if record.stored is None:
         return None
-    media_type = record.stored.content.content_type.split(";", 1)[0].strip().lower()
-    extension = _EXTENSIONS.get(media_type) or mimetypes.guess_extension(media_type) or ".bin"
-    return f"content/{record.item_id}{extension}"
+    return f"content/{record.item_id}{content_extension(record.stored.content.content_type)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ class World:
     hold_id: str
     release_hold_id: str
     policy_text: str
+    production_id: str = ""
 
 
 Request = tuple[str, dict[str, Any]]
@@ -102,6 +103,18 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("GET", "/v1/dead-letters"): lambda w: ("/v1/dead-letters", {"params": {"limit": 5}}),
     ("GET", "/v1/audit"): lambda w: ("/v1/audit", {"params": {"limit": 5}}),
     ("GET", "/v1/audit/verify"): lambda w: ("/v1/audit/verify", {}),
+    ("POST", "/v1/holds/{hold_id}/productions"): lambda w: (
+        f"/v1/holds/{w.hold_id}/productions",
+        {},
+    ),
+    ("GET", "/v1/productions/{production_id}"): lambda w: (
+        f"/v1/productions/{w.production_id}",
+        {},
+    ),
+    ("GET", "/v1/productions/{production_id}/download"): lambda w: (
+        f"/v1/productions/{w.production_id}/download",
+        {},
+    ),
 }
 
 
@@ -131,7 +144,12 @@ def _setup(service: KeeplineService, content_server: Callable[[bytes], str]) -> 
             for m in ("M-read", "M-release")
         ]
         policy_text = admin.get("/v1/policy").json()["text"]
-    return World(items[0]["item_id"], holds[0], holds[1], policy_text)
+        production = legal.post(f"/v1/holds/{holds[0]}/productions").json()["production_id"]
+        wait_for(
+            lambda: legal.get(f"/v1/productions/{production}").json()["status"] == "ready",
+            what="the production to be ready",
+        )
+    return World(items[0]["item_id"], holds[0], holds[1], policy_text, production)
 
 
 def test_every_route_every_role_no_token_and_a_bad_token(
