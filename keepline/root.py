@@ -164,7 +164,7 @@ def build(
     """Every adapter and use case, wired (no I/O yet)."""
     storage = build_storage(storage_settings or StorageSettings())
     lock_sync = ObjectLockSync(storage.catalog, storage.store)
-    destroyer = ItemDestroyer(storage.catalog, storage.store, storage.audit)
+    destroyer = ItemDestroyer(storage.catalog, storage.store, storage.audit, storage.guards)
     holds_store = SqlHoldStore(storage.db)
     subjects = SqlSubjectStore(storage.db)
     rights = SubjectRightsService(
@@ -176,6 +176,7 @@ def build(
         lock_sync=lock_sync,
         store=storage.store,
         clock=clock,
+        guards=storage.guards,
     )
     holds = HoldsService(
         holds=holds_store,
