@@ -1,5 +1,6 @@
 """Legal productions on real Kafka and MinIO: a held set is produced in the background,
-downloaded, verified offline by `keepline verify`, and a flipped byte is named.
+downloaded, verified offline by `keepline verify`, and a flipped byte is named; a hold
+released while its production runs keeps its items until the production is done.
 
 On both catalogs. The tests share one service and keep to their own subjects and holds.
 """
@@ -16,6 +17,7 @@ import sys
 import uuid
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,17 @@ from minio import Minio
 from tests.integration.catalog_support import on_both_catalogs
 from tests.integration.fixtures_keepline import ContentServer, KeeplineFactory
 from tests.integration.keepline_service import KeeplineService, wait_for
-from tests.integration.retention_support import artefact, audit_actions, ingest
+from tests.integration.retention_support import (
+    LATE_S,
+    artefact,
+    audit_actions,
+    expiry,
+    fast_sweeps,
+    ingest,
+    sleep_until,
+    tombstone,
+)
+from tests.integration.retention_support import POLICY as RETENTION_POLICY
 
 POLICY = """
 purposes:
@@ -222,3 +234,74 @@ def test_the_production_is_sealed_in_the_bucket_and_its_download_audited(
     assert [e["actor"] for e in entries("production.requested")] == ["legal-user"]
     assert [e["actor"] for e in entries("production.downloaded")] == ["legal-user"]
     assert [e["actor"] for e in entries("production.ready")] == ["keepline:production"]
+
+
+@pytest.fixture(scope="module")
+def sweeping(
+    shared_keepline_factory: KeeplineFactory, content_server: ContentServer
+) -> KeeplineService:
+    """A service of second-scale retentions that sweeps every second."""
+    return shared_keepline_factory(
+        policy_text=RETENTION_POLICY,
+        env=fast_sweeps(),
+        content_sources=[content_server.base_url],
+    )
+
+
+def test_a_hold_released_while_its_production_runs_keeps_the_items_until_it_is_done(
+    sweeping: KeeplineService, content_server: ContentServer, tmp_path: Path
+) -> None:
+    service = sweeping
+    subject = f"cust-rel-{uuid.uuid4().hex[:8]}"
+    recording = os.urandom(24 << 20)  # long enough to build that sweeps run meanwhile
+    call = ingest(
+        service,
+        with_content(
+            artefact("call_recording", subject=subject), content_server, recording, "audio/wav"
+        ),
+    )
+    chat = ingest(service, artefact("chat", subject=subject))
+    items = [call["item_id"], chat["item_id"]]
+    with service.client("legal") as http:
+        hold = http.post(
+            "/v1/holds", json={"matter": "m-release", "criteria": {"subject_ids": [subject]}}
+        ).json()
+        assert hold["matched"] == 2
+        sleep_until(max(expiry(call, "legal"), expiry(chat, "training")))
+        for item_id in items:  # every purpose has expired: only the hold keeps them
+            wait_for(
+                lambda i=item_id: http.get(f"/v1/items/{i}").json()["purposes"] == [],
+                timeout_s=LATE_S + 2,
+                what="the expired purposes to drop",
+            )
+        requested = http.post(f"/v1/holds/{hold['hold_id']}/productions")
+        assert requested.status_code == 202
+        production_id = requested.json()["production_id"]
+        assert http.post(f"/v1/holds/{hold['hold_id']}/release").status_code == 200
+
+        def finished() -> dict[str, Any] | None:
+            body: dict[str, Any] = http.get(f"/v1/productions/{production_id}").json()
+            return body if body["status"] in {"ready", "failed"} else None
+
+        status = wait_for(finished, timeout_s=120, what="the production to finish")
+        assert status["status"] == "ready", status
+        stones = [
+            wait_for(lambda i=item_id: tombstone(service, i), timeout_s=LATE_S + 5, what="gone")
+            for item_id in items
+        ]
+        download = http.get(f"/v1/productions/{production_id}/download")
+        keys = http.get("/v1/signing-keys").json()
+    done_at = datetime.fromisoformat(status["finished_at"])
+    assert all(stone["destroyed_at"] >= done_at for stone in stones), (stones, done_at)
+    bundle = tmp_path / "production.zip"
+    bundle.write_bytes(download.content)
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps(keys), encoding="utf-8")
+    assert keepline_verify(bundle, keys_file).returncode == 0
+    with zipfile.ZipFile(bundle) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        rows = list(csv.DictReader(io.StringIO(archive.read("loadfile.csv").decode("utf-8"))))
+        native = next(r["path"] for r in rows if r["item_id"] == call["item_id"])
+        assert archive.read(native) == recording
+    assert manifest["details"]["missing_item_ids"] == []
+    assert {row["item_id"] for row in rows} == set(items)
