@@ -30,6 +30,7 @@ from api.routes import (
     signing_keys,
     subjects,
 )
+from api.routes import productions as productions_routes
 from api.routes import retention as retention_routes
 from api.routes import reviews as review_routes
 from api.schemas import complete_document
@@ -187,6 +188,7 @@ def create_app(services: ApiServices) -> FastAPI:
         signing_keys,
         retention_routes,
         review_routes,
+        productions_routes,
     ):
         app.include_router(module.router)
     app.include_router(console_router)  # `/` and /console/: public, see api.roles.PUBLIC_ROUTES

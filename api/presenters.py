@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from policies.explanation import Explanation
-from storage.models import AuditEntry, ChainVerdict, ItemRecord, ReviewRecord
+from storage.models import AuditEntry, ChainVerdict, ItemRecord, ProductionRecord, ReviewRecord
 
 
 def item_json(record: ItemRecord, *, status: str | None = None) -> dict[str, Any]:
@@ -275,3 +275,28 @@ class ReviewListOut(BaseModel):
     """Reviews in one state, oldest first."""
 
     reviews: list[ReviewOut]
+
+
+def production_json(record: ProductionRecord) -> dict[str, Any]:
+    """A legal production: its state, progress and, once ready, its zip's size and digest."""
+    total = record.items_total
+    return {
+        "production_id": record.production_id,
+        "hold_id": record.hold_id,
+        "matter": record.matter,
+        "status": record.status.value,
+        "requested_by": record.requested_by,
+        "requested_at": record.requested_at.isoformat(),
+        "started_at": record.started_at.isoformat() if record.started_at else None,
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "progress": {
+            "items_total": total,
+            "items_done": record.items_done,
+            "bytes_done": record.bytes_done,
+            "percent": 100.0 if total == 0 else round(100.0 * record.items_done / total, 1),
+        },
+        "size_bytes": record.stored.content.size_bytes if record.stored else None,
+        "sha256": record.stored.content.sha256 if record.stored else None,
+        "kid": record.kid,
+        "error": record.error,
+    }

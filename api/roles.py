@@ -45,6 +45,9 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ),
         ("GET", "/v1/reviews"): frozenset({Role.LEGAL}),
         ("POST", "/v1/reviews/{item_id}"): frozenset({Role.LEGAL}),
+        ("POST", "/v1/holds/{hold_id}/productions"): frozenset({Role.LEGAL}),
+        ("GET", "/v1/productions/{production_id}"): frozenset({Role.LEGAL}),
+        ("GET", "/v1/productions/{production_id}/download"): frozenset({Role.LEGAL}),
     }
 )
 

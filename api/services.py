@@ -25,6 +25,7 @@ from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
 from service.holds.service import HoldsService
 from service.policy.service import PolicyService
+from service.productions.service import ProductionService
 from service.retention.explain import RetentionExplainer
 from service.retention.reviews import ReviewService
 from service.subjects.service import SubjectRightsService
@@ -73,6 +74,7 @@ class ApiServices:
     extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = ()
     retention: RetentionExplainer | None = None
     reviews: ReviewService | None = None
+    productions: ProductionService | None = None
 
     async def record_audit(
         self,

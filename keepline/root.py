@@ -22,6 +22,7 @@ from policies.settings import PolicySettings
 from service.holds.service import HoldsService
 from service.ingest.service import IngestService
 from service.policy.service import PolicyService
+from service.productions.service import ProductionService
 from service.retention.destruction import ItemDestroyer
 from service.retention.explain import RetentionExplainer
 from service.retention.locks import ObjectLockSync
@@ -32,6 +33,7 @@ from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql.holds import SqlHoldStore
 from storage.sql.leases import SqlLeases
+from storage.sql.productions import SqlProductionStore
 from storage.sql.reviews import SqlReviewStore
 from storage.sql.subjects import SqlSubjectStore
 from streams.fetch import ContentFetcher
@@ -61,6 +63,7 @@ class Keepline:
     reviews_store: SqlReviewStore
     explainer: RetentionExplainer
     reviews: ReviewService
+    productions: ProductionService | None = None
 
     def ingest(self, settings: StreamSettings) -> IngestService:
         """The ingest use case, fetching content only from the sources the settings allow."""
@@ -155,6 +158,7 @@ def api_services(
         extra_readiness=extra_readiness,
         retention=root.explainer,
         reviews=root.reviews,
+        productions=root.productions,
     )
 
 
@@ -174,7 +178,7 @@ def build(
     """Every adapter and use case, wired (no I/O yet)."""
     storage = build_storage(storage_settings or StorageSettings())
     lock_sync = ObjectLockSync(storage.catalog, storage.store)
-    destroyer = ItemDestroyer(storage.catalog, storage.store, storage.audit)
+    destroyer = ItemDestroyer(storage.catalog, storage.store, storage.audit, storage.guards)
     holds_store = SqlHoldStore(storage.db)
     subjects = SqlSubjectStore(storage.db)
     rights = SubjectRightsService(
@@ -186,6 +190,7 @@ def build(
         lock_sync=lock_sync,
         store=storage.store,
         clock=clock,
+        guards=storage.guards,
     )
     holds = HoldsService(
         holds=holds_store,
@@ -228,6 +233,14 @@ def build(
             reviews=reviews_store,
             catalog=storage.catalog,
             lock_sync=lock_sync,
+            audit=storage.audit,
+            clock=clock,
+        ),
+        productions=ProductionService(
+            productions=SqlProductionStore(storage.db),
+            catalog=storage.catalog,
+            vault=storage.vault,
+            signer=storage.signer,
             audit=storage.audit,
             clock=clock,
         ),

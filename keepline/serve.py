@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from api.app import create_app
 from api.settings import ApiSettings
 from keepline.commands.check import Configuration, exit_on_mistakes
-from keepline.root import api_services, build, configured_policy
+from keepline.root import Keepline, api_services, build, configured_policy
 from keepline.startup_policy import SHIPPED, activate_and_log
 from policies.settings import PolicySettings
 from service.retention.service import default_holder, sweep_forever
@@ -130,6 +130,14 @@ async def watch_stale_claims(
         await asyncio.sleep(interval_s)
 
 
+def production_jobs(root: Keepline) -> list[Job]:
+    """The builder of legal productions, when this process builds them."""
+    productions = root.productions
+    if productions is None:
+        return []
+    return [Job("productions", lambda: productions.run_forever(default_holder()))]
+
+
 async def serve(
     *,
     api_settings: ApiSettings,
@@ -241,6 +249,7 @@ async def serve(
                 clock=_now,
             ),
         ),
+        *production_jobs(root),
     ]
     # The API first, so /readyz can say what start-up waits for; after a crash the worker
     # may also wait for the old group member's session to expire.

@@ -408,3 +408,42 @@ class ReviewRecord:
     justification: str | None = None
     extend_by: str | None = None
     expires_at: datetime | None = None
+
+
+class ProductionStatus(StrEnum):
+    """Where a legal production stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    READY = "ready"
+    FAILED = "failed"
+
+
+#: The states in which a production still needs the items it names.
+OPEN_PRODUCTION_STATES = frozenset({ProductionStatus.QUEUED, ProductionStatus.RUNNING})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProductionRecord:
+    """One legal production as the catalog records it.
+
+    Attributes:
+        stored: The sealed zip, once the production is ready.
+        kid: The signing key that signed its manifest.
+    """
+
+    production_id: str
+    hold_id: str
+    matter: str
+    status: ProductionStatus
+    requested_by: str
+    requested_at: datetime
+    items_total: int
+    items_done: int = 0
+    bytes_done: int = 0
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    stored: StoredContent | None = None
+    kid: str | None = None

@@ -31,6 +31,7 @@ from storage.models import (
     NewItem,
     ObjectOwner,
     PartyRow,
+    ProductionRecord,
     PurposeRow,
     Renew,
     ReviewRecord,
@@ -50,7 +51,9 @@ __all__ = [
     "ObjectStore",
     "ObjectVersion",
     "PolicyStore",
+    "ProductionStore",
     "PutResult",
+    "RequestGuards",
     "Signer",
     "SubjectStore",
     "Vault",
@@ -478,8 +481,11 @@ class Vault(Protocol):
         expected_size_bytes: int | None,
         expected_sha256: str | None,
         tags: Mapping[str, str],
+        object_key: str | None = None,
     ) -> StoredContent:
         """Encrypt chunks under a fresh data key and upload them (blocking).
+
+        ``object_key`` defaults to the item's (`storage.models.object_key_for`).
 
         Raises:
             ContentMismatchError: The content is not the size or sha256 expected.
@@ -565,4 +571,83 @@ class ReviewStore(Protocol):
         limit: int = 100,
     ) -> builtins.list[ReviewRecord]:
         """Reviews in one state of items still stored, oldest first; page on with ``after``."""
+
+
+class ProductionStore(Protocol):
+    """Legal productions: what each was asked for, who builds it, how far, and its zip."""
+
+    async def create(
+        self, production_id: str, *, hold_id: str, requested_by: str, at: datetime
+    ) -> ProductionRecord:
+        """Queue a production of every stored item the hold covers now."""
+        ...
+
+    async def get(self, production_id: str) -> ProductionRecord | None:
+        """One production, or None."""
+        ...
+
+    async def item_ids(self, production_id: str) -> builtins.list[tuple[int, str]]:
+        """(control number, item id) of the production's items, in order."""
+        ...
+
+    async def claim(
+        self, holder: str, *, now: datetime, ttl_s: float, max_attempts: int
+    ) -> ProductionRecord | None:
+        """Claim the oldest production waiting for a builder, or None."""
+        ...
+
+    async def progress(
+        self,
+        production_id: str,
+        holder: str,
+        *,
+        items_done: int,
+        bytes_done: int,
+        now: datetime,
+        ttl_s: float,
+    ) -> bool:
+        """Record progress and renew the claim; False if the holder lost it."""
+        ...
+
+    async def finish(
+        self,
+        production_id: str,
+        holder: str,
+        *,
+        stored: StoredContent,
+        kid: str,
+        bytes_done: int,
+        at: datetime,
+    ) -> bool:
+        """Mark it ready with its sealed zip; False if the holder lost it."""
+        ...
+
+    async def fail(self, production_id: str, holder: str, *, error: str, at: datetime) -> bool:
+        """Mark it failed for good; False if the holder lost it."""
+        ...
+
+    async def release_claim(self, production_id: str, holder: str) -> bool:
+        """Give a claim up so another builder may take the production at once."""
+        ...
+
+
+class RequestGuards(Protocol):
+    """Items named by requests in progress (exports, erasures, productions): kept meanwhile."""
+
+    async def open(self, kind: str, item_ids: Iterable[str], *, at: datetime, ttl_s: float) -> str:
+        """Guard these items until closed or ttl_s passes; the guard's id."""
+        ...
+
+    async def renew(self, guard_id: str, *, at: datetime, ttl_s: float) -> None:
+        """Extend an open guard to at + ttl_s."""
+        ...
+
+    async def close(self, guard_id: str) -> None:
+        """Close a guard."""
+        ...
+
+    async def guarded(
+        self, item_ids: Iterable[str], *, now: datetime, exempt: str | None = None
+    ) -> set[str]:
+        """Which of these items a request in progress (other than exempt) names."""
         ...

@@ -17,6 +17,7 @@ from storage.settings import StorageSettings
 from storage.sql.audit import SqlAuditLog
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
+from storage.sql.guards import SqlRequestGuards
 from storage.sql.policies import SqlPolicyStore
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class StorageRuntime:
     keyring: FileKeyRing
     vault: ContentVault
     signer: FileSigner
+    guards: SqlRequestGuards
 
     async def close(self) -> None:
         """Release database connections."""
@@ -58,6 +60,7 @@ def build_storage(settings: StorageSettings) -> StorageRuntime:
         keyring=keyring,
         vault=ContentVault(store, keyring, cipher),
         signer=FileSigner(settings.resolved_signing_key_file()),
+        guards=SqlRequestGuards(db),
     )
 
 

@@ -35,6 +35,10 @@ AUDIT_ACTIONS = frozenset(
         "restriction.changed",
         "review.decided",
         "review.opened",
+        "production.requested",
+        "production.ready",
+        "production.failed",
+        "production.downloaded",
     }
 )
 

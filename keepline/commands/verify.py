@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,10 +37,18 @@ class ZipBundle:
         return [info.filename for info in self._archive.infolist() if not info.is_dir()]
 
     def chunks(self, name: str) -> Iterator[bytes]:
-        """The member's bytes, a megabyte at a time."""
-        with self._archive.open(name) as member:
-            while piece := member.read(_PIECE_BYTES):
-                yield piece
+        """The member's bytes, a megabyte at a time.
+
+        Raises:
+            ValueError: The member cannot be read back (its zip checksum or compressed
+                data is broken: it was altered), naming it.
+        """
+        try:
+            with self._archive.open(name) as member:
+                while piece := member.read(_PIECE_BYTES):
+                    yield piece
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise ValueError(f"{name}: cannot be read back from the zip ({exc})") from None
 
 
 def verify_file(bundle: Path, jwks: dict[str, Any]) -> BundleVerdict:

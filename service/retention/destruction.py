@@ -6,10 +6,21 @@ import asyncio
 import logging
 from datetime import datetime
 
+from service.errors import ServiceError
 from storage.models import ItemRecord
-from storage.ports import AuditLog, Catalog, ObjectStore
+from storage.ports import AuditLog, Catalog, ObjectStore, RequestGuards
 
 log = logging.getLogger(__name__)
+
+
+class ItemGuardedError(ServiceError):
+    """A request in progress (an export, an erasure, a production) names the item: not now."""
+
+    retriable = True
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"item {item_id} is named by a request in progress")
+        self.item_id = item_id
 
 
 class ItemDestroyer:
@@ -20,18 +31,41 @@ class ItemDestroyer:
     left), then the catalog row in one transaction, then the audit entry.
     """
 
-    def __init__(self, catalog: Catalog, store: ObjectStore, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        audit: AuditLog,
+        guards: RequestGuards | None = None,
+    ) -> None:
         self._catalog = catalog
         self._store = store
         self._audit = audit
+        self._guards = guards
 
-    async def destroy(self, record: ItemRecord, *, reason: str, actor: str, at: datetime) -> bool:
+    async def destroy(
+        self,
+        record: ItemRecord,
+        *,
+        reason: str,
+        actor: str,
+        at: datetime,
+        on_behalf_of: str | None = None,
+    ) -> bool:
         """Destroy one item; False if it was already gone.
 
+        Nothing is destroyed that a request in progress names (an open export, erasure or
+        production), except by that request itself (``on_behalf_of``, its guard's id).
+
         Raises:
+            ItemGuardedError: Another request in progress names the item; try after it.
             ObjectStoreError: The store refused (e.g. a COMPLIANCE retention not yet over);
                 nothing in the catalog changed, so a later attempt can succeed.
         """
+        if self._guards is not None and await self._guards.guarded(
+            [record.item_id], now=at, exempt=on_behalf_of
+        ):
+            raise ItemGuardedError(record.item_id)
         if record.stored is not None:
             await asyncio.to_thread(self._remove_objects, record)
         if not await self._catalog.mark_destroyed(record.item_id, reason=reason, at=at):

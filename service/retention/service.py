@@ -31,7 +31,7 @@ from policies.outcomes import Decision, SweepAction
 from policies.retention import decide
 from policies.review import ReviewState, review_purposes
 from service.facts import item_facts
-from service.retention.destruction import ItemDestroyer
+from service.retention.destruction import ItemDestroyer, ItemGuardedError
 from service.retention.explain import RetentionExplainer
 from service.retention.locks import ObjectLockSync
 from storage.errors import LeaseUnavailableError, StorageError
@@ -234,6 +234,10 @@ class Sweeper:
                 record, reason=decision.reason.value, actor=self._actor, at=self._clock()
             ):
                 report.destroyed += 1
+        except ItemGuardedError:
+            # An export, erasure or production in progress reads it: the pass after it ends.
+            report.kept += 1
+            log.info("sweep: item %s kept while a request in progress names it", item_id)
         except StorageError as err:
             report.failed += 1
             log.warning("sweep: item %s left for the next pass (%s)", item_id, err)

@@ -106,7 +106,7 @@ class BundleReader(Protocol):
         ...
 
     def chunks(self, name: str) -> Iterable[bytes]:
-        """The member's bytes, a piece at a time."""
+        """The member's bytes, a piece at a time; ValueError naming it if unreadable."""
         ...
 
 
@@ -207,8 +207,12 @@ def check_bundle(reader: BundleReader, verify: Verifier) -> BundleVerdict:
             problems.append(f"{listed.name}: listed in the manifest but missing")
             continue
         digest = Digest(listed.name)
-        for piece in reader.chunks(listed.name):
-            digest.update(piece)
+        try:
+            for piece in reader.chunks(listed.name):
+                digest.update(piece)
+        except ValueError as err:  # the reader names the file it could not read
+            problems.append(str(err))
+            continue
         found = digest.file()
         if found.size_bytes != listed.size_bytes:
             problems.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,15 +42,21 @@ _EXTENSIONS = {
 # Above this a zip entry needs ZIP64 headers, which must be chosen before writing it.
 _ZIP64_FROM_BYTES = 0x7FFFFFFF
 _Stamp = tuple[int, int, int, int, int, int]
+# How often a long export renews the guard over its items.
+_RENEW_GUARD_S = 60.0
+
+
+def content_extension(content_type: str) -> str:
+    """The file name extension of a media type (``.bin`` when none is known)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return _EXTENSIONS.get(media_type) or mimetypes.guess_extension(media_type) or ".bin"
 
 
 def content_file_name(record: ItemRecord) -> str | None:
     """Where an item's decrypted content goes in the archive; None for metadata-only items."""
     if record.stored is None:
         return None
-    media_type = record.stored.content.content_type.split(";", 1)[0].strip().lower()
-    extension = _EXTENSIONS.get(media_type) or mimetypes.guess_extension(media_type) or ".bin"
-    return f"content/{record.item_id}{extension}"
+    return f"content/{record.item_id}{content_extension(record.stored.content.content_type)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +119,33 @@ class SubjectExporter:
         }
         with_content = tuple(r.item_id for r in records if r.stored is not None)
         result = ExportResult(subject_id, tuple(r.item_id for r in records), with_content)
+        # Nothing destroys what the export reads until the archive is written.
+        guard = await self._rights.open_guard("export", records)
+        try:
+            await self._write(document, records, result, actor=actor, out=out, now=now, guard=guard)
+        finally:
+            await self._rights.close_guard(guard)
+        return result
+
+    async def _write(
+        self,
+        document: dict[str, Any],
+        records: list[ItemRecord],
+        result: ExportResult,
+        *,
+        actor: str,
+        out: IO[bytes],
+        now: datetime,
+        guard: str | None,
+    ) -> None:
+        with_content = result.content_item_ids
         # Audited before any content is decrypted: a read that fails half-way is still on file.
         await self._audit.append(
             actor=actor,
             action="export",
             at=now,
             details={
-                "subject_id": subject_id,
+                "subject_id": result.subject_id,
                 "item_ids": list(result.item_ids),
                 "content_item_ids": list(with_content),
             },
@@ -128,11 +155,14 @@ class SubjectExporter:
             text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
             await asyncio.to_thread(archive.writestr, "items.json", text.encode("utf-8"))
             stamp = (now.year, now.month, now.day, now.hour, now.minute, now.second)
+            renewed = time.monotonic()
             for record in records:
                 await self._write_content(archive, record, stamp)
+                if time.monotonic() - renewed > _RENEW_GUARD_S:
+                    await self._rights.renew_guard(guard)
+                    renewed = time.monotonic()
         finally:
             await asyncio.to_thread(archive.close)
-        return result
 
     async def _write_content(
         self, archive: zipfile.ZipFile, record: ItemRecord, stamp: _Stamp

@@ -24,7 +24,7 @@ from policies.subject_rights import (
 )
 from service.errors import InvalidRequestError
 from service.facts import item_facts
-from service.retention.destruction import ItemDestroyer
+from service.retention.destruction import ItemDestroyer, ItemGuardedError
 from service.retention.locks import ObjectLockSync
 from service.subjects.models import (
     ConsentResult,
@@ -35,7 +35,7 @@ from service.subjects.models import (
 )
 from storage.errors import StorageError
 from storage.models import ALL_PURPOSES, Change, DeferredErasure, ItemQuery, ItemRecord, PurposeRow
-from storage.ports import AuditLog, Catalog, ObjectStore, PolicyStore, SubjectStore
+from storage.ports import AuditLog, Catalog, ObjectStore, PolicyStore, RequestGuards, SubjectStore
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 ERASURE_REASON = "erasure"
 #: The actor of erasures carried out from the queue once the last hold is gone.
 DEFERRED_ACTOR = "keepline:deferred-erasure"
+#: The reason given for an item an erasure leaves until another request in progress (an
+#: export, a legal production) that names it finishes; it is erased from the queue then.
+REQUEST_IN_PROGRESS = "request_in_progress"
+#: How long a request's guard holds without being renewed (a process that died mid-request).
+GUARD_TTL_S = 900.0
 _PAGE = 500
 
 
@@ -61,6 +66,7 @@ class SubjectRightsService:
         store: ObjectStore,
         clock: Callable[[], datetime],
         deferred_page_size: int = 500,
+        guards: RequestGuards | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
@@ -71,11 +77,17 @@ class SubjectRightsService:
         self._lock_sync = lock_sync
         self._clock = clock
         self._deferred_page_size = deferred_page_size
+        self._guards = guards
 
     @property
     def subjects(self) -> SubjectStore:
         """The subject store."""
         return self._subjects
+
+    @property
+    def guards(self) -> RequestGuards | None:
+        """Where requests in progress guard the items they name (None: not guarded)."""
+        return self._guards
 
     async def consent(
         self, subject_id: str, purpose: str, *, granted: bool, actor: str, source: str = "api"
@@ -207,21 +219,38 @@ class SubjectRightsService:
         await self._subjects.open_erasure(
             request_id, subject_id=subject_id, requested_by=actor, at=now
         )
-        holds = await self._active_holds()
-        erased: list[str] = []
-        retained: list[RetainedItem] = []
-        for record in await self.items_of(subject_id):
-            outcome = _guard_held(erasure_outcome(item_facts(record), holds, now), record, holds)
-            if outcome.erase:
-                await self._destroyer.destroy(record, reason=ERASURE_REASON, actor=actor, at=now)
-                erased.append(record.item_id)
-                continue
-            await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
-            retained.append(RetainedItem(record.item_id, outcome.reason or "", outcome.deferred))
-        result = ErasureResult(request_id, subject_id, tuple(erased), tuple(retained))
-        await self._subjects.close_erasure(
-            request_id, outcome=result.to_json(), deferred_item_ids=result.deferred, at=now
-        )
+        records = await self.items_of(subject_id)
+        # Nothing else destroys the subject's items while the request runs (a sweep would
+        # give them another reason); an item another request in progress names is queued.
+        guard = await self._open_guard("erasure", records, now)
+        try:
+            holds = await self._active_holds()
+            erased: list[str] = []
+            retained: list[RetainedItem] = []
+            for record in records:
+                outcome = _guard_held(
+                    erasure_outcome(item_facts(record), holds, now), record, holds
+                )
+                if outcome.erase:
+                    try:
+                        await self._destroyer.destroy(
+                            record, reason=ERASURE_REASON, actor=actor, at=now, on_behalf_of=guard
+                        )
+                    except ItemGuardedError:
+                        retained.append(RetainedItem(record.item_id, REQUEST_IN_PROGRESS, True))
+                        continue
+                    erased.append(record.item_id)
+                    continue
+                await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
+                retained.append(
+                    RetainedItem(record.item_id, outcome.reason or "", outcome.deferred)
+                )
+            result = ErasureResult(request_id, subject_id, tuple(erased), tuple(retained))
+            await self._subjects.close_erasure(
+                request_id, outcome=result.to_json(), deferred_item_ids=result.deferred, at=now
+            )
+        finally:
+            await self.close_guard(guard)
         await self._audit.append(
             actor=actor, action="erasure.requested", at=now, details=result.to_json()
         )
@@ -270,9 +299,12 @@ class SubjectRightsService:
             return 0  # another hold still covers it
         destroyed = False
         if outcome.erase:
-            destroyed = await self._destroyer.destroy(
-                record, reason=ERASURE_REASON, actor=DEFERRED_ACTOR, at=now
-            )
+            try:
+                destroyed = await self._destroyer.destroy(
+                    record, reason=ERASURE_REASON, actor=DEFERRED_ACTOR, at=now
+                )
+            except ItemGuardedError:
+                return 0  # queued until the request in progress that names it finishes
         else:
             await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
         await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
@@ -288,6 +320,28 @@ class SubjectRightsService:
             },
         )
         return int(destroyed)
+
+    async def open_guard(self, kind: str, records: Sequence[ItemRecord]) -> str | None:
+        """Guard the items of a request in progress (an export) until close_guard."""
+        return await self._open_guard(kind, records, self._clock())
+
+    async def renew_guard(self, guard_id: str | None) -> None:
+        """Keep a long request's guard from expiring."""
+        if self._guards is not None and guard_id is not None:
+            await self._guards.renew(guard_id, at=self._clock(), ttl_s=GUARD_TTL_S)
+
+    async def close_guard(self, guard_id: str | None) -> None:
+        """The request finished: its items resume normal retention."""
+        if self._guards is not None and guard_id is not None:
+            await self._guards.close(guard_id)
+
+    async def _open_guard(
+        self, kind: str, records: Sequence[ItemRecord], now: datetime
+    ) -> str | None:
+        if self._guards is None:
+            return None
+        ids = [record.item_id for record in records]
+        return await self._guards.open(kind, ids, at=now, ttl_s=GUARD_TTL_S)
 
     async def items_of(self, subject_id: str) -> list[ItemRecord]:
         """Every stored item where the subject is a party, newest first."""

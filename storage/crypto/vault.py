@@ -52,6 +52,7 @@ class ContentVault:
         expected_size_bytes: int | None,
         expected_sha256: str | None,
         tags: Mapping[str, str],
+        object_key: str | None = None,
     ) -> StoredContent:
         """Encrypt chunks under a fresh data key and upload them (blocking: run in a thread).
 
@@ -59,6 +60,9 @@ class ContentVault:
         part, encrypted one segment at a time, and sent. The size and checksum are verified
         before the upload completes, so content that fails them is never committed. The
         chunks iterator is closed when this returns or raises.
+
+        ``object_key`` is where the object goes: the item's own key by default; a legal
+        production, sealed under its own id, goes under ``productions/``.
 
         Raises:
             ContentMismatchError: The content is not the size or sha256 expected.
@@ -75,7 +79,7 @@ class ContentVault:
         if expected_size_bytes is not None:
             # Announced, so the uploader reads exact parts instead of probing for the end.
             reader.length = self._cipher.ciphertext_size(expected_size_bytes)
-        key = object_key_for(item_id)
+        key = object_key or object_key_for(item_id)
         try:
             result = self._store.put_stream(
                 key,

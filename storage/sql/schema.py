@@ -319,3 +319,62 @@ reviews = Table(
 )
 Index("ix_reviews_item", reviews.c.item_id)
 Index("ix_reviews_state", reviews.c.state, reviews.c.opened_at)
+# Legal productions of a hold's items (owned by storage/sql/productions.py): the state of each
+# build, so a restart resumes one in progress, and where its sealed zip is once it is ready.
+productions = Table(
+    "productions",
+    metadata,
+    Column("production_id", String(36), primary_key=True),
+    Column("hold_id", String(36), nullable=False),
+    Column("matter", String(200), nullable=False),
+    # queued | running | ready | failed
+    Column("status", String(20), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", TS, nullable=False),
+    Column("started_at", TS, nullable=True),
+    Column("finished_at", TS, nullable=True),
+    # The process building it and until when its claim holds (renewed as it goes).
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_until", TS, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("items_total", Integer, nullable=False),
+    Column("items_done", Integer, nullable=False),
+    Column("bytes_done", BigInteger, nullable=False),
+    Column("error", String(2000), nullable=True),
+    # The sealed zip as StoredContent fields (its wrapped data key: never in object storage).
+    Column("stored", JSON, nullable=True),
+    Column("kid", String(100), nullable=True),
+)
+Index("ix_productions_status", productions.c.status)
+
+# The items of a production, fixed when it was requested, each with its control number.
+production_items = Table(
+    "production_items",
+    metadata,
+    Column("production_id", String(36), ForeignKey("productions.production_id"), nullable=False),
+    Column("item_id", String(36), nullable=False),
+    Column("control_number", Integer, nullable=False),
+    UniqueConstraint("production_id", "item_id", name="uq_production_item"),
+)
+Index("ix_production_items_item", production_items.c.item_id)
+
+# Requests in progress (a subject's export or erasure) and the items each names: nothing
+# destroys those items until the request closes or its guard expires (owned by
+# storage/sql/guards.py).
+request_guards = Table(
+    "request_guards",
+    metadata,
+    Column("guard_id", String(36), primary_key=True),
+    # export | erasure
+    Column("kind", String(20), nullable=False),
+    Column("opened_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+)
+request_guard_items = Table(
+    "request_guard_items",
+    metadata,
+    Column("guard_id", String(36), ForeignKey("request_guards.guard_id"), nullable=False),
+    Column("item_id", String(36), nullable=False),
+    UniqueConstraint("guard_id", "item_id", name="uq_request_guard_item"),
+)
+Index("ix_request_guard_items_item", request_guard_items.c.item_id)

@@ -33,6 +33,7 @@ class World:
     release_hold_id: str
     policy_text: str
     review_item_id: str = ""
+    production_id: str = ""
 
 
 Request = tuple[str, dict[str, Any]]
@@ -111,6 +112,18 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         f"/v1/reviews/{w.review_item_id}",
         {"json": {"decision": "destroy", "justification": "matrix"}},
     ),
+    ("POST", "/v1/holds/{hold_id}/productions"): lambda w: (
+        f"/v1/holds/{w.hold_id}/productions",
+        {},
+    ),
+    ("GET", "/v1/productions/{production_id}"): lambda w: (
+        f"/v1/productions/{w.production_id}",
+        {},
+    ),
+    ("GET", "/v1/productions/{production_id}/download"): lambda w: (
+        f"/v1/productions/{w.production_id}/download",
+        {},
+    ),
 }
 
 
@@ -140,8 +153,20 @@ def _setup(service: KeeplineService, content_server: Callable[[bytes], str]) -> 
             for m in ("M-read", "M-release")
         ]
         policy_text = admin.get("/v1/policy").json()["text"]
+        production = legal.post(f"/v1/holds/{holds[0]}/productions").json()["production_id"]
+        wait_for(
+            lambda: legal.get(f"/v1/productions/{production}").json()["status"] == "ready",
+            what="the production to be ready",
+        )
     review_item_id = _item_in_review(service, policy_text)
-    return World(items[0]["item_id"], holds[0], holds[1], policy_text, review_item_id)
+    return World(
+        items[0]["item_id"],
+        holds[0],
+        holds[1],
+        policy_text,
+        review_item_id=review_item_id,
+        production_id=production,
+    )
 
 
 def _item_in_review(service: KeeplineService, policy_text: str) -> str:
