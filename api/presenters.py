@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from storage.models import AuditEntry, ChainVerdict, ItemRecord
+from storage.ports import Tombstone
 
 
 def item_json(record: ItemRecord) -> dict[str, Any]:
@@ -126,3 +127,37 @@ class ChainVerdictOut(BaseModel):
     entries: int = Field(description="Entries verified before the first broken link.")
     head: str = Field(description="Hash of the last verified entry (64 zeros: none).")
     first_broken_seq: int | None = Field(description="The first entry that does not verify.")
+
+
+# --- Proof of disposal ------------------------------------------------------------------
+
+
+def tombstone_json(stone: Tombstone) -> dict[str, Any]:
+    """A tombstone: what stays of a destroyed item (no personal data)."""
+    return {
+        "item_id": stone.item_id,
+        "type": stone.type,
+        "destroyed_at": stone.destroyed_at.isoformat(),
+        "reason": stone.reason,
+        "policy_version": stone.policy_version,
+    }
+
+
+class TombstoneOut(BaseModel):
+    """What stays of a destroyed item (SPEC section 5): no personal data."""
+
+    item_id: str
+    type: str = Field(description="call_recording, email or chat.")
+    destroyed_at: str = Field(description="When it was destroyed (RFC 3339).")
+    reason: str = Field(
+        description="Why: retention_expired, no_purpose, or the request that erased it.",
+        examples=["retention_expired"],
+    )
+    policy_version: str = Field(description="The policy version that last decided its purposes.")
+
+
+class DisposalPageOut(BaseModel):
+    """Tombstones in the order they were made (oldest first)."""
+
+    disposals: list[TombstoneOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: done.")

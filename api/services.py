@@ -23,6 +23,7 @@ from api.auth import Authenticator, Principal
 from api.errors import ApiError, ForbiddenError, UnauthenticatedError, error_response
 from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
+from service.disposals.service import DisposalService
 from service.holds.service import HoldsService
 from service.policy.service import PolicyService
 from service.subjects.service import SubjectRightsService
@@ -69,6 +70,7 @@ class ApiServices:
     clock: Callable[[], datetime]
     topics: dict[str, str]
     extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = ()
+    disposals: DisposalService | None = None
 
     async def record_audit(
         self,

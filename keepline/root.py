@@ -19,6 +19,7 @@ from api.settings import ApiSettings
 from policies.models import Policy
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
+from service.disposals.service import DisposalService
 from service.holds.service import HoldsService
 from service.ingest.service import IngestService
 from service.policy.service import PolicyService
@@ -31,6 +32,7 @@ from storage.settings import StorageSettings
 from storage.sql.holds import SqlHoldStore
 from storage.sql.leases import SqlLeases
 from storage.sql.subjects import SqlSubjectStore
+from storage.sql.tombstones import SqlTombstones
 from streams.fetch import ContentFetcher
 from streams.kafka_publisher import AiokafkaEventPublisher
 from streams.settings import StreamSettings
@@ -55,6 +57,7 @@ class Keepline:
     holds: HoldsService
     policy: PolicyService
     clock: Callable[[], datetime]
+    disposals: DisposalService
 
     def ingest(self, settings: StreamSettings) -> IngestService:
         """The ingest use case, fetching content only from the sources the settings allow."""
@@ -141,6 +144,7 @@ def api_services(
             "chats": stream_settings.topic_chats,
         },
         extra_readiness=extra_readiness,
+        disposals=root.disposals,
     )
 
 
@@ -199,4 +203,10 @@ def build(
             clock=clock,
         ),
         clock=clock,
+        disposals=DisposalService(
+            tombstones=SqlTombstones(storage.db),
+            audit=storage.audit,
+            signer=storage.signer,
+            clock=clock,
+        ),
     )

@@ -509,3 +509,32 @@ class Signer(Protocol):
     def public_keys(self) -> dict[str, Any]:
         """The JWK set of every signing key, current first (retired keys still verify)."""
         ...
+
+
+# --- Proof of disposal and integrity passes ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """What stays of a destroyed item: no personal data, only what proves the destruction."""
+
+    item_id: str
+    type: str
+    destroyed_at: datetime
+    reason: str
+    policy_version: str
+
+
+class Tombstones(Protocol):
+    """The tombstones destruction leaves in the catalog, read by when they were made."""
+
+    async def between(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 1000,
+    ) -> builtins.list[Tombstone]:
+        """Tombstones destroyed in [since, until), oldest first, after the (at, id) given."""
+        ...

@@ -296,3 +296,6 @@ dead_letters = Table(
     UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_message"),
 )
 Index("ix_dead_letters_failed", dead_letters.c.failed_at)
+
+# Proof of disposal (revision 0007): tombstones are listed and certified by day.
+Index("ix_tombstones_destroyed", tombstones.c.destroyed_at, tombstones.c.item_id)

@@ -102,6 +102,11 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("GET", "/v1/dead-letters"): lambda w: ("/v1/dead-letters", {"params": {"limit": 5}}),
     ("GET", "/v1/audit"): lambda w: ("/v1/audit", {"params": {"limit": 5}}),
     ("GET", "/v1/audit/verify"): lambda w: ("/v1/audit/verify", {}),
+    ("GET", "/v1/disposals"): lambda w: ("/v1/disposals", {"params": {"limit": 5}}),
+    ("GET", "/v1/disposals/certificate"): lambda w: (
+        "/v1/disposals/certificate",
+        {"params": {"date": time.strftime("%Y-%m-%d", time.gmtime())}},
+    ),
 }
 
 
