@@ -23,6 +23,7 @@ from api.routes import (
     dead_letters,
     disposals,
     events,
+    fixity,
     health,
     holds,
     items,
@@ -185,6 +186,7 @@ def create_app(services: ApiServices) -> FastAPI:
         session,
         signing_keys,
         disposals,
+        fixity,
     ):
         app.include_router(module.router)
     app.include_router(console_router)  # `/` and /console/: public, see api.roles.PUBLIC_ROUTES

@@ -42,6 +42,7 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("GET", "/v1/signing-keys"): _ALL,
         ("GET", "/v1/disposals"): frozenset({Role.AUDITOR, Role.LEGAL}),
         ("GET", "/v1/disposals/certificate"): frozenset({Role.AUDITOR, Role.LEGAL}),
+        ("GET", "/v1/fixity/latest"): frozenset({Role.AUDITOR}),
     }
 )
 

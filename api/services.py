@@ -24,6 +24,7 @@ from api.errors import ApiError, ForbiddenError, UnauthenticatedError, error_res
 from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
 from service.disposals.service import DisposalService
+from service.fixity.service import FixityService
 from service.holds.service import HoldsService
 from service.policy.service import PolicyService
 from service.subjects.service import SubjectRightsService
@@ -71,6 +72,7 @@ class ApiServices:
     topics: dict[str, str]
     extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = ()
     disposals: DisposalService | None = None
+    fixity: FixityService | None = None
 
     async def record_audit(
         self,

@@ -20,6 +20,8 @@ from policies.models import Policy
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
 from service.disposals.service import DisposalService
+from service.fixity.service import FixityService
+from service.fixity.settings import FixitySettings
 from service.holds.service import HoldsService
 from service.ingest.service import IngestService
 from service.policy.service import PolicyService
@@ -29,6 +31,7 @@ from service.retention.service import AfterSweep, Sweeper
 from service.subjects.service import SubjectRightsService
 from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
+from storage.sql.fixity import SqlFixityLog
 from storage.sql.holds import SqlHoldStore
 from storage.sql.leases import SqlLeases
 from storage.sql.subjects import SqlSubjectStore
@@ -112,6 +115,20 @@ class Keepline:
         """Release the database connections."""
         await self.storage.close()
 
+    def fixity(self, settings: FixitySettings | None = None) -> FixityService:
+        """The integrity passes over this process's adapters, paced as the settings say."""
+        cfg = settings or FixitySettings()
+        return FixityService(
+            catalog=self.storage.catalog,
+            store=self.storage.store,
+            vault=self.storage.vault,
+            policies=self.storage.policies,
+            passes=SqlFixityLog(self.storage.db),
+            audit=self.storage.audit,
+            clock=self.clock,
+            max_bytes_s=cfg.fixity_max_bytes_s,
+        )
+
 
 def api_services(
     root: Keepline,
@@ -145,6 +162,7 @@ def api_services(
         },
         extra_readiness=extra_readiness,
         disposals=root.disposals,
+        fixity=root.fixity(),
     )
 
 

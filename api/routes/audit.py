@@ -34,6 +34,7 @@ AUDIT_ACTIONS = frozenset(
         "purposes.expired",
         "restriction.changed",
         "certificate.issued",
+        "fixity.completed",
     }
 )
 

@@ -84,8 +84,8 @@ class MigrationsContract:
             await catalog.set_purposes(item_id, [purpose("legal", 1825)])  # now unsynced
             await SqlAuditLog(db).append(actor="alice", action="hold.placed", at=T0)
             async with db.engine.connect() as conn:
-                # What the newest revision adds (0007: the tombstones' index by date).
-                assert "ix_tombstones_destroyed" in str(await conn.run_sync(_differences))
+                # What the newest revision adds (0007: the integrity passes).
+                assert "fixity_passes" in str(await conn.run_sync(_differences))
             before, after = await db.create_schema()
             assert (before.current, after.current) == (previous, head_revision())
             record = await catalog.get(item_id)
@@ -95,8 +95,8 @@ class MigrationsContract:
             assert (await SqlAuditLog(db).verify()).entries == 1
             async with db.engine.connect() as conn:
                 assert "ix_items_unsynced" in await conn.run_sync(_indexes, "items")
-                assert "ix_tombstones_destroyed" in await conn.run_sync(_indexes, "tombstones")
                 assert "dead_letters" in await conn.run_sync(_tables)
+                assert "fixity_passes" in await conn.run_sync(_tables)
                 assert await conn.run_sync(_differences) == []
             assert record.submitted_by is None  # nobody recorded who sent the older items
         finally:

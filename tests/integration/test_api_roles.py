@@ -107,6 +107,7 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         "/v1/disposals/certificate",
         {"params": {"date": time.strftime("%Y-%m-%d", time.gmtime())}},
     ),
+    ("GET", "/v1/fixity/latest"): lambda w: ("/v1/fixity/latest", {}),
 }
 
 
@@ -136,6 +137,8 @@ def _setup(service: KeeplineService, content_server: Callable[[bytes], str]) -> 
             for m in ("M-read", "M-release")
         ]
         policy_text = admin.get("/v1/policy").json()["text"]
+    with service.client("auditor") as auditor:  # the background integrity pass at start-up
+        wait_for(lambda: auditor.get("/v1/fixity/latest").is_success, what="a fixity pass")
     return World(items[0]["item_id"], holds[0], holds[1], policy_text)
 
 
