@@ -20,6 +20,7 @@ from minio.commonconfig import ENABLED
 from minio.versioningconfig import SUSPENDED, VersioningConfig
 
 from storage.models import object_key_for
+from tests.integration.catalog_support import on_both_catalogs
 from tests.integration.fixtures_keepline import KeeplineFactory
 from tests.integration.ingest_support import metric, run_cli
 from tests.integration.keepline_service import KeeplineService, wait_for
@@ -126,3 +127,24 @@ def test_a_pass_finds_removed_flipped_and_orphaned_objects_and_suspended_version
     actors = {entry["actor"] for entry in completed}
     assert {"keepline-cli", "fixity"} <= actors, actors
     assert any(e["details"]["missing"] == 1 and e["details"]["mismatched"] == 1 for e in completed)
+
+
+@on_both_catalogs
+def test_the_background_pass_runs_and_is_recorded_on_each_catalog(
+    keepline_factory: KeeplineFactory,
+) -> None:
+    service = keepline_factory(policy_text=POLICY, env={"KEEPLINE_FIXITY_INTERVAL_S": "2"})
+    ingest(service, artefact("chat", subject="cust-fixity-bg"))
+    with service.client("auditor") as auditor:
+
+        def checked() -> dict[str, Any] | None:
+            response = auditor.get("/v1/fixity/latest")
+            body: dict[str, Any] = response.json() if response.is_success else {}
+            return body if body.get("objects_checked", 0) >= 1 else None
+
+        latest = wait_for(checked, timeout_s=60, what="a background pass over the chat")
+    assert latest["ok"] is True, latest
+    assert (latest["mismatched"], latest["missing"], latest["orphaned"]) == (0, 0, 0)
+    assert latest["bucket"]["versioning"] == "Enabled"
+    assert latest["bucket"]["object_lock"] is True
+    assert {e["actor"] for e in audit_actions(service, "fixity.completed")} == {"fixity"}
