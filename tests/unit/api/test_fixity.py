@@ -4,6 +4,7 @@ resumes where it stopped, and GET /v1/fixity/latest (auditor)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,13 @@ from typing import Any
 import pytest
 
 import service.fixity.service as fixity_module
-from service.fixity.models import RunFixity
-from service.fixity.service import FixityService
+from service.fixity.models import FIXITY_LEASE, RunFixity
+from service.fixity.service import FixityService, fixity_forever
 from storage.models import object_key_for
 from storage.objects.filesystem_store import FilesystemObjectStore
-from storage.ports import BucketProtection
+from storage.ports import BucketProtection, FixityPass
 from storage.sql.fixity import SqlFixityLog
+from storage.sql.leases import SqlLeases
 from storage.sql.schema import audit
 from tests.unit.api.conftest import TOKENS, Harness
 
@@ -191,3 +193,56 @@ async def test_the_latest_pass_is_shown_to_auditors_only(harness: Harness) -> No
     for role in sorted(set(TOKENS) - {"auditor"}):
         async with harness.client(role) as http:
             assert (await http.get("/v1/fixity/latest")).status_code == 403, role
+
+
+class _CountingLeases(SqlLeases):
+    """The catalog's leases, saying when one was refused."""
+
+    def __init__(self, db: Any) -> None:
+        super().__init__(db)
+        self.refused = asyncio.Event()
+
+    async def acquire(self, name: str, holder: str, *, ttl_s: float, now: Any) -> bool:
+        taken = await super().acquire(name, holder, ttl_s=ttl_s, now=now)
+        if not taken and holder == "me":
+            self.refused.set()
+        return taken
+
+
+async def test_the_background_job_runs_a_pass_under_its_lease_and_reports_it(
+    harness: Harness,
+) -> None:
+    await harness.add_content(b"q" * 3000)
+    reported: list[FixityPass] = []
+    seen = asyncio.Event()
+
+    def on_result(state: FixityPass) -> None:
+        reported.append(state)
+        seen.set()
+
+    leases = _CountingLeases(harness.storage.db)
+    # Another holder has the lease: the job waits for it rather than running beside it.
+    assert await leases.acquire(FIXITY_LEASE, "other", ttl_s=60, now=harness.clock())
+    job = asyncio.create_task(
+        fixity_forever(
+            _service(harness),
+            leases,
+            interval_s=3600,
+            holder="me",
+            clock=harness.clock,
+            check_s=0.05,
+            on_result=on_result,
+        )
+    )
+    try:
+        await asyncio.wait_for(leases.refused.wait(), timeout=30)
+        assert reported == []
+        assert await leases.release(FIXITY_LEASE, "other")
+        await asyncio.wait_for(seen.wait(), timeout=30)
+    finally:
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+    assert reported[0].objects_checked == 1
+    assert reported[0].finished_at is not None
+    assert await leases.current(FIXITY_LEASE) is None  # given up after the pass
