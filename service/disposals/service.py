@@ -94,9 +94,9 @@ class DisposalService:
             InvalidRequestError: The day has not begun yet.
         """
         issued_at = self._clock()
-        start, end = day_bounds(request.day)
-        if start > issued_at:
+        if request.day > issued_at.astimezone(UTC).date():
             raise InvalidRequestError("date", "a day that has not begun has no destructions")
+        start, end = day_bounds(request.day)
         stones = await self._day(start, end)
         seqs = await self._destruction_seqs(start, end + _AUDIT_SLACK)
         destructions = tuple(Destruction(s, seqs.get(s.item_id)) for s in stones)

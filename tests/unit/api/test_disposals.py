@@ -192,7 +192,9 @@ async def test_a_day_with_no_destructions_has_an_empty_signed_certificate(
     assert (details["destructions"], details["audit_seq_range"]) == (0, None)
 
 
-@pytest.mark.parametrize("day", ["2026-11-26", "2026-02-30", "26-11-25", "tomorrow"])
+@pytest.mark.parametrize(
+    "day", ["2026-11-26", "9999-12-31", "2026-02-30", "0000-01-01", "26-11-25", "tomorrow"]
+)
 async def test_a_future_or_malformed_date_is_refused(harness: Harness, day: str) -> None:
     async with harness.client("auditor") as http:
         response = await http.get("/v1/disposals/certificate", params={"date": day})
