@@ -21,7 +21,9 @@ from api.routes import (
     audit,
     content_urls,
     dead_letters,
+    disposals,
     events,
+    fixity,
     health,
     holds,
     items,
@@ -189,6 +191,8 @@ def create_app(services: ApiServices) -> FastAPI:
         retention_routes,
         review_routes,
         productions_routes,
+        disposals,
+        fixity,
     ):
         app.include_router(module.router)
     app.include_router(console_router)  # `/` and /console/: public, see api.roles.PUBLIC_ROUTES

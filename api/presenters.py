@@ -12,7 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from policies.explanation import Explanation
+from service.fixity.models import pass_ok
 from storage.models import AuditEntry, ChainVerdict, ItemRecord, ProductionRecord, ReviewRecord
+from storage.ports import FixityPass, Tombstone
 
 
 def item_json(record: ItemRecord, *, status: str | None = None) -> dict[str, Any]:
@@ -300,3 +302,98 @@ def production_json(record: ProductionRecord) -> dict[str, Any]:
         "kid": record.kid,
         "error": record.error,
     }
+
+
+# --- Proof of disposal ------------------------------------------------------------------
+
+
+def tombstone_json(stone: Tombstone) -> dict[str, Any]:
+    """A tombstone: what stays of a destroyed item (no personal data)."""
+    return {
+        "item_id": stone.item_id,
+        "type": stone.type,
+        "destroyed_at": stone.destroyed_at.isoformat(),
+        "reason": stone.reason,
+        "policy_version": stone.policy_version,
+    }
+
+
+class TombstoneOut(BaseModel):
+    """What stays of a destroyed item (SPEC section 5): no personal data."""
+
+    item_id: str
+    type: str = Field(description="call_recording, email or chat.")
+    destroyed_at: str = Field(description="When it was destroyed (RFC 3339).")
+    reason: str = Field(
+        description="Why: retention_expired, no_purpose, or the request that erased it.",
+        examples=["retention_expired"],
+    )
+    policy_version: str = Field(description="The policy version that last decided its purposes.")
+
+
+class DisposalPageOut(BaseModel):
+    """Tombstones in the order they were made (oldest first)."""
+
+    disposals: list[TombstoneOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: done.")
+
+
+# --- Integrity passes -------------------------------------------------------------------
+
+
+def fixity_json(state: FixityPass) -> dict[str, Any]:
+    """The last integrity pass: what it checked and found, and the bucket's configuration."""
+    bucket = state.bucket or {}
+    return {
+        "pass_id": state.pass_id,
+        "started_at": state.started_at.isoformat(),
+        "finished_at": state.finished_at.isoformat() if state.finished_at else None,
+        "objects_checked": state.objects_checked,
+        "bytes_checked": state.bytes_checked,
+        "mismatched": state.mismatched,
+        "missing": state.missing,
+        "orphaned": state.orphaned,
+        "object_lock_ok": bool(bucket.get("object_lock_ok")),
+        "versioning_ok": bool(bucket.get("versioning_ok")),
+        "bucket": bucket,
+        "ok": pass_ok(state),
+        "problems": list(state.problems),
+    }
+
+
+class FixityProblemOut(BaseModel):
+    """One object that is not as the catalog says."""
+
+    kind: str = Field(description="mismatched, missing or orphaned.", examples=["missing"])
+    item_id: str | None = Field(description="The item it belongs to, when one does.")
+    object_key: str
+    version_id: str | None
+    detail: str = Field(description="What is wrong, e.g. failed authentication at segment 0.")
+
+
+class BucketConfigOut(BaseModel):
+    """The bucket's configuration against what keepline and the policy need."""
+
+    versioning: str = Field(description="Enabled, Suspended or Off, as S3 reports it.")
+    object_lock: bool = Field(description="Object Lock is enabled on the bucket.")
+    object_lock_required: bool = Field(description="The policy has a worm purpose.")
+    versioning_ok: bool = Field(description="Versioning is Enabled, as keepline needs.")
+    object_lock_ok: bool = Field(description="Object Lock is on, or no purpose needs it.")
+
+
+class FixityOut(BaseModel):
+    """The last finished integrity pass (SPEC section 7)."""
+
+    pass_id: str
+    started_at: str
+    finished_at: str | None
+    objects_checked: int = Field(description="Objects read back and authenticated.")
+    bytes_checked: int = Field(description="Plaintext bytes those objects authenticated.")
+    mismatched: int = Field(description="Objects failing authentication, size or sha256.")
+    missing: int = Field(description="Stored items whose object version is gone.")
+    orphaned: int = Field(description="Object versions no catalog row owns.")
+    object_lock_ok: bool
+    versioning_ok: bool
+    bucket: BucketConfigOut
+    ok: bool = Field(description="Nothing mismatched, missing or orphaned; the bucket as needed.")
+    problems: list[FixityProblemOut] = Field(description="The first problems found (at most 1000).")

@@ -48,6 +48,9 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("POST", "/v1/holds/{hold_id}/productions"): frozenset({Role.LEGAL}),
         ("GET", "/v1/productions/{production_id}"): frozenset({Role.LEGAL}),
         ("GET", "/v1/productions/{production_id}/download"): frozenset({Role.LEGAL}),
+        ("GET", "/v1/disposals"): frozenset({Role.AUDITOR, Role.LEGAL}),
+        ("GET", "/v1/disposals/certificate"): frozenset({Role.AUDITOR, Role.LEGAL}),
+        ("GET", "/v1/fixity/latest"): frozenset({Role.AUDITOR}),
     }
 )
 

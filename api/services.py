@@ -23,6 +23,8 @@ from api.auth import Authenticator, Principal
 from api.errors import ApiError, ForbiddenError, UnauthenticatedError, error_response
 from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
+from service.disposals.service import DisposalService
+from service.fixity.service import FixityService
 from service.holds.service import HoldsService
 from service.policy.service import PolicyService
 from service.productions.service import ProductionService
@@ -75,6 +77,8 @@ class ApiServices:
     retention: RetentionExplainer | None = None
     reviews: ReviewService | None = None
     productions: ProductionService | None = None
+    disposals: DisposalService | None = None
+    fixity: FixityService | None = None
 
     async def record_audit(
         self,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from keepline.commands import check, db, dlq, keys, policy, reconcile, sweep, verify
+from keepline.commands import check, db, dlq, fixity, keys, policy, reconcile, sweep, verify
 from keepline.logs import configure_logging
 from keepline.settings import CliSettings
 
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_parser(sub)
     check.add_parser(sub)
     verify.add_parser(sub)
+    fixity.add_parser(sub)
     return parser
 
 

@@ -19,6 +19,9 @@ from api.settings import ApiSettings
 from policies.models import Policy
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
+from service.disposals.service import DisposalService
+from service.fixity.service import FixityService
+from service.fixity.settings import FixitySettings
 from service.holds.service import HoldsService
 from service.ingest.service import IngestService
 from service.policy.service import PolicyService
@@ -31,11 +34,13 @@ from service.retention.service import AfterSweep, Sweeper
 from service.subjects.service import SubjectRightsService
 from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
+from storage.sql.fixity import SqlFixityLog
 from storage.sql.holds import SqlHoldStore
 from storage.sql.leases import SqlLeases
 from storage.sql.productions import SqlProductionStore
 from storage.sql.reviews import SqlReviewStore
 from storage.sql.subjects import SqlSubjectStore
+from storage.sql.tombstones import SqlTombstones
 from streams.fetch import ContentFetcher
 from streams.kafka_publisher import AiokafkaEventPublisher
 from streams.settings import StreamSettings
@@ -63,6 +68,7 @@ class Keepline:
     reviews_store: SqlReviewStore
     explainer: RetentionExplainer
     reviews: ReviewService
+    disposals: DisposalService
     productions: ProductionService | None = None
 
     def ingest(self, settings: StreamSettings) -> IngestService:
@@ -120,6 +126,20 @@ class Keepline:
         """Release the database connections."""
         await self.storage.close()
 
+    def fixity(self, settings: FixitySettings | None = None) -> FixityService:
+        """The integrity passes over this process's adapters, paced as the settings say."""
+        cfg = settings or FixitySettings()
+        return FixityService(
+            catalog=self.storage.catalog,
+            store=self.storage.store,
+            vault=self.storage.vault,
+            policies=self.storage.policies,
+            passes=SqlFixityLog(self.storage.db),
+            audit=self.storage.audit,
+            clock=self.clock,
+            max_bytes_s=cfg.fixity_max_bytes_s,
+        )
+
 
 def api_services(
     root: Keepline,
@@ -159,6 +179,8 @@ def api_services(
         retention=root.explainer,
         reviews=root.reviews,
         productions=root.productions,
+        disposals=root.disposals,
+        fixity=root.fixity(),
     )
 
 
@@ -242,6 +264,12 @@ def build(
             vault=storage.vault,
             signer=storage.signer,
             audit=storage.audit,
+            clock=clock,
+        ),
+        disposals=DisposalService(
+            tombstones=SqlTombstones(storage.db),
+            audit=storage.audit,
+            signer=storage.signer,
             clock=clock,
         ),
     )

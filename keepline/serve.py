@@ -16,9 +16,12 @@ from prometheus_client import CollectorRegistry
 from api.app import create_app
 from api.settings import ApiSettings
 from keepline.commands.check import Configuration, exit_on_mistakes
+from keepline.fixity_metrics import FixityMetrics
 from keepline.root import Keepline, api_services, build, configured_policy
 from keepline.startup_policy import SHIPPED, activate_and_log
 from policies.settings import PolicySettings
+from service.fixity.service import fixity_forever
+from service.fixity.settings import FixitySettings
 from service.retention.service import default_holder, sweep_forever
 from service.subjects.consent import ConsentService
 from storage.errors import StorageError
@@ -138,6 +141,24 @@ def production_jobs(root: Keepline) -> list[Job]:
     return [Job("productions", lambda: productions.run_forever(default_holder()))]
 
 
+def fixity_job(root: Keepline, registry: CollectorRegistry) -> Job:
+    """The background integrity pass under its lease, and the gauges of the last one."""
+    settings = FixitySettings()
+    metrics = FixityMetrics(registry)
+    return Job(
+        "fixity",
+        lambda: fixity_forever(
+            root.fixity(settings),
+            root.leases,
+            interval_s=settings.fixity_interval_s,
+            holder=default_holder(),
+            clock=_now,
+            lease_ttl_s=settings.fixity_lease_ttl_s,
+            on_result=metrics.update,
+        ),
+    )
+
+
 async def serve(
     *,
     api_settings: ApiSettings,
@@ -250,6 +271,7 @@ async def serve(
             ),
         ),
         *production_jobs(root),
+        fixity_job(root, registry),
     ]
     # The API first, so /readyz can say what start-up waits for; after a crash the worker
     # may also wait for the old group member's session to expire.

@@ -137,6 +137,10 @@ class ObjectStore(Protocol):
         """Every version under prefix, the versions of one key together."""
         ...
 
+    def protection(self) -> BucketProtection:
+        """The bucket's versioning state and whether Object Lock is enabled on it."""
+        ...
+
 
 class Catalog(Protocol):
     """The items: claims, stored items, their purposes, parties and object state."""
@@ -650,4 +654,92 @@ class RequestGuards(Protocol):
         self, item_ids: Iterable[str], *, now: datetime, exempt: str | None = None
     ) -> set[str]:
         """Which of these items a request in progress (other than exempt) names."""
+
+
+# --- Proof of disposal and integrity passes ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """What stays of a destroyed item: no personal data, only what proves the destruction."""
+
+    item_id: str
+    type: str
+    destroyed_at: datetime
+    reason: str
+    policy_version: str
+
+
+class Tombstones(Protocol):
+    """The tombstones destruction leaves in the catalog, read by when they were made."""
+
+    async def between(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 1000,
+    ) -> builtins.list[Tombstone]:
+        """Tombstones destroyed in [since, until), oldest first, after the (at, id) given."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BucketProtection:
+    """What the bucket is configured to do: keep versions, and honour Object Lock."""
+
+    #: ``Enabled``, ``Suspended`` or ``Off`` (never enabled), as S3 reports it.
+    versioning: str
+    object_lock: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FixityPass:
+    """One integrity pass as recorded: where it got to, what it found.
+
+    Attributes:
+        pass_id: Its id.
+        started_at: When it began.
+        phase: ``objects`` (reading every stored item's object), ``orphans`` (listing the
+            bucket), or ``done``.
+        cursor: The last item id (objects) or object key (orphans) fully checked; a pass
+            that was interrupted resumes after it.
+        objects_checked: Objects read back and authenticated.
+        bytes_checked: Plaintext bytes those objects authenticated.
+        mismatched: Objects that failed authentication or their catalog size or digest.
+        missing: Stored items whose committed object version is not in the bucket.
+        orphaned: Object versions no catalog row owns.
+        problems: The first problems found, each a JSON object naming the item or object.
+        bucket: The bucket's configuration against what the policy needs (at the end).
+        finished_at: When it ended (None: under way, or interrupted and to be resumed).
+    """
+
+    pass_id: str
+    started_at: datetime
+    phase: str = "objects"
+    cursor: str = ""
+    objects_checked: int = 0
+    bytes_checked: int = 0
+    mismatched: int = 0
+    missing: int = 0
+    orphaned: int = 0
+    problems: tuple[dict[str, Any], ...] = ()
+    bucket: dict[str, Any] | None = None
+    finished_at: datetime | None = None
+
+
+class FixityLog(Protocol):
+    """The record of integrity passes: the one under way and the latest finished."""
+
+    async def save(self, state: FixityPass) -> None:
+        """Record a pass's state (insert or replace by pass_id)."""
+        ...
+
+    async def unfinished(self) -> FixityPass | None:
+        """The newest pass that has not finished, if any."""
+        ...
+
+    async def latest(self) -> FixityPass | None:
+        """The newest finished pass, if any."""
         ...

@@ -183,3 +183,7 @@ class ObjectStoreContract:
 
     def test_ping_answers(self, store: ObjectStore) -> None:
         store.ping()
+
+    def test_a_new_bucket_keeps_versions_under_object_lock(self, store: ObjectStore) -> None:
+        protection = store.protection()
+        assert (protection.versioning, protection.object_lock) == ("Enabled", True)

@@ -39,6 +39,8 @@ AUDIT_ACTIONS = frozenset(
         "production.ready",
         "production.failed",
         "production.downloaded",
+        "certificate.issued",
+        "fixity.completed",
     }
 )
 

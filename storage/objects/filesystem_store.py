@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from storage.errors import ObjectNotFoundError, ObjectStoreError, ObjectStoreUnavailableError
-from storage.ports import ObjectVersion, PutResult
+from storage.ports import BucketProtection, ObjectVersion, PutResult
 
 _VERSIONS = ".kl-versions"
 _META = ".json"
@@ -190,6 +190,11 @@ class FilesystemObjectStore:
         assert meta is not None
         until = meta["retain_until"]
         return datetime.fromisoformat(until) if until else None
+
+    def protection(self) -> BucketProtection:
+        """Always versioned, with Object Lock: the directory behaves as such a bucket."""
+        self.ping()
+        return BucketProtection(versioning="Enabled", object_lock=True)
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every key under prefix that has a version, in lexical order."""

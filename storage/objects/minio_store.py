@@ -16,7 +16,7 @@ from minio.retention import Retention
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from storage.errors import ObjectNotFoundError, ObjectStoreError, ObjectStoreUnavailableError
-from storage.ports import ObjectVersion, PutResult
+from storage.ports import BucketProtection, ObjectVersion, PutResult
 from storage.settings import StorageSettings
 
 _READ_CHUNK_BYTES = 256 * 1024
@@ -228,6 +228,26 @@ class MinioObjectStore:
                     yield ObjectVersion(key=obj.object_name, version_id=obj.version_id)
         except Exception as err:  # mapped to the port's errors
             _raise(err)
+
+    def protection(self) -> BucketProtection:
+        """The bucket's versioning state and whether Object Lock is enabled on it.
+
+        A bucket whose Object Lock configuration is gone (a known MinIO failure after a
+        restart) answers ObjectLockConfigurationNotFoundError: that is ``object_lock`` false.
+        """
+        try:
+            versioning = self._client.get_bucket_versioning(self._bucket).status
+        except Exception as err:  # mapped to the port's errors
+            _raise(err)
+        try:
+            self._client.get_object_lock_config(self._bucket)
+        except S3Error as err:
+            if err.code != "ObjectLockConfigurationNotFoundError":
+                _raise(err)
+            return BucketProtection(versioning=versioning or "Off", object_lock=False)
+        except Exception as err:  # mapped to the port's errors
+            _raise(err)
+        return BucketProtection(versioning=versioning or "Off", object_lock=True)
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every current key under prefix."""

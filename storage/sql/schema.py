@@ -378,3 +378,28 @@ request_guard_items = Table(
     UniqueConstraint("guard_id", "item_id", name="uq_request_guard_item"),
 )
 Index("ix_request_guard_items_item", request_guard_items.c.item_id)
+# Proof of disposal (revision 0007): tombstones are listed and certified by day.
+Index("ix_tombstones_destroyed", tombstones.c.destroyed_at, tombstones.c.item_id)
+
+# Integrity passes (revision 0007): one row per pass, saved as it goes so an interrupted pass
+# resumes where it stopped. Owned by storage/sql/fixity.py.
+fixity_passes = Table(
+    "fixity_passes",
+    metadata,
+    Column("pass_id", String(36), primary_key=True),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS, nullable=True),
+    # objects | orphans | done
+    Column("phase", String(12), nullable=False),
+    # The last item id or object key fully checked.
+    Column("cursor", String(300), nullable=False, default=""),
+    Column("objects_checked", BigInteger, nullable=False, default=0),
+    Column("bytes_checked", BigInteger, nullable=False, default=0),
+    Column("mismatched", BigInteger, nullable=False, default=0),
+    Column("missing", BigInteger, nullable=False, default=0),
+    Column("orphaned", BigInteger, nullable=False, default=0),
+    # The first problems found (item ids and object keys only: no personal data).
+    Column("problems", JSON, nullable=False),
+    Column("bucket", JSON, nullable=True),
+)
+Index("ix_fixity_passes_started", fixity_passes.c.started_at)

@@ -84,8 +84,8 @@ class MigrationsContract:
             await catalog.set_purposes(item_id, [purpose("legal", 1825)])  # now unsynced
             await SqlAuditLog(db).append(actor="alice", action="hold.placed", at=T0)
             async with db.engine.connect() as conn:
-                # What the newest revision adds (0006: productions and request guards).
-                assert "production_items" in str(await conn.run_sync(_differences))
+                # What the newest revision adds (0007: the integrity passes).
+                assert "fixity_passes" in str(await conn.run_sync(_differences))
             before, after = await db.create_schema()
             assert (before.current, after.current) == (previous, head_revision())
             record = await catalog.get(item_id)
@@ -96,7 +96,9 @@ class MigrationsContract:
             async with db.engine.connect() as conn:
                 assert "ix_items_unsynced" in await conn.run_sync(_indexes, "items")
                 assert "dead_letters" in await conn.run_sync(_tables)
-                assert {"reviews", "productions", "request_guards"} <= await conn.run_sync(_tables)
+                assert {"reviews", "productions", "request_guards", "fixity_passes"} <= (
+                    await conn.run_sync(_tables)
+                )
                 assert await conn.run_sync(_differences) == []
             assert record.submitted_by is None  # nobody recorded who sent the older items
         finally:

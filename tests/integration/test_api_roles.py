@@ -124,6 +124,12 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         f"/v1/productions/{w.production_id}/download",
         {},
     ),
+    ("GET", "/v1/disposals"): lambda w: ("/v1/disposals", {"params": {"limit": 5}}),
+    ("GET", "/v1/disposals/certificate"): lambda w: (
+        "/v1/disposals/certificate",
+        {"params": {"date": time.strftime("%Y-%m-%d", time.gmtime())}},
+    ),
+    ("GET", "/v1/fixity/latest"): lambda w: ("/v1/fixity/latest", {}),
 }
 
 
@@ -158,6 +164,8 @@ def _setup(service: KeeplineService, content_server: Callable[[bytes], str]) -> 
             lambda: legal.get(f"/v1/productions/{production}").json()["status"] == "ready",
             what="the production to be ready",
         )
+    with service.client("auditor") as auditor:  # the background integrity pass at start-up
+        wait_for(lambda: auditor.get("/v1/fixity/latest").is_success, what="a fixity pass")
     review_item_id = _item_in_review(service, policy_text)
     return World(
         items[0]["item_id"],

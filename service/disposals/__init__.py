@@ -1,0 +1,1 @@
+"""Proof of disposal: tombstones by date and the signed daily certificate."""
