@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import tracemalloc
 import zipfile
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -328,3 +330,28 @@ def test_the_pipe_hands_on_pieces_as_they_are_written() -> None:
     pipe.write(b"tail")
     pipe.close()
     assert list(chunks) == [b"tail"]
+
+
+async def test_a_production_is_built_in_bounded_memory(tmp_path: Path) -> None:
+    keepline = build(StorageSettings(data_dir=tmp_path, object_store="filesystem"), clock=Clock())
+    await keepline.prepare(parse_policy(POLICY))
+    try:
+        recording = os.urandom(1 << 20)
+        for _ in range(48):
+            await item(keepline, "call_recording", recording, "audio/wav")
+        record = await service(keepline).request(
+            Request(hold_id=await hold(keepline), requested_by="l")
+        )
+        tracemalloc.start()
+        try:
+            assert await service(keepline).run_pending("builder-1") == 1
+            _, peak_bytes = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        ready = await service(keepline).get(record.production_id)
+        assert ready.stored is not None
+        assert ready.stored.content.size_bytes > 48 << 20
+        # A few pieces in the pipe, a segment or two being read and sealed: never the zip.
+        assert peak_bytes < 20 << 20, peak_bytes
+    finally:
+        await keepline.close()
