@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from keepline.commands import check, db, dlq, keys, policy, reconcile, sweep, verify
+from keepline.commands.operator import add_operator_commands
 from keepline.logs import configure_logging
 from keepline.settings import CliSettings
 
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_parser(sub)
     check.add_parser(sub)
     verify.add_parser(sub)
+    # The operator commands over the HTTP API (KEEPLINE_URL, KEEPLINE_TOKEN)
+    add_operator_commands(parser, sub)
     return parser
 
 
