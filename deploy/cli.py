@@ -23,6 +23,7 @@ from deploy.minio import MinioProcess, build_minio
 from deploy.minio_iam import Identity, LocalIdentities, create_identities, local_identities
 from deploy.postgres_install import locate_postgres
 from deploy.process import ServerProcess, child_environment, say
+from deploy.promtool import build_promtool
 from deploy.settings import DEFAULT_KAFKA_BOOTSTRAP, DEFAULT_S3_ENDPOINT, DeploySettings
 
 # The topics of SPEC section 2.
@@ -107,7 +108,8 @@ def provision(settings: DeploySettings) -> tuple[KafkaDistribution, Path]:
     build_dex(cache)  # the OpenID provider of the sign-in and browser tests
     ensure_chromium(cache)
     fetch_axe(cache)
-    say(f"provisioned: Kafka, MinIO, Dex and axe-core are cached in {cache}")
+    build_promtool(cache)  # checks and tests the alert rules of deploy/prometheus/
+    say(f"provisioned: Kafka, MinIO, Dex, axe-core and promtool are cached in {cache}")
     return distribution, binary
 
 

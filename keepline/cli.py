@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from keepline.commands import check, db, dlq, fixity, keys, policy, reconcile, sweep, verify
+from keepline.commands.operator import add_operator_commands
 from keepline.logs import configure_logging
 from keepline.settings import CliSettings
 
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_parser(sub)
     verify.add_parser(sub)
     fixity.add_parser(sub)
+    # The operator commands over the HTTP API (KEEPLINE_URL, KEEPLINE_TOKEN)
+    add_operator_commands(parser, sub)
     return parser
 
 

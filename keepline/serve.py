@@ -29,6 +29,7 @@ from storage.runtime import StorageRuntime, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql.dead_letters import SqlDeadLetters
 from streams.audit_publisher import audit_publisher_job
+from streams.job_metrics import JobMetrics, watch_audit_chain
 from streams.jobs import Job, supervise
 from streams.kafka_admin import ensure_topics_async
 from streams.metrics import StreamMetrics
@@ -36,6 +37,9 @@ from streams.settings import StreamSettings
 from streams.worker import build_worker_app
 
 log = logging.getLogger("keepline")
+#: How often `serve` recomputes the audit chain for `keepline_audit_chain_ok` (the first
+#: check runs at start-up).
+AUDIT_CHECK_INTERVAL_S = 900.0
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -189,7 +193,7 @@ async def serve(
     root = build(storage_settings, clock=_now)
     storage = root.storage
     registry = CollectorRegistry()
-    metrics = StreamMetrics(registry)
+    metrics, job_metrics = StreamMetrics(registry), JobMetrics(registry)
     worker_dir = storage_settings.data_dir / "worker"
     worker_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # faust makes only the last level
     worker = build_worker_app(
@@ -268,6 +272,13 @@ async def serve(
                 interval_s=stream_settings.sweep_interval_s,
                 holder=default_holder(),
                 clock=_now,
+                observe=job_metrics.sweep_done,
+            ),
+        ),
+        Job(
+            "audit-check",
+            lambda: watch_audit_chain(
+                storage.audit, job_metrics, interval_s=AUDIT_CHECK_INTERVAL_S
             ),
         ),
         *production_jobs(root),

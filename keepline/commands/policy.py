@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from keepline.commands import add_lease_options
+from keepline.commands import add_lease_options, policy_api
 from keepline.commands.sweep import LEASE_TTL_S, now, opened, progress_bar
 from policies.errors import PolicyFileUnreadableError, PolicyValidationError
 from policies.outcomes import PolicyChange
@@ -122,3 +122,5 @@ def add_parser(sub: Any) -> None:
     apply.add_argument("--dry-run", action="store_true", help="only report what would change")
     add_lease_options(apply)
     apply.set_defaults(func=run)
+    # show, diff and apply --api: the same commands over the HTTP API
+    policy_api.extend(actions, apply, run)

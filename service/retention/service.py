@@ -388,12 +388,14 @@ async def sweep_forever(
     holder: str,
     clock: Callable[[], datetime],
     lease_ttl_s: float = 30.0,
+    observe: Callable[[SweepReport | None], None] | None = None,
 ) -> None:
     """Sweep every interval_s, on whichever process holds the sweeper lease at that time.
 
     The lease is taken for each pass and given up after it, so `keepline sweep` and
     `keepline policy apply` can run between passes; a process that dies mid-pass loses it
-    after lease_ttl_s and another one carries on.
+    after lease_ttl_s and another one carries on. ``observe`` is told of each pass this
+    process ran: its report, or None when it raised (the error then propagates).
     """
     while True:
         started = time.monotonic()
@@ -408,8 +410,14 @@ async def sweep_forever(
                 or report.reviews_opened
             ):
                 log.info("sweep: %s", report.to_json())
+            if observe is not None:
+                observe(report)
         except LeaseUnavailableError as err:
             log.debug("sweep skipped: %s", err)
+        except Exception:
+            if observe is not None:
+                observe(None)
+            raise
         await asyncio.sleep(max(0.0, interval_s - (time.monotonic() - started)))
 
 

@@ -9,6 +9,34 @@ function criteriaSummary(criteria) {
     .join("; ");
 }
 
+// The items a hold covers: GET /v1/items narrowed by what of the criteria the list route
+// takes (one subject, one staff member, one type, the time range), keeping the items whose
+// `holds` name this hold. At most COVERED_PAGES pages are read.
+const COVERED_PAGES = 20;
+
+function coveredQuery(criteria) {
+  const query = new URLSearchParams({ limit: "500" });
+  const one = (values) => (Array.isArray(values) && values.length === 1 ? values[0] : null);
+  if (one(criteria.subject_ids)) query.set("subject_id", one(criteria.subject_ids));
+  if (one(criteria.staff_ids)) query.set("staff_id", one(criteria.staff_ids));
+  if (one(criteria.types)) query.set("type", one(criteria.types));
+  if (criteria.since) query.set("since", criteria.since);
+  if (criteria.until) query.set("until", criteria.until);
+  return query;
+}
+
+async function coveredItems(hold) {
+  const query = coveredQuery(hold.criteria || {});
+  const found = [];
+  for (let page = 0; page < COVERED_PAGES; page++) {
+    const body = await api(`/v1/items?${query}`);
+    found.push(...body.items.filter((item) => (item.holds || []).includes(hold.hold_id)));
+    if (!body.next_cursor) return { items: found, complete: true };
+    query.set("cursor", body.next_cursor);
+  }
+  return { items: found, complete: false };
+}
+
 export function render(root, ctx) {
   const subjects = h("input", { name: "subject_ids", type: "text", autocomplete: "off" });
   const addresses = h("input", { name: "addresses", type: "text", autocomplete: "off" });
@@ -21,6 +49,7 @@ export function render(root, ctx) {
   const description = h("textarea", { name: "description", rows: 2 });
   const outcome = h("div", { class: "outcome", "aria-live": "polite" });
   const holds = h("div", { class: "results" });
+  const covered = h("div", { class: "results", "aria-live": "polite" });
 
   function criteria() {
     const found = {};
@@ -95,6 +124,31 @@ export function render(root, ctx) {
     }
   }
 
+  async function showCovered(hold) {
+    replace(covered, h("p", {}, `Finding the items the hold for ${hold.matter} covers…`));
+    try {
+      const { items, complete } = await coveredItems(hold);
+      replace(
+        covered,
+        h("h2", { id: `${ctx.viewId}-covered`, tabindex: "-1" }, `Items the hold for ${hold.matter} covers`),
+        table(
+          `${items.length} item${items.length === 1 ? "" : "s"} covered now${complete ? "" : " (the first pages only)"}`,
+          [
+            ["Item", (x) => x.item_id],
+            ["Type", (x) => x.type],
+            ["Occurred", (x) => when(x.occurred_at)],
+            ["Purposes", (x) => (x.purposes || []).map((p) => p.name).join(", ")],
+            ["Status", (x) => x.status || ""],
+          ],
+          items,
+        ) || empty(`The hold for ${hold.matter} covers no stored item now.`),
+      );
+      covered.querySelector("h2").focus();
+    } catch (err) {
+      replace(covered, ctx.problem(err, "legal"));
+    }
+  }
+
   async function refresh() {
     try {
       const { holds: found } = await api("/v1/holds");
@@ -108,6 +162,7 @@ export function render(root, ctx) {
             ["Items", (x) => String(x.matched)],
             ["Placed", (x) => `${when(x.created_at)} by ${x.created_by}`],
             ["State", (x) => (x.active ? "active" : `released ${when(x.released_at)}`)],
+            ["", (x) => (x.active ? h("button", { type: "button", onclick: () => showCovered(x) }, `Items of ${x.matter}`) : "")],
             ["", (x) => (x.active ? h("button", { type: "button", onclick: () => release(x) }, `Release ${x.matter}`) : "")],
           ],
           found,
@@ -144,6 +199,7 @@ export function render(root, ctx) {
     outcome,
     h("h2", {}, "Holds"),
     holds,
+    covered,
   );
   refresh();
 }
