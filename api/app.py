@@ -21,6 +21,7 @@ from api.routes import (
     audit,
     content_urls,
     dead_letters,
+    disclosures,
     events,
     health,
     holds,
@@ -183,6 +184,7 @@ def create_app(services: ApiServices) -> FastAPI:
         subjects,
         session,
         signing_keys,
+        disclosures,
     ):
         app.include_router(module.router)
     app.include_router(console_router)  # `/` and /console/: public, see api.roles.PUBLIC_ROUTES

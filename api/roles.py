@@ -40,6 +40,8 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("GET", "/v1/dead-letters"): frozenset({Role.ADMIN, Role.AUDITOR}),
         ("GET", "/v1/me"): _ALL,
         ("GET", "/v1/signing-keys"): _ALL,
+        ("POST", "/v1/disclosures"): frozenset({Role.LEGAL}),
+        ("GET", "/v1/disclosures"): frozenset({Role.LEGAL, Role.PRIVACY, Role.AUDITOR}),
     }
 )
 

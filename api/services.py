@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
@@ -23,6 +23,7 @@ from api.auth import Authenticator, Principal
 from api.errors import ApiError, ForbiddenError, UnauthenticatedError, error_response
 from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
+from service.disclosures.service import DisclosureService
 from service.holds.service import HoldsService
 from service.policy.service import PolicyService
 from service.subjects.service import SubjectRightsService
@@ -69,6 +70,7 @@ class ApiServices:
     clock: Callable[[], datetime]
     topics: dict[str, str]
     extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = ()
+    disclosures: DisclosureService = field(kw_only=True)
 
     async def record_audit(
         self,

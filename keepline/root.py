@@ -19,6 +19,7 @@ from api.settings import ApiSettings
 from policies.models import Policy
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
+from service.disclosures.service import DisclosureService
 from service.holds.service import HoldsService
 from service.ingest.service import IngestService
 from service.policy.service import PolicyService
@@ -28,6 +29,7 @@ from service.retention.service import AfterSweep, Sweeper
 from service.subjects.service import SubjectRightsService
 from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
+from storage.sql.disclosures import SqlDisclosureRegister
 from storage.sql.holds import SqlHoldStore
 from storage.sql.leases import SqlLeases
 from storage.sql.subjects import SqlSubjectStore
@@ -55,6 +57,7 @@ class Keepline:
     holds: HoldsService
     policy: PolicyService
     clock: Callable[[], datetime]
+    disclosures: DisclosureService
 
     def ingest(self, settings: StreamSettings) -> IngestService:
         """The ingest use case, fetching content only from the sources the settings allow."""
@@ -141,6 +144,7 @@ def api_services(
             "chats": stream_settings.topic_chats,
         },
         extra_readiness=extra_readiness,
+        disclosures=root.disclosures,
     )
 
 
@@ -199,4 +203,11 @@ def build(
             clock=clock,
         ),
         clock=clock,
+        disclosures=DisclosureService(
+            register=SqlDisclosureRegister(storage.db),
+            catalog=storage.catalog,
+            holds=holds_store,
+            audit=storage.audit,
+            clock=clock,
+        ),
     )

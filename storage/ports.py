@@ -21,6 +21,7 @@ from storage.models import (
     Change,
     Claim,
     DeferredErasure,
+    DisclosureRecord,
     HoldRecord,
     ItemPage,
     ItemQuery,
@@ -41,6 +42,7 @@ __all__ = [
     "AuditLog",
     "Catalog",
     "ContentSource",
+    "DisclosureRegister",
     "HoldStore",
     "KeyRing",
     "Leases",
@@ -508,4 +510,33 @@ class Signer(Protocol):
 
     def public_keys(self) -> dict[str, Any]:
         """The JWK set of every signing key, current first (retired keys still verify)."""
+        ...
+
+
+class DisclosureRegister(Protocol):
+    """The register of disclosures to third parties, and whose items each one held."""
+
+    async def record(
+        self, entry: DisclosureRecord, *, item_ids: Sequence[str] = ()
+    ) -> DisclosureRecord:
+        """Enter a disclosure of these items (or, with ``entry.hold_id``, of the hold's items).
+
+        The subjects of each item are taken as the catalog links them now, so the entry
+        still names them after the items are erased. Returns the entry with its items.
+        """
+        ...
+
+    async def list(
+        self,
+        *,
+        subject_id: str | None = None,
+        since: datetime | None = None,
+        item_ids: Iterable[str] | None = None,
+        limit: int = 1000,
+    ) -> builtins.list[DisclosureRecord]:
+        """Entries disclosed at or after since, of one subject's items or of these items."""
+        ...
+
+    async def link_subject(self, item_ids: Iterable[str], subject_id: str) -> int:
+        """Record that earlier disclosures of these items also concerned subject_id."""
         ...

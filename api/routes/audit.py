@@ -33,6 +33,8 @@ AUDIT_ACTIONS = frozenset(
         "policy.changed",
         "purposes.expired",
         "restriction.changed",
+        "register.recorded",
+        "register.read",
     }
 )
 

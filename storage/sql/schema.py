@@ -296,3 +296,37 @@ dead_letters = Table(
     UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_message"),
 )
 Index("ix_dead_letters_failed", dead_letters.c.failed_at)
+
+# The register of disclosures to third parties (court orders, lawful requests), and the items
+# each one held with the subjects they were linked to then, so the recipients of a subject's
+# data can be named after the items are erased or relinked. Owned by storage/sql/disclosures.py.
+disclosures = Table(
+    "disclosures",
+    metadata,
+    Column("disclosure_id", String(36), primary_key=True),
+    Column("recipient", String(200), nullable=False),
+    Column("legal_basis", String(200), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("hold_id", String(36), nullable=True),
+    Column("disclosed_at", TS, nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", TS, nullable=False),
+)
+Index("ix_disclosures_disclosed", disclosures.c.disclosed_at)
+
+disclosure_items = Table(
+    "disclosure_items",
+    metadata,
+    Column(
+        "disclosure_id",
+        String(36),
+        ForeignKey("disclosures.disclosure_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("item_id", String(36), nullable=False),
+    # One row per subject the item was linked to (NULL: an item with no subject party).
+    Column("subject_id", String(200), nullable=True),
+)
+Index("ix_disclosure_items_disclosure", disclosure_items.c.disclosure_id)
+Index("ix_disclosure_items_item", disclosure_items.c.item_id)
+Index("ix_disclosure_items_subject", disclosure_items.c.subject_id)

@@ -102,6 +102,19 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("GET", "/v1/dead-letters"): lambda w: ("/v1/dead-letters", {"params": {"limit": 5}}),
     ("GET", "/v1/audit"): lambda w: ("/v1/audit", {"params": {"limit": 5}}),
     ("GET", "/v1/audit/verify"): lambda w: ("/v1/audit/verify", {}),
+    ("POST", "/v1/disclosures"): lambda w: (
+        "/v1/disclosures",
+        {
+            "json": {
+                "recipient": "Court",
+                "legal_basis": "court order",
+                "reference": "CO-1",
+                "item_ids": [w.item_id],
+                "disclosed_at": "2026-11-30T10:00:00Z",
+            }
+        },
+    ),
+    ("GET", "/v1/disclosures"): lambda w: ("/v1/disclosures", {"params": {"subject_id": SUBJECT}}),
 }
 
 

@@ -11,6 +11,7 @@ from tests.catalog_contract import (
     AuditLogContract,
     CatalogContract,
     CatalogScansContract,
+    DisclosureRegisterContract,
     HoldStoreContract,
     LeasesContract,
     MigrationsContract,
@@ -62,4 +63,8 @@ class TestPolicyVersionsOnPostgres(PolicyStoreContract):
 
 
 class TestMigrationsOnPostgres(MigrationsContract):
+    pass
+
+
+class TestDisclosureRegisterOnPostgres(DisclosureRegisterContract):
     pass
