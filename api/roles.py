@@ -42,6 +42,7 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("GET", "/v1/signing-keys"): _ALL,
         ("POST", "/v1/disclosures"): frozenset({Role.LEGAL}),
         ("GET", "/v1/disclosures"): frozenset({Role.LEGAL, Role.PRIVACY, Role.AUDITOR}),
+        ("POST", "/v1/subjects/{subject_id}/rectification"): frozenset({Role.PRIVACY}),
     }
 )
 

@@ -26,6 +26,7 @@ from service.policy.service import PolicyService
 from service.retention.destruction import ItemDestroyer
 from service.retention.locks import ObjectLockSync
 from service.retention.service import AfterSweep, Sweeper
+from service.subjects.rectification import RectificationService
 from service.subjects.service import SubjectRightsService
 from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
@@ -58,6 +59,7 @@ class Keepline:
     policy: PolicyService
     clock: Callable[[], datetime]
     disclosures: DisclosureService
+    rectification: RectificationService
 
     def ingest(self, settings: StreamSettings) -> IngestService:
         """The ingest use case, fetching content only from the sources the settings allow."""
@@ -145,6 +147,7 @@ def api_services(
         },
         extra_readiness=extra_readiness,
         disclosures=root.disclosures,
+        rectification=root.rectification,
     )
 
 
@@ -184,6 +187,13 @@ def build(
         audit=storage.audit,
         after_release=rights.run_deferred_erasures,
     )
+    disclosures = DisclosureService(
+        register=SqlDisclosureRegister(storage.db),
+        catalog=storage.catalog,
+        holds=holds_store,
+        audit=storage.audit,
+        clock=clock,
+    )
     return Keepline(
         storage=storage,
         subjects=subjects,
@@ -203,11 +213,15 @@ def build(
             clock=clock,
         ),
         clock=clock,
-        disclosures=DisclosureService(
-            register=SqlDisclosureRegister(storage.db),
+        disclosures=disclosures,
+        rectification=RectificationService(
             catalog=storage.catalog,
-            holds=holds_store,
+            subjects=subjects,
+            policies=storage.policies,
             audit=storage.audit,
+            lock_sync=lock_sync,
+            store=storage.store,
+            disclosures=disclosures,
             clock=clock,
         ),
     )

@@ -242,6 +242,12 @@ class Catalog(Protocol):
         """How many claims wait for their event to be redelivered and stored."""
         ...
 
+    async def relink_parties(
+        self, item_id: str, *, event: Mapping[str, Any], parties: Sequence[PartyRow]
+    ) -> bool:
+        """Replace a stored item's parties (never its content); False if it is not stored."""
+        ...
+
 
 class HoldStore(Protocol):
     """Legal holds and the items each covers."""

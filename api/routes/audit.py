@@ -35,6 +35,7 @@ AUDIT_ACTIONS = frozenset(
         "restriction.changed",
         "register.recorded",
         "register.read",
+        "rectification",
     }
 )
 

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Path
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from api.errors import BadRequestError, UnavailableError
+from api.errors import BadRequestError, NotFoundError, UnavailableError, error_responses
 from api.presenters import item_json
 from api.routes.items import PLAIN
 from api.services import ApiServices, Caller, Services
 from service.errors import InvalidRequestError
 from service.subjects.export import SubjectExporter
+from service.subjects.rectification import NothingToRectifyError, Rectify
 from service.subjects.service import SubjectRightsService
 from storage.errors import StorageError
 
@@ -183,4 +184,88 @@ async def consent(
         )
     except InvalidRequestError as err:
         raise BadRequestError(err.field, err.message) from err
+    return result.to_json()
+
+
+class RectificationSet(_Body):
+    """What the matching parties are to carry instead."""
+
+    subject_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00]+$",
+        description="The data subject the parties belong to.",
+    )
+    display_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=PLAIN,
+        description="The parties' display name.",
+    )
+
+
+class RectificationBody(_Body):
+    """``{"item_id"?, "address"?, "set": {"subject_id"?, "display_name"?}, "reason"}``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": "0b6f2d0e-1c1a-4e8e-9a57-5d2f0c9a1b11",
+                    "set": {"subject_id": "cust-43"},
+                    "reason": "the CRM matched the wrong customer to this number",
+                }
+            ]
+        },
+    )
+
+    item_id: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=PLAIN, description="Only this item."
+    )
+    address: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=320,
+        pattern=PLAIN,
+        description="Only parties with this address, on every item of the subject.",
+    )
+    set: RectificationSet = Field(description="The corrected values.")
+    reason: str = Field(
+        min_length=1, max_length=2000, pattern=r"^[^\x00]+$", description="Why (audited)."
+    )
+
+
+@router.post(
+    "/{subject_id}/rectification",
+    summary="Correct how items are linked to the subject (never their content)",
+    responses=error_responses(404, 422),
+)
+async def rectification(
+    subject_id: SubjectId, body: RectificationBody, services: Services, caller: Caller
+) -> dict[str, Any]:
+    """Relink the subject's parties on one item, or on every item with an address.
+
+    Purposes, restriction and holds follow the subject the items now belong to; each item's
+    previous parties stay in its audit entry; ``recipients_to_inform`` lists the recipients
+    of earlier disclosures of the items, who must be told. 404 if no item of the subject
+    matches.
+    """
+    request = Rectify(
+        subject_id=subject_id,
+        item_id=body.item_id,
+        address=body.address,
+        new_subject_id=body.set.subject_id,
+        new_display_name=body.set.display_name,
+        reason=body.reason,
+    )
+    try:
+        result = await services.rectification.rectify(request, actor=caller.name)
+    except InvalidRequestError as err:
+        raise BadRequestError(err.field, err.message) from err
+    except NothingToRectifyError as err:
+        raise NotFoundError("no item of the subject matches") from err
     return result.to_json()

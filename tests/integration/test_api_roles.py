@@ -115,6 +115,10 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         },
     ),
     ("GET", "/v1/disclosures"): lambda w: ("/v1/disclosures", {"params": {"subject_id": SUBJECT}}),
+    ("POST", "/v1/subjects/{subject_id}/rectification"): lambda w: (
+        f"/v1/subjects/{SUBJECT}/rectification",
+        {"json": {"item_id": w.item_id, "set": {"display_name": "Matrix"}, "reason": "typo"}},
+    ),
 }
 
 
