@@ -26,6 +26,7 @@ from api.settings import ApiSettings
 from service.disclosures.service import DisclosureService
 from service.holds.service import HoldsService
 from service.policy.service import PolicyService
+from service.subjects.access_report import AccessReporter
 from service.subjects.rectification import RectificationService
 from service.subjects.service import SubjectRightsService
 from storage.models import AuditEntry
@@ -73,6 +74,7 @@ class ApiServices:
     extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = ()
     disclosures: DisclosureService = field(kw_only=True)
     rectification: RectificationService = field(kw_only=True)
+    access_report: AccessReporter = field(kw_only=True)
 
     async def record_audit(
         self,

@@ -26,6 +26,7 @@ from service.policy.service import PolicyService
 from service.retention.destruction import ItemDestroyer
 from service.retention.locks import ObjectLockSync
 from service.retention.service import AfterSweep, Sweeper
+from service.subjects.access_report import AccessReporter
 from service.subjects.rectification import RectificationService
 from service.subjects.service import SubjectRightsService
 from storage.runtime import StorageRuntime, build_storage, prepare_storage
@@ -60,6 +61,7 @@ class Keepline:
     clock: Callable[[], datetime]
     disclosures: DisclosureService
     rectification: RectificationService
+    access_report: AccessReporter
 
     def ingest(self, settings: StreamSettings) -> IngestService:
         """The ingest use case, fetching content only from the sources the settings allow."""
@@ -148,6 +150,7 @@ def api_services(
         extra_readiness=extra_readiness,
         disclosures=root.disclosures,
         rectification=root.rectification,
+        access_report=root.access_report,
     )
 
 
@@ -222,6 +225,14 @@ def build(
             lock_sync=lock_sync,
             store=storage.store,
             disclosures=disclosures,
+            clock=clock,
+        ),
+        access_report=AccessReporter(
+            items_of=rights.items_of,
+            subjects=subjects,
+            policies=storage.policies,
+            disclosures=disclosures,
+            audit=storage.audit,
             clock=clock,
         ),
     )

@@ -36,6 +36,7 @@ AUDIT_ACTIONS = frozenset(
         "register.recorded",
         "register.read",
         "rectification",
+        "access_report",
     }
 )
 

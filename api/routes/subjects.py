@@ -109,6 +109,7 @@ async def export(subject_id: SubjectId, services: Services, caller: Caller) -> S
         vault=services.storage.vault,
         audit=services.storage.audit,
         clock=services.clock,
+        reporter=services.access_report,
     )
     handle: IO[bytes] = await asyncio.to_thread(tempfile.TemporaryFile)
     try:
@@ -269,3 +270,19 @@ async def rectification(
     except NothingToRectifyError as err:
         raise NotFoundError("no item of the subject matches") from err
     return result.to_json()
+
+
+@router.get(
+    "/{subject_id}/access-report",
+    summary="What an answer to a subject access request must say (GDPR Art. 15)",
+)
+async def access_report(
+    subject_id: SubjectId, services: Services, caller: Caller
+) -> dict[str, Any]:
+    """The subject's items by type, purposes with basis and retention, sources, recipients.
+
+    Also the restriction and objections in force; every report is audited. The export
+    holds the same report as a readable document (``access-report.txt``).
+    """
+    report = await services.access_report.report(subject_id, actor=caller.name)
+    return report.to_json()

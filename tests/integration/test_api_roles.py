@@ -119,6 +119,10 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         f"/v1/subjects/{SUBJECT}/rectification",
         {"json": {"item_id": w.item_id, "set": {"display_name": "Matrix"}, "reason": "typo"}},
     ),
+    ("GET", "/v1/subjects/{subject_id}/access-report"): lambda w: (
+        f"/v1/subjects/{SUBJECT}/access-report",
+        {},
+    ),
 }
 
 
