@@ -22,6 +22,7 @@ from policies.settings import PolicySettings
 from service.disclosures.service import DisclosureService
 from service.holds.service import HoldsService
 from service.ingest.service import IngestService
+from service.notices.service import NoticeService
 from service.policy.service import PolicyService
 from service.retention.destruction import ItemDestroyer
 from service.retention.locks import ObjectLockSync
@@ -34,6 +35,7 @@ from storage.settings import StorageSettings
 from storage.sql.disclosures import SqlDisclosureRegister
 from storage.sql.holds import SqlHoldStore
 from storage.sql.leases import SqlLeases
+from storage.sql.notices import SqlNotices
 from storage.sql.subjects import SqlSubjectStore
 from streams.fetch import ContentFetcher
 from streams.kafka_publisher import AiokafkaEventPublisher
@@ -62,6 +64,7 @@ class Keepline:
     disclosures: DisclosureService
     rectification: RectificationService
     access_report: AccessReporter
+    notices: SqlNotices
 
     def ingest(self, settings: StreamSettings) -> IngestService:
         """The ingest use case, fetching content only from the sources the settings allow."""
@@ -173,6 +176,15 @@ def build(
     destroyer = ItemDestroyer(storage.catalog, storage.store, storage.audit)
     holds_store = SqlHoldStore(storage.db)
     subjects = SqlSubjectStore(storage.db)
+    disclosures = DisclosureService(
+        register=SqlDisclosureRegister(storage.db),
+        catalog=storage.catalog,
+        holds=holds_store,
+        audit=storage.audit,
+        clock=clock,
+    )
+    outbox = SqlNotices(storage.db)
+    notices = NoticeService(outbox=outbox, clock=clock)
     rights = SubjectRightsService(
         catalog=storage.catalog,
         subjects=subjects,
@@ -182,6 +194,8 @@ def build(
         lock_sync=lock_sync,
         store=storage.store,
         clock=clock,
+        notices=notices,
+        disclosures=disclosures,
     )
     holds = HoldsService(
         holds=holds_store,
@@ -189,13 +203,6 @@ def build(
         lock_sync=lock_sync,
         audit=storage.audit,
         after_release=rights.run_deferred_erasures,
-    )
-    disclosures = DisclosureService(
-        register=SqlDisclosureRegister(storage.db),
-        catalog=storage.catalog,
-        holds=holds_store,
-        audit=storage.audit,
-        clock=clock,
     )
     return Keepline(
         storage=storage,
@@ -226,6 +233,7 @@ def build(
             store=storage.store,
             disclosures=disclosures,
             clock=clock,
+            notices=notices,
         ),
         access_report=AccessReporter(
             items_of=rights.items_of,
@@ -235,4 +243,5 @@ def build(
             audit=storage.audit,
             clock=clock,
         ),
+        notices=outbox,
     )

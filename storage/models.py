@@ -405,3 +405,22 @@ class DisclosureRecord:
     recorded_by: str
     recorded_at: datetime
     item_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notice the privacy team owes, as the notices topic carries it.
+
+    Attributes:
+        notice_id: Its id (the record's key on the topic).
+        created_at: When it was written.
+        subject_id: The data subject it concerns.
+        action: ``restriction_lifting`` or ``recipients_to_inform``.
+        body: The message: ``subject_id``, ``action`` and what the action needs.
+    """
+
+    notice_id: int
+    created_at: datetime
+    subject_id: str
+    action: str
+    body: Mapping[str, Any]

@@ -28,6 +28,7 @@ from storage.models import (
     ItemRecord,
     Lease,
     NewItem,
+    Notice,
     ObjectOwner,
     PartyRow,
     PurposeRow,
@@ -46,6 +47,7 @@ __all__ = [
     "HoldStore",
     "KeyRing",
     "Leases",
+    "NoticeOutbox",
     "ObjectStore",
     "ObjectVersion",
     "PolicyStore",
@@ -545,4 +547,40 @@ class DisclosureRegister(Protocol):
 
     async def link_subject(self, item_ids: Iterable[str], subject_id: str) -> int:
         """Record that earlier disclosures of these items also concerned subject_id."""
+        ...
+
+
+class NoticeOutbox(Protocol):
+    """Notices waiting for the notices topic, and restrictions to lift once announced."""
+
+    async def add(
+        self, *, subject_id: str, action: str, body: Mapping[str, Any], at: datetime
+    ) -> int:
+        """Write a notice for the publisher; its id."""
+        ...
+
+    async def schedule_lifting(
+        self, subject_id: str, *, effective_at: datetime, notice_id: int, by: str, at: datetime
+    ) -> None:
+        """Lift the subject's restriction at effective_at, once notice_id is published."""
+        ...
+
+    async def cancel_lifting(self, subject_id: str) -> bool:
+        """Forget a scheduled lifting; False if there was none."""
+        ...
+
+    async def pending_lifting(self, subject_id: str) -> datetime | None:
+        """When the subject's restriction is to be lifted, if that is scheduled."""
+        ...
+
+    async def due_liftings(self, now: datetime) -> builtins.list[str]:
+        """Subjects whose lifting is due at now and whose notice is on the topic."""
+        ...
+
+    async def unpublished(self, limit: int = 500) -> builtins.list[Notice]:
+        """Notices not yet on the topic, oldest first."""
+        ...
+
+    async def mark_published(self, notice_ids: Sequence[int]) -> None:
+        """Record that notices reached the topic."""
         ...

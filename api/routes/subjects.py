@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.errors import BadRequestError, NotFoundError, UnavailableError, error_responses
 from api.presenters import item_json
-from api.routes.items import PLAIN
+from api.routes.items import PLAIN, RFC3339, utc
 from api.services import ApiServices, Caller, Services
 from service.errors import InvalidRequestError
 from service.subjects.export import SubjectExporter
@@ -44,6 +44,14 @@ class RestrictionBody(_Body):
     )
 
     restricted: StrictBool = Field(description="true restricts the subject's items; false lifts")
+    effective_at: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=RFC3339,
+        description="A lifting only: when it takes effect (RFC 3339); announced first on the "
+        "notices topic, the restriction stays in force until then. Absent: at once.",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 class ObjectionBody(_Body):
@@ -145,10 +153,20 @@ async def _stream(handle: IO[bytes]) -> AsyncIterator[bytes]:
 async def restriction(
     subject_id: SubjectId, body: RestrictionBody, services: Services, caller: Caller
 ) -> dict[str, Any]:
-    """Restricted items are hidden from every role but legal and privacy, at once."""
-    result = await _rights(services).restriction(
-        subject_id, restricted=body.restricted, actor=caller.name
-    )
+    """Restricted items are hidden from every role but legal and privacy, at once.
+
+    A lifting is announced on the notices topic before it takes effect; with
+    ``effective_at`` the restriction stays in force until then (``lifting_at``).
+    """
+    try:
+        result = await _rights(services).restriction(
+            subject_id,
+            restricted=body.restricted,
+            actor=caller.name,
+            effective_at=utc("effective_at", body.effective_at),
+        )
+    except InvalidRequestError as err:
+        raise BadRequestError(err.field, err.message) from err
     return result.to_json()
 
 

@@ -32,6 +32,7 @@ from service.disclosures.models import Recipient
 from service.disclosures.service import DisclosureService
 from service.errors import InvalidRequestError, ServiceError
 from service.facts import item_facts
+from service.notices.service import NoticeService
 from service.retention.locks import ObjectLockSync
 from service.retention.service import purpose_rows, purpose_tags
 from storage.models import ItemQuery, ItemRecord, PartyRow
@@ -129,7 +130,9 @@ class RectificationService:
         store: ObjectStore,
         disclosures: DisclosureService,
         clock: Callable[[], datetime],
+        notices: NoticeService | None = None,
     ) -> None:
+        self._notices = notices
         self._catalog = catalog
         self._subjects = subjects
         self._policies = policies
@@ -164,6 +167,10 @@ class RectificationService:
         if request.new_subject_id is not None:
             await self._disclosures.link_subject(
                 [r.item_id for r in targets], request.new_subject_id
+            )
+        if self._notices is not None:
+            await self._notices.recipients_to_inform(
+                request.new_subject_id or request.subject_id, "rectification", recipients
             )
         log.info("rectification: %d items relinked", len(done))
         return RectificationResult(

@@ -330,3 +330,28 @@ disclosure_items = Table(
 Index("ix_disclosure_items_disclosure", disclosure_items.c.disclosure_id)
 Index("ix_disclosure_items_item", disclosure_items.c.item_id)
 Index("ix_disclosure_items_subject", disclosure_items.c.subject_id)
+
+# The notices the privacy team owes (restriction lifting, recipients to inform), kept until
+# the notice publisher has them on the notices topic. Owned by storage/sql/notices.py.
+notices = Table(
+    "notices",
+    metadata,
+    Column("notice_id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", TS, nullable=False),
+    Column("subject_id", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("published", Boolean, nullable=False, default=False),
+)
+Index("ix_notices_published", notices.c.published)
+
+# Restrictions to lift at a later time, once their notice is on the notices topic.
+restriction_liftings = Table(
+    "restriction_liftings",
+    metadata,
+    Column("subject_id", String(200), primary_key=True),
+    Column("effective_at", TS, nullable=False),
+    Column("notice_id", Integer, nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", TS, nullable=False),
+)

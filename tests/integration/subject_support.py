@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import json
+import time
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -129,3 +130,35 @@ def audit_entries(service: KeeplineService, action: str, **params: str) -> list[
     assert response.status_code == 200, response.text
     entries: list[dict[str, Any]] = response.json()["entries"]
     return entries
+
+
+def notices_with_times(service: KeeplineService, expect: int, subject_id: str) -> list[Any]:
+    """The subject's notices on the notices topic with each record's broker timestamp (s)."""
+    import asyncio  # noqa: PLC0415  # only this helper needs a Kafka client
+
+    from aiokafka import AIOKafkaConsumer  # noqa: PLC0415
+
+    async def read() -> list[Any]:
+        consumer = AIOKafkaConsumer(
+            service.topics["notices"],
+            bootstrap_servers=service.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        await consumer.start()
+        found: list[Any] = []
+        try:
+            deadline = time.monotonic() + 30
+            while len(found) < expect and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        value = json.loads(record.value or b"{}")
+                        if value.get("subject_id") == subject_id:
+                            found.append((record.timestamp / 1000, value))
+        finally:
+            await consumer.stop()
+        return found
+
+    return asyncio.run(read())
