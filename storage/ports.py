@@ -320,6 +320,10 @@ class SubjectStore(Protocol):
         """Take one item off the queue: erased, or no longer to be erased."""
         ...
 
+    async def erasure_request(self, request_id: str) -> dict[str, Any] | None:
+        """One erasure request as recorded: who asked, for which subject, when, the answer."""
+        ...
+
     async def objections(self, subject_ids: Iterable[str]) -> dict[str, frozenset[str] | None]:
         """Standing objections by subject, in the form `policies.purposes_at_ingest` takes."""
         ...

@@ -35,7 +35,7 @@ from service.facts import item_facts
 from service.notices.service import NoticeService
 from service.retention.locks import ObjectLockSync
 from service.retention.service import purpose_rows, purpose_tags
-from storage.models import ItemQuery, ItemRecord, PartyRow
+from storage.models import DeferredErasure, ItemQuery, ItemRecord, PartyRow
 from storage.ports import AuditLog, Catalog, ObjectStore, PolicyStore, SubjectStore
 
 log = logging.getLogger(__name__)
@@ -211,6 +211,8 @@ class RectificationService:
         event = {**record.event, "parties": parties}
         rows = [PartyRow(p.get("address"), p.get("subject_id"), p.get("staff_id")) for p in parties]
         await self._catalog.relink_parties(record.item_id, event=event, parties=rows)
+        if not any(p.get("subject_id") == request.subject_id for p in parties):
+            await self._drop_queued_erasures(record.item_id, request.subject_id, now)
         relinked = await self._catalog.get(record.item_id)
         added: tuple[str, ...] = ()
         removed: tuple[str, ...] = ()
@@ -242,6 +244,18 @@ class RectificationService:
             },
         )
         return result
+
+    async def _drop_queued_erasures(self, item_id: str, subject_id: str, now: datetime) -> None:
+        """The item is no longer the subject's: their queued erasure must not reach it."""
+        after: DeferredErasure | None = None
+        while pending := await self._subjects.pending_deferred(after=after, limit=_PAGE):
+            after = pending[-1]
+            for entry in pending:
+                if entry.item_id != item_id:
+                    continue
+                asked = await self._subjects.erasure_request(entry.request_id)
+                if asked is not None and asked["subject_id"] == subject_id:
+                    await self._subjects.finish_deferred(entry.request_id, item_id, at=now)
 
     async def _redecide_purposes(
         self, record: ItemRecord, now: datetime

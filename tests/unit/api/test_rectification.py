@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from storage.sql.subjects import SqlSubjectStore
 from tests.unit.api.conftest import NOW, Harness
 
 SALES = (
@@ -145,3 +146,28 @@ async def test_only_privacy_rectifies(harness: Harness, role: str) -> None:
             json={"address": "a", "set": {"display_name": "b"}, "reason": "r"},
         )
     assert refused.status_code == 403
+
+
+async def test_the_wrong_subjects_queued_erasure_no_longer_reaches_the_item(
+    harness: Harness,
+) -> None:
+    item = await harness.add_item(
+        subject_id="cust-q",
+        staff_id="agent-h",
+        purposes=(("quality", "legitimate_interests", timedelta(days=90)),),
+    )
+    async with harness.client("privacy") as privacy, harness.client("legal") as legal:
+        hold = await legal.post(
+            "/v1/holds",
+            json={"matter": "Q-1", "description": "", "criteria": {"staff_ids": ["agent-h"]}},
+        )
+        erased = await privacy.post("/v1/subjects/cust-q/erasure")
+        assert erased.json()["deferred"] == [item]
+        answer = await privacy.post(
+            "/v1/subjects/cust-q/rectification",
+            json={"item_id": item, "set": {"subject_id": "cust-q2"}, "reason": "wrong match"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert hold.status_code == 201, hold.text
+    # Off the queue: releasing the hold will not erase the right subject's item.
+    assert await SqlSubjectStore(harness.storage.db).pending_deferred() == []
