@@ -21,6 +21,7 @@ from api.routes import (
     audit,
     content_urls,
     dead_letters,
+    disclosures,
     disposals,
     events,
     fixity,
@@ -193,6 +194,7 @@ def create_app(services: ApiServices) -> FastAPI:
         productions_routes,
         disposals,
         fixity,
+        disclosures,
     ):
         app.include_router(module.router)
     app.include_router(console_router)  # `/` and /console/: public, see api.roles.PUBLIC_ROUTES

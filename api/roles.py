@@ -51,6 +51,10 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("GET", "/v1/disposals"): frozenset({Role.AUDITOR, Role.LEGAL}),
         ("GET", "/v1/disposals/certificate"): frozenset({Role.AUDITOR, Role.LEGAL}),
         ("GET", "/v1/fixity/latest"): frozenset({Role.AUDITOR}),
+        ("POST", "/v1/disclosures"): frozenset({Role.LEGAL}),
+        ("GET", "/v1/disclosures"): frozenset({Role.LEGAL, Role.PRIVACY, Role.AUDITOR}),
+        ("POST", "/v1/subjects/{subject_id}/rectification"): frozenset({Role.PRIVACY}),
+        ("GET", "/v1/subjects/{subject_id}/access-report"): frozenset({Role.PRIVACY}),
     }
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
@@ -23,6 +23,7 @@ from api.auth import Authenticator, Principal
 from api.errors import ApiError, ForbiddenError, UnauthenticatedError, error_response
 from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
+from service.disclosures.service import DisclosureService
 from service.disposals.service import DisposalService
 from service.fixity.service import FixityService
 from service.holds.service import HoldsService
@@ -30,6 +31,8 @@ from service.policy.service import PolicyService
 from service.productions.service import ProductionService
 from service.retention.explain import RetentionExplainer
 from service.retention.reviews import ReviewService
+from service.subjects.access_report import AccessReporter
+from service.subjects.rectification import RectificationService
 from service.subjects.service import SubjectRightsService
 from storage.models import AuditEntry
 from storage.runtime import StorageRuntime
@@ -79,6 +82,9 @@ class ApiServices:
     productions: ProductionService | None = None
     disposals: DisposalService | None = None
     fixity: FixityService | None = None
+    disclosures: DisclosureService = field(kw_only=True)
+    rectification: RectificationService = field(kw_only=True)
+    access_report: AccessReporter = field(kw_only=True)
 
     async def record_audit(
         self,

@@ -19,11 +19,13 @@ from api.settings import ApiSettings
 from policies.models import Policy
 from policies.policy_file import load_default_policy, load_policy
 from policies.settings import PolicySettings
+from service.disclosures.service import DisclosureService
 from service.disposals.service import DisposalService
 from service.fixity.service import FixityService
 from service.fixity.settings import FixitySettings
 from service.holds.service import HoldsService
 from service.ingest.service import IngestService
+from service.notices.service import NoticeService
 from service.policy.service import PolicyService
 from service.productions.service import ProductionService
 from service.retention.destruction import ItemDestroyer
@@ -31,12 +33,16 @@ from service.retention.explain import RetentionExplainer
 from service.retention.locks import ObjectLockSync
 from service.retention.reviews import ReviewService
 from service.retention.service import AfterSweep, Sweeper
+from service.subjects.access_report import AccessReporter
+from service.subjects.rectification import RectificationService
 from service.subjects.service import SubjectRightsService
 from storage.runtime import StorageRuntime, build_storage, prepare_storage
 from storage.settings import StorageSettings
+from storage.sql.disclosures import SqlDisclosureRegister
 from storage.sql.fixity import SqlFixityLog
 from storage.sql.holds import SqlHoldStore
 from storage.sql.leases import SqlLeases
+from storage.sql.notices import SqlNotices
 from storage.sql.productions import SqlProductionStore
 from storage.sql.reviews import SqlReviewStore
 from storage.sql.subjects import SqlSubjectStore
@@ -69,6 +75,10 @@ class Keepline:
     explainer: RetentionExplainer
     reviews: ReviewService
     disposals: DisposalService
+    disclosures: DisclosureService
+    rectification: RectificationService
+    access_report: AccessReporter
+    notices: SqlNotices
     productions: ProductionService | None = None
 
     def ingest(self, settings: StreamSettings) -> IngestService:
@@ -181,6 +191,9 @@ def api_services(
         productions=root.productions,
         disposals=root.disposals,
         fixity=root.fixity(),
+        disclosures=root.disclosures,
+        rectification=root.rectification,
+        access_report=root.access_report,
     )
 
 
@@ -203,6 +216,15 @@ def build(
     destroyer = ItemDestroyer(storage.catalog, storage.store, storage.audit, storage.guards)
     holds_store = SqlHoldStore(storage.db)
     subjects = SqlSubjectStore(storage.db)
+    disclosures = DisclosureService(
+        register=SqlDisclosureRegister(storage.db),
+        catalog=storage.catalog,
+        holds=holds_store,
+        audit=storage.audit,
+        clock=clock,
+    )
+    outbox = SqlNotices(storage.db)
+    notices = NoticeService(outbox=outbox, clock=clock)
     rights = SubjectRightsService(
         catalog=storage.catalog,
         subjects=subjects,
@@ -213,6 +235,8 @@ def build(
         store=storage.store,
         clock=clock,
         guards=storage.guards,
+        notices=notices,
+        disclosures=disclosures,
     )
     holds = HoldsService(
         holds=holds_store,
@@ -272,4 +296,25 @@ def build(
             signer=storage.signer,
             clock=clock,
         ),
+        disclosures=disclosures,
+        rectification=RectificationService(
+            catalog=storage.catalog,
+            subjects=subjects,
+            policies=storage.policies,
+            audit=storage.audit,
+            lock_sync=lock_sync,
+            store=storage.store,
+            disclosures=disclosures,
+            clock=clock,
+            notices=notices,
+        ),
+        access_report=AccessReporter(
+            items_of=rights.items_of,
+            subjects=subjects,
+            policies=storage.policies,
+            disclosures=disclosures,
+            audit=storage.audit,
+            clock=clock,
+        ),
+        notices=outbox,
     )

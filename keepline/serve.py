@@ -33,6 +33,7 @@ from streams.job_metrics import JobMetrics, watch_audit_chain
 from streams.jobs import Job, supervise
 from streams.kafka_admin import ensure_topics_async
 from streams.metrics import StreamMetrics
+from streams.notice_publisher import notice_publisher_job
 from streams.settings import StreamSettings
 from streams.worker import build_worker_app
 
@@ -230,6 +231,7 @@ async def serve(
         stream_settings.topic_consent,
         stream_settings.topic_dlq,
         stream_settings.topic_audit,
+        stream_settings.topic_notices,
     ]
     steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
         ("the catalog and the object store", lambda: prepare_storage(storage)),
@@ -255,6 +257,13 @@ async def serve(
             bootstrap=stream_settings.kafka_bootstrap,
             topic=stream_settings.topic_audit,
             security=stream_settings.kafka_security(),
+        ),
+        notice_publisher_job(
+            root.notices,
+            bootstrap=stream_settings.kafka_bootstrap,
+            topic=stream_settings.topic_notices,
+            lift_due=root.rights.run_due_liftings,
+            clock=_now,
         ),
         Job(
             "stale-claims",

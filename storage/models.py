@@ -447,3 +447,49 @@ class ProductionRecord:
     error: str | None = None
     stored: StoredContent | None = None
     kid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureRecord:
+    """One entry of the register of disclosures to third parties.
+
+    Attributes:
+        disclosure_id: The entry's id.
+        recipient: Who received the items (an authority, a court, a firm).
+        legal_basis: Why the disclosure was lawful (a court order, a crime-prevention request).
+        reference: The recipient's or the legal team's reference for the request.
+        hold_id: The hold whose items were disclosed, when it was a hold's items.
+        disclosed_at: When the items were handed over.
+        recorded_by: The principal who entered it.
+        recorded_at: When it was entered.
+        item_ids: The items disclosed (of one subject only, when listed for a subject).
+    """
+
+    disclosure_id: str
+    recipient: str
+    legal_basis: str
+    reference: str
+    hold_id: str | None
+    disclosed_at: datetime
+    recorded_by: str
+    recorded_at: datetime
+    item_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notice the privacy team owes, as the notices topic carries it.
+
+    Attributes:
+        notice_id: Its id (the record's key on the topic).
+        created_at: When it was written.
+        subject_id: The data subject it concerns.
+        action: ``restriction_lifting`` or ``recipients_to_inform``.
+        body: The message: ``subject_id``, ``action`` and what the action needs.
+    """
+
+    notice_id: int
+    created_at: datetime
+    subject_id: str
+    action: str
+    body: Mapping[str, Any]

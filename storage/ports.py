@@ -23,12 +23,14 @@ from storage.models import (
     Change,
     Claim,
     DeferredErasure,
+    DisclosureRecord,
     HoldRecord,
     ItemPage,
     ItemQuery,
     ItemRecord,
     Lease,
     NewItem,
+    Notice,
     ObjectOwner,
     PartyRow,
     ProductionRecord,
@@ -45,9 +47,11 @@ __all__ = [
     "AuditLog",
     "Catalog",
     "ContentSource",
+    "DisclosureRegister",
     "HoldStore",
     "KeyRing",
     "Leases",
+    "NoticeOutbox",
     "ObjectStore",
     "ObjectVersion",
     "PolicyStore",
@@ -250,6 +254,12 @@ class Catalog(Protocol):
         """How many claims wait for their event to be redelivered and stored."""
         ...
 
+    async def relink_parties(
+        self, item_id: str, *, event: Mapping[str, Any], parties: Sequence[PartyRow]
+    ) -> bool:
+        """Replace a stored item's parties (never its content); False if it is not stored."""
+        ...
+
 
 class HoldStore(Protocol):
     """Legal holds and the items each covers."""
@@ -318,6 +328,10 @@ class SubjectStore(Protocol):
 
     async def finish_deferred(self, request_id: str, item_id: str, *, at: datetime) -> None:
         """Take one item off the queue: erased, or no longer to be erased."""
+        ...
+
+    async def erasure_request(self, request_id: str) -> dict[str, Any] | None:
+        """One erasure request as recorded: who asked, for which subject, when, the answer."""
         ...
 
     async def objections(self, subject_ids: Iterable[str]) -> dict[str, frozenset[str] | None]:
@@ -742,4 +756,69 @@ class FixityLog(Protocol):
 
     async def latest(self) -> FixityPass | None:
         """The newest finished pass, if any."""
+        ...
+
+
+class DisclosureRegister(Protocol):
+    """The register of disclosures to third parties, and whose items each one held."""
+
+    async def record(
+        self, entry: DisclosureRecord, *, item_ids: Sequence[str] = ()
+    ) -> DisclosureRecord:
+        """Enter a disclosure of these items (or, with ``entry.hold_id``, of the hold's items).
+
+        The subjects of each item are taken as the catalog links them now, so the entry
+        still names them after the items are erased. Returns the entry with its items.
+        """
+        ...
+
+    async def list(
+        self,
+        *,
+        subject_id: str | None = None,
+        since: datetime | None = None,
+        item_ids: Iterable[str] | None = None,
+        limit: int = 1000,
+    ) -> builtins.list[DisclosureRecord]:
+        """Entries disclosed at or after since, of one subject's items or of these items."""
+        ...
+
+    async def link_subject(self, item_ids: Iterable[str], subject_id: str) -> int:
+        """Record that earlier disclosures of these items also concerned subject_id."""
+        ...
+
+
+class NoticeOutbox(Protocol):
+    """Notices waiting for the notices topic, and restrictions to lift once announced."""
+
+    async def add(
+        self, *, subject_id: str, action: str, body: Mapping[str, Any], at: datetime
+    ) -> int:
+        """Write a notice for the publisher; its id."""
+        ...
+
+    async def schedule_lifting(
+        self, subject_id: str, *, effective_at: datetime, notice_id: int, by: str, at: datetime
+    ) -> None:
+        """Lift the subject's restriction at effective_at, once notice_id is published."""
+        ...
+
+    async def cancel_lifting(self, subject_id: str) -> bool:
+        """Forget a scheduled lifting; False if there was none."""
+        ...
+
+    async def pending_lifting(self, subject_id: str) -> datetime | None:
+        """When the subject's restriction is to be lifted, if that is scheduled."""
+        ...
+
+    async def due_liftings(self, now: datetime) -> builtins.list[str]:
+        """Subjects whose lifting is due at now and whose notice is on the topic."""
+        ...
+
+    async def unpublished(self, limit: int = 500) -> builtins.list[Notice]:
+        """Notices not yet on the topic, oldest first."""
+        ...
+
+    async def mark_published(self, notice_ids: Sequence[int]) -> None:
+        """Record that notices reached the topic."""
         ...

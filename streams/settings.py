@@ -29,6 +29,10 @@ class StreamSettings(BaseSettings):
     topic_consent: str = Field(default="privacy.consent", description="Consent events.")
     topic_dlq: str = Field(default="keepline.dlq", description="Dead letters.")
     topic_audit: str = Field(default="keepline.audit", description="Audit entries for a SIEM.")
+    topic_notices: str = Field(
+        default="keepline.notices",
+        description="Notices the privacy team owes (restriction lifting, recipients to inform).",
+    )
     topic_partitions: int = Field(default=4, ge=1, description="Partitions of created topics.")
     allow_file_uris: bool = Field(
         default=False, description="Accept file:// content references (operator opt-in)."

@@ -41,6 +41,10 @@ AUDIT_ACTIONS = frozenset(
         "production.downloaded",
         "certificate.issued",
         "fixity.completed",
+        "register.recorded",
+        "register.read",
+        "rectification",
+        "access_report",
     }
 )
 

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Path
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from api.errors import BadRequestError, UnavailableError
+from api.errors import BadRequestError, NotFoundError, UnavailableError, error_responses
 from api.presenters import item_json
-from api.routes.items import PLAIN
+from api.routes.items import PLAIN, RFC3339, utc
 from api.services import ApiServices, Caller, Services
 from service.errors import InvalidRequestError
 from service.subjects.export import SubjectExporter
+from service.subjects.rectification import NothingToRectifyError, Rectify
 from service.subjects.service import SubjectRightsService
 from storage.errors import StorageError
 
@@ -43,6 +44,14 @@ class RestrictionBody(_Body):
     )
 
     restricted: StrictBool = Field(description="true restricts the subject's items; false lifts")
+    effective_at: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=RFC3339,
+        description="A lifting only: when it takes effect (RFC 3339); announced first on the "
+        "notices topic, the restriction stays in force until then. Absent: at once.",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 class ObjectionBody(_Body):
@@ -108,6 +117,7 @@ async def export(subject_id: SubjectId, services: Services, caller: Caller) -> S
         vault=services.storage.vault,
         audit=services.storage.audit,
         clock=services.clock,
+        reporter=services.access_report,
     )
     handle: IO[bytes] = await asyncio.to_thread(tempfile.TemporaryFile)
     try:
@@ -143,10 +153,20 @@ async def _stream(handle: IO[bytes]) -> AsyncIterator[bytes]:
 async def restriction(
     subject_id: SubjectId, body: RestrictionBody, services: Services, caller: Caller
 ) -> dict[str, Any]:
-    """Restricted items are hidden from every role but legal and privacy, at once."""
-    result = await _rights(services).restriction(
-        subject_id, restricted=body.restricted, actor=caller.name
-    )
+    """Restricted items are hidden from every role but legal and privacy, at once.
+
+    A lifting is announced on the notices topic before it takes effect; with
+    ``effective_at`` the restriction stays in force until then (``lifting_at``).
+    """
+    try:
+        result = await _rights(services).restriction(
+            subject_id,
+            restricted=body.restricted,
+            actor=caller.name,
+            effective_at=utc("effective_at", body.effective_at),
+        )
+    except InvalidRequestError as err:
+        raise BadRequestError(err.field, err.message) from err
     return result.to_json()
 
 
@@ -184,3 +204,103 @@ async def consent(
     except InvalidRequestError as err:
         raise BadRequestError(err.field, err.message) from err
     return result.to_json()
+
+
+class RectificationSet(_Body):
+    """What the matching parties are to carry instead."""
+
+    subject_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00]+$",
+        description="The data subject the parties belong to.",
+    )
+    display_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=PLAIN,
+        description="The parties' display name.",
+    )
+
+
+class RectificationBody(_Body):
+    """``{"item_id"?, "address"?, "set": {"subject_id"?, "display_name"?}, "reason"}``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": "0b6f2d0e-1c1a-4e8e-9a57-5d2f0c9a1b11",
+                    "set": {"subject_id": "cust-43"},
+                    "reason": "the CRM matched the wrong customer to this number",
+                }
+            ]
+        },
+    )
+
+    item_id: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=PLAIN, description="Only this item."
+    )
+    address: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=320,
+        pattern=PLAIN,
+        description="Only parties with this address, on every item of the subject.",
+    )
+    set: RectificationSet = Field(description="The corrected values.")
+    reason: str = Field(
+        min_length=1, max_length=2000, pattern=r"^[^\x00]+$", description="Why (audited)."
+    )
+
+
+@router.post(
+    "/{subject_id}/rectification",
+    summary="Correct how items are linked to the subject (never their content)",
+    responses=error_responses(404, 422),
+)
+async def rectification(
+    subject_id: SubjectId, body: RectificationBody, services: Services, caller: Caller
+) -> dict[str, Any]:
+    """Relink the subject's parties on one item, or on every item with an address.
+
+    Purposes, restriction and holds follow the subject the items now belong to; each item's
+    previous parties stay in its audit entry; ``recipients_to_inform`` lists the recipients
+    of earlier disclosures of the items, who must be told. 404 if no item of the subject
+    matches.
+    """
+    request = Rectify(
+        subject_id=subject_id,
+        item_id=body.item_id,
+        address=body.address,
+        new_subject_id=body.set.subject_id,
+        new_display_name=body.set.display_name,
+        reason=body.reason,
+    )
+    try:
+        result = await services.rectification.rectify(request, actor=caller.name)
+    except InvalidRequestError as err:
+        raise BadRequestError(err.field, err.message) from err
+    except NothingToRectifyError as err:
+        raise NotFoundError("no item of the subject matches") from err
+    return result.to_json()
+
+
+@router.get(
+    "/{subject_id}/access-report",
+    summary="What an answer to a subject access request must say (GDPR Art. 15)",
+)
+async def access_report(
+    subject_id: SubjectId, services: Services, caller: Caller
+) -> dict[str, Any]:
+    """The subject's items by type, purposes with basis and retention, sources, recipients.
+
+    Also the restriction and objections in force; every report is audited. The export
+    holds the same report as a readable document (``access-report.txt``).
+    """
+    report = await services.access_report.report(subject_id, actor=caller.name)
+    return report.to_json()

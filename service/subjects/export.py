@@ -2,7 +2,8 @@
 
 The archive holds ``items.json`` (machine-readable: the subject's recorded choices and every
 item's metadata as ``GET /v1/items/{item_id}`` shows it, each naming its content file) and
-``content/<item_id><ext>``: the decrypted artefacts. It is written to a file the caller
+``content/<item_id><ext>``: the decrypted artefacts; with a reporter, also the access report
+(``access-report.txt`` to read, ``access-report.json``). It is written to a file the caller
 provides, so recordings of any size pass through without being held in memory.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
+from service.subjects.access_report import AccessReporter
 from service.subjects.service import SubjectRightsService
 from storage.models import ItemRecord
 from storage.ports import AuditLog, Vault
@@ -78,8 +80,10 @@ class SubjectExporter:
         vault: Vault,
         audit: AuditLog,
         clock: Callable[[], datetime],
+        reporter: AccessReporter | None = None,
     ) -> None:
         self._rights = rights
+        self._reporter = reporter
         self._vault = vault
         self._audit = audit
         self._clock = clock
@@ -154,6 +158,14 @@ class SubjectExporter:
         try:
             text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
             await asyncio.to_thread(archive.writestr, "items.json", text.encode("utf-8"))
+            if self._reporter is not None:
+                report = await self._reporter.build(result.subject_id)
+                readable = report.to_text().encode("utf-8")
+                await asyncio.to_thread(archive.writestr, "access-report.txt", readable)
+                detail = json.dumps(report.to_json(), indent=2, sort_keys=True, ensure_ascii=False)
+                await asyncio.to_thread(
+                    archive.writestr, "access-report.json", detail.encode("utf-8")
+                )
             stamp = (now.year, now.month, now.day, now.hour, now.minute, now.second)
             renewed = time.monotonic()
             for record in records:

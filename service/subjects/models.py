@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from service.disclosures.models import Recipient
 from storage.models import Change
 
 
@@ -55,13 +57,17 @@ class RestrictionResult:
     subject_id: str
     restricted: bool
     change: Change
+    lifting_at: datetime | None = None
+    recipients: tuple[Recipient, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """The API's answer."""
+        """The API's answer: ``restricted`` is what is in force now."""
         return {
             "subject_id": self.subject_id,
             "restricted": self.restricted,
             "changed": self.change is Change.CHANGED,
+            "lifting_at": None if self.lifting_at is None else self.lifting_at.isoformat(),
+            "recipients_to_inform": [r.to_json() for r in self.recipients],
         }
 
 
@@ -86,6 +92,7 @@ class ErasureResult:
     subject_id: str
     erased: tuple[str, ...]
     retained: tuple[RetainedItem, ...]
+    recipients: tuple[Recipient, ...] = ()
 
     @property
     def deferred(self) -> tuple[str, ...]:
@@ -100,4 +107,5 @@ class ErasureResult:
             "erased": list(self.erased),
             "retained": [r.to_json() for r in self.retained],
             "deferred": list(self.deferred),
+            "recipients_to_inform": [r.to_json() for r in self.recipients],
         }

@@ -22,8 +22,11 @@ from policies.subject_rights import (
     erasure_outcome,
     ignored_objections,
 )
+from service.disclosures.models import Recipient
+from service.disclosures.service import DisclosureService
 from service.errors import InvalidRequestError
 from service.facts import item_facts
+from service.notices.service import NoticeService
 from service.retention.destruction import ItemDestroyer, ItemGuardedError
 from service.retention.locks import ObjectLockSync
 from service.subjects.models import (
@@ -48,6 +51,8 @@ DEFERRED_ACTOR = "keepline:deferred-erasure"
 REQUEST_IN_PROGRESS = "request_in_progress"
 #: How long a request's guard holds without being renewed (a process that died mid-request).
 GUARD_TTL_S = 900.0
+#: The actor of restrictions lifted at their announced time.
+LIFTING_ACTOR = "keepline:restriction-lifting"
 _PAGE = 500
 
 
@@ -67,7 +72,11 @@ class SubjectRightsService:
         clock: Callable[[], datetime],
         deferred_page_size: int = 500,
         guards: RequestGuards | None = None,
+        notices: NoticeService | None = None,
+        disclosures: DisclosureService | None = None,
     ) -> None:
+        self._notices = notices
+        self._disclosures = disclosures
         self._catalog = catalog
         self._store = store
         self._subjects = subjects
@@ -185,11 +194,45 @@ class SubjectRightsService:
         return ObjectionResult(subject_id, named, ignored, changed)
 
     async def restriction(
-        self, subject_id: str, *, restricted: bool, actor: str, source: str = "api"
+        self,
+        subject_id: str,
+        *,
+        restricted: bool,
+        actor: str,
+        source: str = "api",
+        effective_at: datetime | None = None,
     ) -> RestrictionResult:
-        """Restrict the subject's items (hidden from all but legal and privacy) or lift it."""
+        """Restrict the subject's items (hidden from all but legal and privacy) or lift it.
+
+        A lifting is announced on the notices topic first; with an ``effective_at`` still
+        to come the restriction stays in force until then (`run_due_liftings` lifts it once
+        its notice is on the topic). A new restriction cancels a lifting still to come.
+        Recipients of earlier disclosures of the subject's items are listed, to be told.
+
+        Raises:
+            InvalidRequestError: An ``effective_at`` given with ``restricted`` true.
+        """
+        if restricted and effective_at is not None:
+            raise InvalidRequestError("effective_at", "only a lifting takes effect later")
         now = self._clock()
-        change = await self._subjects.set_restricted(subject_id, restricted=restricted, at=now)
+        lifting_at: datetime | None = None
+        if self._notices is not None:
+            await self._notices.outbox.cancel_lifting(subject_id)
+            if not restricted:
+                when = max(effective_at or now, now)
+                notice_id = await self._notices.restriction_lifting(subject_id, when)
+                if when > now:
+                    await self._notices.outbox.schedule_lifting(
+                        subject_id, effective_at=when, notice_id=notice_id, by=actor, at=now
+                    )
+                    lifting_at = when
+        recipients = await self._recipients(subject_id)
+        if lifting_at is None:
+            change = await self._subjects.set_restricted(subject_id, restricted=restricted, at=now)
+        else:
+            change = Change.UNCHANGED
+        if self._notices is not None:
+            await self._notices.recipients_to_inform(subject_id, "restriction", recipients)
         await self._audit.append(
             actor=actor,
             action="restriction.changed",
@@ -199,9 +242,38 @@ class SubjectRightsService:
                 "restricted": restricted,
                 "source": source,
                 "changed": change is Change.CHANGED,
+                "effective_at": None if lifting_at is None else lifting_at.isoformat(),
             },
         )
-        return RestrictionResult(subject_id, restricted, change)
+        in_force = restricted or lifting_at is not None
+        return RestrictionResult(subject_id, in_force, change, lifting_at, recipients)
+
+    async def run_due_liftings(self, now: datetime) -> int:
+        """Lift the restrictions whose time has come and whose notice is on the topic."""
+        if self._notices is None:
+            return 0
+        lifted = 0
+        for subject_id in await self._notices.outbox.due_liftings(now):
+            change = await self._subjects.set_restricted(subject_id, restricted=False, at=now)
+            await self._notices.outbox.cancel_lifting(subject_id)
+            await self._audit.append(
+                actor=LIFTING_ACTOR,
+                action="restriction.changed",
+                at=now,
+                details={
+                    "subject_id": subject_id,
+                    "restricted": False,
+                    "source": "scheduled",
+                    "changed": change is Change.CHANGED,
+                },
+            )
+            lifted += 1
+        return lifted
+
+    async def _recipients(self, subject_id: str) -> tuple[Recipient, ...]:
+        if self._disclosures is None:
+            return ()
+        return await self._disclosures.recipients(subject_id=subject_id)
 
     async def erasure(self, subject_id: str, *, actor: str) -> ErasureResult:
         """Erase every item where the subject is a party, or say why it is retained.
@@ -219,6 +291,7 @@ class SubjectRightsService:
         await self._subjects.open_erasure(
             request_id, subject_id=subject_id, requested_by=actor, at=now
         )
+        recipients = await self._recipients(subject_id)
         records = await self.items_of(subject_id)
         # Nothing else destroys the subject's items while the request runs (a sweep would
         # give them another reason); an item another request in progress names is queued.
@@ -245,7 +318,11 @@ class SubjectRightsService:
                 retained.append(
                     RetainedItem(record.item_id, outcome.reason or "", outcome.deferred)
                 )
-            result = ErasureResult(request_id, subject_id, tuple(erased), tuple(retained))
+            result = ErasureResult(
+                request_id, subject_id, tuple(erased), tuple(retained), recipients
+            )
+            if self._notices is not None:
+                await self._notices.recipients_to_inform(subject_id, "erasure", recipients)
             await self._subjects.close_erasure(
                 request_id, outcome=result.to_json(), deferred_item_ids=result.deferred, at=now
             )

@@ -443,6 +443,24 @@ class SqlCatalog(CatalogScans):
                 .values(s3_legal_hold=legal_hold, s3_retain_until=retain_until, s3_synced=synced)
             )
 
+    async def relink_parties(
+        self, item_id: str, *, event: Mapping[str, Any], parties: Sequence[PartyRow]
+    ) -> bool:
+        """Replace a stored item's parties (its event's and the searchable rows) at once.
+
+        Only the links change: the object, its content and digest are left as they are.
+        False if the item is not stored.
+        """
+        where = (items.c.item_id == item_id) & (items.c.status == ItemStatus.STORED.value)
+        async with self._db.begin() as conn:
+            done = await conn.execute(update(items).where(where).values(event=dict(event)))
+            if done.rowcount != 1:
+                return False
+            await conn.execute(delete(item_parties).where(item_parties.c.item_id == item_id))
+            if parties:
+                await conn.execute(insert(item_parties), party_rows(item_id, parties))
+        return True
+
     async def _hydrate(
         self, conn: AsyncConnection, rows: Sequence[Row[Any]]
     ) -> builtins.list[ItemRecord]:

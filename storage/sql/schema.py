@@ -403,3 +403,61 @@ fixity_passes = Table(
     Column("bucket", JSON, nullable=True),
 )
 Index("ix_fixity_passes_started", fixity_passes.c.started_at)
+# The register of disclosures to third parties (court orders, lawful requests), and the items
+# each one held with the subjects they were linked to then, so the recipients of a subject's
+# data can be named after the items are erased or relinked. Owned by storage/sql/disclosures.py.
+disclosures = Table(
+    "disclosures",
+    metadata,
+    Column("disclosure_id", String(36), primary_key=True),
+    Column("recipient", String(200), nullable=False),
+    Column("legal_basis", String(200), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("hold_id", String(36), nullable=True),
+    Column("disclosed_at", TS, nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", TS, nullable=False),
+)
+Index("ix_disclosures_disclosed", disclosures.c.disclosed_at)
+
+disclosure_items = Table(
+    "disclosure_items",
+    metadata,
+    Column(
+        "disclosure_id",
+        String(36),
+        ForeignKey("disclosures.disclosure_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("item_id", String(36), nullable=False),
+    # One row per subject the item was linked to (NULL: an item with no subject party).
+    Column("subject_id", String(200), nullable=True),
+)
+Index("ix_disclosure_items_disclosure", disclosure_items.c.disclosure_id)
+Index("ix_disclosure_items_item", disclosure_items.c.item_id)
+Index("ix_disclosure_items_subject", disclosure_items.c.subject_id)
+
+# The notices the privacy team owes (restriction lifting, recipients to inform), kept until
+# the notice publisher has them on the notices topic. Owned by storage/sql/notices.py.
+notices = Table(
+    "notices",
+    metadata,
+    Column("notice_id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", TS, nullable=False),
+    Column("subject_id", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("published", Boolean, nullable=False, default=False),
+)
+Index("ix_notices_published", notices.c.published)
+
+# Restrictions to lift at a later time, once their notice is on the notices topic.
+restriction_liftings = Table(
+    "restriction_liftings",
+    metadata,
+    Column("subject_id", String(200), primary_key=True),
+    Column("effective_at", TS, nullable=False),
+    Column("notice_id", Integer, nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", TS, nullable=False),
+)

@@ -9,6 +9,7 @@ and the schema migrations (`migrations.py`, which also needs a `fresh_url` facto
 
 from tests.catalog_contract.audit_log import AuditLogContract
 from tests.catalog_contract.catalog import CatalogContract
+from tests.catalog_contract.disclosures import DisclosureRegisterContract
 from tests.catalog_contract.holds import HoldStoreContract
 from tests.catalog_contract.leases import LeasesContract
 from tests.catalog_contract.migrations import MigrationsContract
@@ -20,6 +21,7 @@ __all__ = [
     "AuditLogContract",
     "CatalogContract",
     "CatalogScansContract",
+    "DisclosureRegisterContract",
     "HoldStoreContract",
     "LeasesContract",
     "MigrationsContract",

@@ -57,6 +57,7 @@ class KeeplineService:
             "consent": f"privacy.consent.{self.suffix}",
             "dlq": f"keepline.dlq.{self.suffix}",
             "audit": f"keepline.audit.{self.suffix}",
+            "notices": f"keepline.notices.{self.suffix}",
         }
         self.bucket = f"kl-{self.suffix}"
         self.log_path = workdir / "keepline.log"
@@ -78,6 +79,7 @@ class KeeplineService:
                 "KEEPLINE_TOPIC_CONSENT": self.topics["consent"],
                 "KEEPLINE_TOPIC_DLQ": self.topics["dlq"],
                 "KEEPLINE_TOPIC_AUDIT": self.topics["audit"],
+                "KEEPLINE_TOPIC_NOTICES": self.topics["notices"],
                 "KEEPLINE_TOPIC_PARTITIONS": "2",
                 "KEEPLINE_RETRY_MAX_S": "2",
             }

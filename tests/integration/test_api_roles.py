@@ -130,6 +130,27 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         {"params": {"date": time.strftime("%Y-%m-%d", time.gmtime())}},
     ),
     ("GET", "/v1/fixity/latest"): lambda w: ("/v1/fixity/latest", {}),
+    ("POST", "/v1/disclosures"): lambda w: (
+        "/v1/disclosures",
+        {
+            "json": {
+                "recipient": "Court",
+                "legal_basis": "court order",
+                "reference": "CO-1",
+                "item_ids": [w.item_id],
+                "disclosed_at": "2026-11-30T10:00:00Z",
+            }
+        },
+    ),
+    ("GET", "/v1/disclosures"): lambda w: ("/v1/disclosures", {"params": {"subject_id": SUBJECT}}),
+    ("POST", "/v1/subjects/{subject_id}/rectification"): lambda w: (
+        f"/v1/subjects/{SUBJECT}/rectification",
+        {"json": {"item_id": w.item_id, "set": {"display_name": "Matrix"}, "reason": "typo"}},
+    ),
+    ("GET", "/v1/subjects/{subject_id}/access-report"): lambda w: (
+        f"/v1/subjects/{SUBJECT}/access-report",
+        {},
+    ),
 }
 
 

@@ -11,6 +11,7 @@ from tests.catalog_contract import (
     AuditLogContract,
     CatalogContract,
     CatalogScansContract,
+    DisclosureRegisterContract,
     HoldStoreContract,
     LeasesContract,
     MigrationsContract,
@@ -67,4 +68,8 @@ class TestMigrationsOnPostgres(MigrationsContract):
 
 
 class TestReviewsOnPostgres(ReviewStoreContract):
+    pass
+
+
+class TestDisclosureRegisterOnPostgres(DisclosureRegisterContract):
     pass

@@ -1,0 +1,1 @@
+"""Notices the privacy team owes: restriction lifting, and recipients to inform."""
