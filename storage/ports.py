@@ -266,9 +266,9 @@ class HoldStore(Protocol):
         ...
 
     async def release(
-        self, hold_id: str, *, by: str, at: datetime
+        self, hold_id: str, *, by: str, at: datetime, reason: str | None = None
     ) -> tuple[HoldRecord, builtins.list[str]]:
-        """Release a hold."""
+        """Release a hold, with why when given."""
         ...
 
     async def get(self, hold_id: str) -> HoldRecord | None:

@@ -296,3 +296,8 @@ dead_letters = Table(
     UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_message"),
 )
 Index("ix_dead_letters_failed", dead_letters.c.failed_at)
+
+# Why a hold was released (SPEC section 7, `{"reason"?}` on release), shown with the hold.
+# Owned by storage/sql/holds.py; revision 0010.
+MAX_RELEASE_REASON_CHARS = 2000
+holds.append_column(Column("release_reason", String(MAX_RELEASE_REASON_CHARS), nullable=True))
