@@ -304,6 +304,7 @@ class NewItem:
     purposes: Sequence[PurposeRow]
     hold_ids: Sequence[str]
     submitted_by: str | None = None
+    event_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

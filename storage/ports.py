@@ -152,6 +152,7 @@ class Catalog(Protocol):
         parties: Sequence[PartyRow],
         attributes: Mapping[str, str],
         submitted_by: str | None = None,
+        event_sha256: str | None = None,
     ) -> Claim:
         """Claim (source, event_id) for a new item, or return the item that already has it."""
         ...
@@ -238,6 +239,10 @@ class Catalog(Protocol):
 
     async def pending_claims(self) -> int:
         """How many claims wait for their event to be redelivered and stored."""
+        ...
+
+    async def event_fingerprint(self, item_id: str) -> str | None:
+        """The fingerprint of the event the item was claimed with; None if unknown or gone."""
         ...
 
 

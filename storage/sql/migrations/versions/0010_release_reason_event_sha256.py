@@ -1,6 +1,10 @@
-"""Record why a hold was released (`{"reason"?}` on release, SPEC section 7).
+"""Record why a hold was released, and the fingerprint of the event each item came from.
 
-Holds released before this revision have none (NULL): no reason was asked for.
+- holds.release_reason: `{"reason"?}` on release (SPEC section 7). Holds released before
+  this revision have none (NULL): no reason was asked for.
+- items.event_sha256: tells a republished event with other content from a redelivery.
+  Items stored before this revision have none: a republished event for one of them is
+  taken as a duplicate, as before.
 
 Revision ID: 0010
 Revises: 0004
@@ -23,13 +27,18 @@ def _has(table: str, column: str) -> bool:
 
 
 def upgrade() -> None:
-    """Add holds.release_reason (a catalog made by create_all of this schema has it already)."""
+    """Add both columns (a catalog made by create_all of this schema has them already)."""
     if not _has("holds", "release_reason"):
         with op.batch_alter_table("holds") as batch:
             batch.add_column(sa.Column("release_reason", sa.String(2000), nullable=True))
+    if not _has("items", "event_sha256"):
+        with op.batch_alter_table("items") as batch:
+            batch.add_column(sa.Column("event_sha256", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
-    """Drop holds.release_reason."""
+    """Drop both columns."""
+    with op.batch_alter_table("items") as batch:
+        batch.drop_column("event_sha256")
     with op.batch_alter_table("holds") as batch:
         batch.drop_column("release_reason")
