@@ -117,6 +117,7 @@ def api_services(
     stream_settings: StreamSettings,
     registry: CollectorRegistry,
     extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = (),
+    reader_roles: frozenset[str] = frozenset(),
 ) -> ApiServices:
     """The API's collaborators over this process's services (no I/O yet).
 
@@ -132,7 +133,7 @@ def api_services(
         rights=root.rights,
         policy=root.policy,
         publisher=AiokafkaEventPublisher(stream_settings.kafka_bootstrap, client_id="keepline-api"),
-        authenticator=build_authenticator(settings),
+        authenticator=build_authenticator(settings, reader_roles=reader_roles),
         registry=registry,
         clock=root.clock,
         topics={
