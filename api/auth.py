@@ -41,6 +41,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+#: keepline's own roles; any other role a caller holds is a reader role of the policy.
+API_ROLES = frozenset(role.value for role in Role)
+
 # When a caller holds several roles, a route is served in the first of them it allows:
 # legal and privacy see every item, so they come before qa's purpose-bound view.
 _PREFERENCE = (Role.LEGAL, Role.PRIVACY, Role.ADMIN, Role.AUDITOR, Role.QA, Role.INGEST)
@@ -65,8 +68,16 @@ class Principal:
             object.__setattr__(self, "roles", frozenset({self.role}))
 
     def acting_in(self, allowed: Iterable[str]) -> Principal | None:
-        """This caller acting in one of its roles that ``allowed`` contains, or None."""
-        usable = self.roles & frozenset(allowed)
+        """This caller acting in one of its roles that ``allowed`` contains, or None.
+
+        A reader role (a role of the firm that the policy declares, SPEC section 4) behaves
+        as ``qa`` does: it may use every route ``qa`` may, and retrieves only for purposes
+        the active policy lets it use (`policies.access.visible_to`).
+        """
+        allowed = frozenset(allowed)
+        usable = self.roles & allowed
+        if not usable and Role.QA in allowed:
+            usable = frozenset(r for r in self.roles if r and r not in API_ROLES)
         if not usable:
             return None
         if self.role in usable:
@@ -96,6 +107,9 @@ class TokenAuthenticator:
     def from_setting(cls, value: str, *, known_roles: Iterable[str]) -> TokenAuthenticator:
         """Parse `token:role:principal,…`; refuses malformed entries and unknown roles.
 
+        known_roles are the API roles and the reader roles the policy declares; a token of
+        a reader role behaves as ``qa`` does (`Principal.acting_in`).
+
         Raises:
             ConfigurationError: An entry is not a triple or names an unknown role (the
                 message gives the entry's position, never the token).
@@ -112,7 +126,8 @@ class TokenAuthenticator:
             if role not in roles:
                 raise ConfigurationError(
                     f"KEEPLINE_API_TOKENS entry {number}: unknown role {role!r}; "
-                    f"roles are {', '.join(sorted(roles))}"
+                    f"roles are {', '.join(sorted(roles))} (a role of your own must be "
+                    "declared under reader_roles in the policy)"
                 )
             triples.append((token, role, name))
         return cls(triples)
@@ -261,8 +276,13 @@ class JwtAuthenticator:
         self._leeway_s = leeway_s
 
     @classmethod
-    def from_settings(cls, settings: ApiSettings) -> JwtAuthenticator | None:
+    def from_settings(
+        cls, settings: ApiSettings, *, reader_roles: Iterable[str] = ()
+    ) -> JwtAuthenticator | None:
         """The authenticator the settings describe, or None when no provider is set.
+
+        A token's roles count when they are API roles or reader_roles (those the policy
+        declares), as named in the token or mapped by KEEPLINE_OIDC_ROLE_MAP.
 
         Keys given as PEM or a JWKS file are used as given; with neither, they are found
         through OpenID discovery from the issuer (fetched on first use, not here).
@@ -305,13 +325,15 @@ class JwtAuthenticator:
                 refresh_min_s=settings.oidc_jwks_refresh_min_s,
                 max_age_s=settings.oidc_jwks_max_age_s,
             )
+        known_roles = [*(r.value for r in Role), *sorted(reader_roles)]
         return cls(
             issuer=settings.oidc_issuer,
             audience=audience,
             keys=key_set,
             role_claim=settings.oidc_role_claim,
-            role_map=parse_role_map(settings.oidc_role_map, known_roles=[r.value for r in Role]),
+            role_map=parse_role_map(settings.oidc_role_map, known_roles=known_roles),
             principal_claim=settings.oidc_principal_claim,
+            known_roles=known_roles,
             leeway_s=settings.oidc_leeway_s,
         )
 
@@ -380,16 +402,24 @@ class ChainAuthenticator:
         return None
 
 
-def build_authenticator(settings: ApiSettings) -> Authenticator:
+def build_authenticator(
+    settings: ApiSettings, *, reader_roles: Iterable[str] = ()
+) -> Authenticator:
     """Every way of authenticating the settings enable, combined.
+
+    Args:
+        settings: The API settings.
+        reader_roles: The reader roles the configured policy declares (SPEC section 4):
+            static tokens may hold them beside the API roles.
 
     Raises:
         ConfigurationError: Tokens or OIDC settings that cannot be used.
     """
     tokens = TokenAuthenticator.from_setting(
-        settings.api_tokens.get_secret_value(), known_roles=[r.value for r in Role]
+        settings.api_tokens.get_secret_value(),
+        known_roles=[*(r.value for r in Role), *sorted(reader_roles)],
     )
-    jwts = JwtAuthenticator.from_settings(settings)
+    jwts = JwtAuthenticator.from_settings(settings, reader_roles=reader_roles)
     if jwts is None:
         return tokens
     return ChainAuthenticator([tokens, jwts])

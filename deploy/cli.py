@@ -142,7 +142,9 @@ def _start_servers(settings: DeploySettings, stack: _Stack, logs: Path) -> None:
             port=KAFKA_PORT,
             controller_port=KAFKA_CONTROLLER_PORT,
             log_dir=logs,
-            distribution=fetch_kafka(cache),
+            # `make run` provisioned (and announced) it a moment ago: only a missing or
+            # stale cache is worth a line here.
+            distribution=fetch_kafka(cache, announce_cached=False),
         )
     else:
         say(f"using the Kafka at {settings.kafka_bootstrap} (KEEPLINE_KAFKA_BOOTSTRAP)")
@@ -155,7 +157,7 @@ def _start_servers(settings: DeploySettings, stack: _Stack, logs: Path) -> None:
             access_key=root.access_key,
             secret_key=root.secret_key,
             log_dir=logs,
-            binary=build_minio(cache),
+            binary=build_minio(cache, announce_cached=False),
         )
     else:
         say(f"using the object store at {settings.s3_endpoint} (KEEPLINE_S3_ENDPOINT)")

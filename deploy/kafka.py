@@ -89,7 +89,9 @@ def _require(tool: str, hint: str) -> str:
     return found
 
 
-def fetch_kafka(cache: Path | None = None, version: str = KAFKA_VERSION) -> KafkaDistribution:
+def fetch_kafka(
+    cache: Path | None = None, version: str = KAFKA_VERSION, *, announce_cached: bool = True
+) -> KafkaDistribution:
     """Fetch the Kafka broker jars with Maven into the cache, once.
 
     A marker written after success makes later calls return at once, as long as the
@@ -98,6 +100,7 @@ def fetch_kafka(cache: Path | None = None, version: str = KAFKA_VERSION) -> Kafk
     Args:
         cache: The cache directory; `deploy.cache.cache_dir()` when omitted.
         version: The Kafka version.
+        announce_cached: Say that the cache has it (False where provisioning said so).
 
     Raises:
         ToolMissingError: `java` or `mvn` is not installed.
@@ -105,17 +108,18 @@ def fetch_kafka(cache: Path | None = None, version: str = KAFKA_VERSION) -> Kafk
     """
     home = (cache or cache_dir()) / f"kafka-{version}"
     with exclusive(home.with_name(f"{home.name}.lock")):
-        return _fetch_locked(KafkaDistribution(home, version))
+        return _fetch_locked(KafkaDistribution(home, version), announce_cached=announce_cached)
 
 
-def _fetch_locked(dist: KafkaDistribution) -> KafkaDistribution:
+def _fetch_locked(dist: KafkaDistribution, *, announce_cached: bool) -> KafkaDistribution:
     home, version = dist.home, dist.version
     pom = render_pom(version)
     # The marker holds the POM's digest: a changed POM (another log4j, say) fetches again.
     digest = hashlib.sha256(pom.encode("utf-8")).hexdigest()
     marker = home / _MARKER
     if marker.is_file() and marker.read_text(encoding="utf-8").strip() == digest:
-        say(f"Kafka {version}: cached in {home}")
+        if announce_cached:
+            say(f"Kafka {version}: cached in {home}")
         return dist
     _require("java", "Install a Java 17+ runtime (Debian/Ubuntu: apt-get install openjdk-17-jre).")
     mvn = _require("mvn", "Install Apache Maven 3.8+ (Debian/Ubuntu: apt-get install maven).")

@@ -51,13 +51,14 @@ def _runs(binary: Path) -> bool:
     return result.returncode == 0
 
 
-def build_minio(cache: Path | None = None) -> Path:
+def build_minio(cache: Path | None = None, *, announce_cached: bool = True) -> Path:
     """Build the pinned MinIO with `go install` into the cache, once; return the binary.
 
     Later calls find the binary, check that `minio --version` runs, and return at once.
 
     Args:
         cache: The cache directory; `deploy.cache.cache_dir()` when omitted.
+        announce_cached: Say that the cache has it (False where provisioning said so).
 
     Raises:
         ToolMissingError: `go` is not installed.
@@ -65,13 +66,14 @@ def build_minio(cache: Path | None = None) -> Path:
     """
     home = minio_home(cache)
     with exclusive(home.with_name(f"{home.name}.lock")):
-        return _build_locked(home)
+        return _build_locked(home, announce_cached=announce_cached)
 
 
-def _build_locked(home: Path) -> Path:
+def _build_locked(home: Path, *, announce_cached: bool) -> Path:
     binary = home / "bin" / "minio"
     if _runs(binary):
-        say(f"MinIO {MINIO_RELEASE}: cached at {binary}")
+        if announce_cached:
+            say(f"MinIO {MINIO_RELEASE}: cached at {binary}")
         return binary
     go = shutil.which("go")
     if go is None:

@@ -158,6 +158,7 @@ def api_services(
     stream_settings: StreamSettings,
     registry: CollectorRegistry,
     extra_readiness: tuple[Callable[[], Awaitable[str | None]], ...] = (),
+    reader_roles: frozenset[str] = frozenset(),
 ) -> ApiServices:
     """The API's collaborators over this process's services (no I/O yet).
 
@@ -177,7 +178,7 @@ def api_services(
             client_id="keepline-api",
             security=stream_settings.kafka_security(),
         ),
-        authenticator=build_authenticator(settings),
+        authenticator=build_authenticator(settings, reader_roles=reader_roles),
         registry=registry,
         clock=root.clock,
         topics={

@@ -212,6 +212,7 @@ async def serve(
         stream_settings=stream_settings,
         registry=registry,
         extra_readiness=(gate.ready, worker.readiness.ready),
+        reader_roles=policy.reader_roles,
     )
     api = create_app(services)
     server = _EmbeddedServer(

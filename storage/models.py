@@ -158,6 +158,7 @@ class HoldRecord:
         released_at: When it was released; None while active.
         released_by: Who released it.
         matched: Items covered (stored, not destroyed) at the time of reading.
+        release_reason: Why it was released, as the releaser gave it; None if not given.
     """
 
     hold_id: str
@@ -169,6 +170,7 @@ class HoldRecord:
     released_at: datetime | None
     released_by: str | None
     matched: int
+    release_reason: str | None = None
 
     @property
     def active(self) -> bool:
@@ -195,6 +197,7 @@ class HoldRecord:
             "created_at": self.created_at.isoformat(),
             "released_at": self.released_at.isoformat() if self.released_at else None,
             "released_by": self.released_by,
+            "release_reason": self.release_reason,
             "active": self.active,
             "matched": self.matched,
         }
@@ -302,6 +305,7 @@ class NewItem:
     purposes: Sequence[PurposeRow]
     hold_ids: Sequence[str]
     submitted_by: str | None = None
+    event_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,6 +166,7 @@ class Catalog(Protocol):
         parties: Sequence[PartyRow],
         attributes: Mapping[str, str],
         submitted_by: str | None = None,
+        event_sha256: str | None = None,
     ) -> Claim:
         """Claim (source, event_id) for a new item, or return the item that already has it."""
         ...
@@ -260,6 +261,10 @@ class Catalog(Protocol):
         """Replace a stored item's parties (never its content); False if it is not stored."""
         ...
 
+    async def event_fingerprint(self, item_id: str) -> str | None:
+        """The fingerprint of the event the item was claimed with; None if unknown or gone."""
+        ...
+
 
 class HoldStore(Protocol):
     """Legal holds and the items each covers."""
@@ -286,9 +291,9 @@ class HoldStore(Protocol):
         ...
 
     async def release(
-        self, hold_id: str, *, by: str, at: datetime
+        self, hold_id: str, *, by: str, at: datetime, reason: str | None = None
     ) -> tuple[HoldRecord, builtins.list[str]]:
-        """Release a hold."""
+        """Release a hold, with why when given."""
         ...
 
     async def get(self, hold_id: str) -> HoldRecord | None:

@@ -18,6 +18,7 @@ from policies.models import HoldCriteria
 from service.holds.service import HoldsService
 from storage.errors import HoldAlreadyReleasedError, HoldNotFoundError
 from storage.sql.holds import SqlHoldStore
+from storage.sql.schema import MAX_RELEASE_REASON_CHARS
 
 router = APIRouter(prefix="/v1/holds", tags=["holds"])
 
@@ -27,13 +28,20 @@ HoldId = Annotated[str, Path(min_length=1, max_length=36, pattern=PLAIN)]
 MAX_CRITERIA_VALUES = 1000
 #: Attribute names in one hold's criteria.
 MAX_CRITERIA_ATTRIBUTES = 100
+#: Characters of one value of each list criterion: the catalog columns these are matched
+#: against (`storage.sql.schema.item_parties`) hold no longer values.
+MAX_CRITERIA_VALUE_CHARS = {"subject_ids": 200, "addresses": 320, "staff_ids": 200}
+#: Characters of an attribute name and of an attribute value (`item_attributes`).
+MAX_ATTRIBUTE_NAME_CHARS = 100
+MAX_ATTRIBUTE_VALUE_CHARS = 500
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_VALUES: JsonDict = {"minItems": 1, "items": {"type": "string", "minLength": 1}}
+def _values(max_chars: int) -> JsonDict:
+    return {"minItems": 1, "items": {"type": "string", "minLength": 1, "maxLength": max_chars}}
 
 
 class CriteriaBody(_Body):
@@ -63,19 +71,19 @@ class CriteriaBody(_Body):
         default=None,
         max_length=MAX_CRITERIA_VALUES,
         description="Items where any of these data subjects is a party.",
-        json_schema_extra=_VALUES,
+        json_schema_extra=_values(MAX_CRITERIA_VALUE_CHARS["subject_ids"]),
     )
     addresses: list[str] | None = Field(
         default=None,
         max_length=MAX_CRITERIA_VALUES,
         description="Items where any of these addresses is a party (case-insensitive).",
-        json_schema_extra=_VALUES,
+        json_schema_extra=_values(MAX_CRITERIA_VALUE_CHARS["addresses"]),
     )
     staff_ids: list[str] | None = Field(
         default=None,
         max_length=MAX_CRITERIA_VALUES,
         description="Items where any of these staff members is a party.",
-        json_schema_extra=_VALUES,
+        json_schema_extra=_values(MAX_CRITERIA_VALUE_CHARS["staff_ids"]),
     )
     types: list[str] | None = Field(
         default=None,
@@ -102,7 +110,11 @@ class CriteriaBody(_Body):
         default=None,
         description="For each attribute name, a value or a list of values the item's "
         "attribute must be one of.",
-        json_schema_extra={"minProperties": 1, "maxProperties": MAX_CRITERIA_ATTRIBUTES},
+        json_schema_extra={
+            "minProperties": 1,
+            "maxProperties": MAX_CRITERIA_ATTRIBUTES,
+            "propertyNames": {"maxLength": MAX_ATTRIBUTE_NAME_CHARS},
+        },
     )
 
     def given(self) -> dict[str, Any]:
@@ -151,12 +163,33 @@ class PreviewBody(_Body):
     criteria: CriteriaBody = Field(description="As for placing a hold.")
 
 
+class ReleaseBody(_Body):
+    """``{"reason"?}``: why the hold is released, kept with the hold and in the audit trail."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"reason": "Matter settled; court order of 2026-11-30"}]},
+    )
+
+    reason: str | None = Field(
+        default=None,
+        max_length=MAX_RELEASE_REASON_CHARS,
+        pattern=r"^[^\x00]*$",
+        description="Why the hold is released (free text, optional).",
+        examples=["Matter settled; court order of 2026-11-30"],
+    )
+
+
 def _check_sizes(data: dict[str, Any]) -> None:
-    """422 naming the first list longer than MAX_CRITERIA_VALUES (shapes are checked later)."""
+    """422 naming the first list or value over its bound (shapes are checked later)."""
     too_many = f"at most {MAX_CRITERIA_VALUES} values"
     for name, value in data.items():
         if isinstance(value, list) and len(value) > MAX_CRITERIA_VALUES:
             raise BadRequestError(f"criteria.{name}", too_many)
+        limit = MAX_CRITERIA_VALUE_CHARS.get(name)
+        if limit is not None and isinstance(value, list):
+            _check_lengths(f"criteria.{name}", value, limit)
     attributes = data.get("attributes")
     if not isinstance(attributes, dict):
         return
@@ -165,8 +198,27 @@ def _check_sizes(data: dict[str, Any]) -> None:
             "criteria.attributes", f"at most {MAX_CRITERIA_ATTRIBUTES} attribute names"
         )
     for key, values in attributes.items():
+        if len(key) > MAX_ATTRIBUTE_NAME_CHARS:
+            # The name itself is not echoed: it is over the bound.
+            raise BadRequestError(
+                "criteria.attributes",
+                f"attribute names must have at most {MAX_ATTRIBUTE_NAME_CHARS} characters",
+            )
         if isinstance(values, list) and len(values) > MAX_CRITERIA_VALUES:
             raise BadRequestError(f"criteria.attributes.{key}", too_many)
+        if isinstance(values, str) and len(values) > MAX_ATTRIBUTE_VALUE_CHARS:
+            raise BadRequestError(
+                f"criteria.attributes.{key}",
+                f"must have at most {MAX_ATTRIBUTE_VALUE_CHARS} characters",
+            )
+        if isinstance(values, list):
+            _check_lengths(f"criteria.attributes.{key}", values, MAX_ATTRIBUTE_VALUE_CHARS)
+
+
+def _check_lengths(field: str, values: list[Any], limit: int) -> None:
+    for index, value in enumerate(values):
+        if isinstance(value, str) and len(value) > limit:
+            raise BadRequestError(f"{field}[{index}]", f"must have at most {limit} characters")
 
 
 def _criteria(data: dict[str, Any]) -> HoldCriteria:
@@ -236,10 +288,18 @@ async def get_hold(hold_id: HoldId, services: Services, caller: Caller) -> dict[
 @router.post(
     "/{hold_id}/release", summary="Release a hold", responses=error_responses(404, 409, 422)
 )
-async def release_hold(hold_id: HoldId, services: Services, caller: Caller) -> dict[str, Any]:
-    """The released hold; covered items resume normal retention. 409 if released before."""
+async def release_hold(
+    hold_id: HoldId, services: Services, caller: Caller, body: ReleaseBody | None = None
+) -> dict[str, Any]:
+    """The released hold, with ``release_reason``; covered items resume normal retention.
+
+    The body is optional. 409 if the hold was released before.
+    """
+    reason = (body.reason or "").strip() if body is not None else ""
     try:
-        record = await _service(services).release(hold_id, by=caller.name, at=services.clock())
+        record = await _service(services).release(
+            hold_id, by=caller.name, at=services.clock(), reason=reason or None
+        )
     except HoldNotFoundError as err:
         raise NotFoundError("no such hold") from err
     except HoldAlreadyReleasedError as err:

@@ -94,6 +94,8 @@ async def erasure(subject_id: SubjectId, services: Services, caller: Caller) -> 
 
     A reason is ``legal_hold:<matter>`` or ``legal_obligation:<purpose>``; items kept only
     by holds (also listed under ``deferred``) are erased when the last hold is released.
+    Each retained item also lists ``dropped_purposes``, the purposes this request took off
+    it (its reason does not need them), and ``kept_purposes``, those it keeps.
     """
     try:
         result = await _rights(services).erasure(subject_id, actor=caller.name)

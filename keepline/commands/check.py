@@ -78,18 +78,15 @@ def check_tokens(
                     "separate entries with commas",
                 )
             )
-        elif parts[1] not in roles:
-            declared = (
-                " (the policy declares it as a reader role, but the API's tokens hold "
-                "only the API roles)"
-                if parts[1] in reader_roles
-                else ""
+        elif parts[1] not in roles and parts[1] not in reader_roles:
+            readers = (
+                f"or a reader role the policy declares ({', '.join(sorted(reader_roles))})"
+                if reader_roles
+                else "or declare it under reader_roles in the policy"
             )
             mistakes.append(
                 Mistake(
-                    where,
-                    f"unknown role {parts[1]!r}{declared}",
-                    f"use one of {', '.join(roles)}",
+                    where, f"unknown role {parts[1]!r}", f"use one of {', '.join(roles)}, {readers}"
                 )
             )
     return mistakes

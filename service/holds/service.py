@@ -85,8 +85,12 @@ class HoldsService:
         log.info("hold %s placed, covering %d items", record.hold_id, record.matched)
         return record
 
-    async def release(self, hold_id: str, *, by: str, at: datetime) -> HoldRecord:
+    async def release(
+        self, hold_id: str, *, by: str, at: datetime, reason: str | None = None
+    ) -> HoldRecord:
         """Release a hold; flags are cleared where no other active hold covers the item.
+
+        The reason, when given, is kept with the hold and in the audit entry (never logged).
 
         Afterwards the deferred-erasure hook runs, so erasures that only this hold blocked
         are carried out now rather than at the next sweep.
@@ -95,13 +99,18 @@ class HoldsService:
             HoldNotFoundError: No such hold.
             HoldAlreadyReleasedError: It was released before.
         """
-        record, freed = await self._holds.release(hold_id, by=by, at=at)
+        record, freed = await self._holds.release(hold_id, by=by, at=at, reason=reason)
         await self.sync_items(freed, at)
         await self._audit.append(
             actor=by,
             action="hold.released",
             at=at,
-            details={"hold_id": hold_id, "matter": record.matter, "items_freed": len(freed)},
+            details={
+                "hold_id": hold_id,
+                "matter": record.matter,
+                "items_freed": len(freed),
+                **({"reason": reason} if reason else {}),
+            },
         )
         log.info("hold %s released, %d items freed", hold_id, len(freed))
         if self._after_release is not None:

@@ -19,6 +19,8 @@ class DeadLetterReason(StrEnum):
     INLINE_TOO_LARGE = "inline_too_large"
     CONTENT_FORBIDDEN = "content_forbidden"
     INTERNAL_ERROR = "internal_error"
+    #: The (source, event_id) of an item already stored, republished with other content.
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
 
 
 class IngestError(ServiceError):

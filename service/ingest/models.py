@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -131,6 +133,18 @@ class _Artefact(_Model):
     def subject_ids(self) -> frozenset[str]:
         """Data subjects among the parties."""
         return frozenset(p.subject_id for p in self.parties if p.subject_id)
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the event as validated, content reference included.
+
+        The same event redelivered or republished has the same fingerprint, whatever the
+        order of its JSON keys; an event reusing its (source, event_id) with any other
+        field changed has another.
+        """
+        canonical = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class CallRecording(_Artefact):

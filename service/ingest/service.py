@@ -3,7 +3,9 @@
 (source, event_id) is claimed in the catalog before anything is uploaded, so every attempt
 at an event, in this worker or another, finds the same item:
 
-- a stored (or destroyed) item: the event is a duplicate and nothing is written;
+- a stored (or destroyed) item: the event is a duplicate and nothing is written; if it
+  differs from the event the item was stored from (another fingerprint), it is bad input,
+  dead-lettered as ``conflicting_duplicate``, and the stored item is left as it was;
 - a pending claim: an earlier attempt died between upload and commit, or is still running in
   a worker that lost the partition. This attempt uploads again and commits only while the
   claim is still pending; the winner drops every other version of the object, a loser drops
@@ -142,14 +144,35 @@ class IngestService:
             submitted_by: Who submitted it: the API principal, or ``kafka:<topic>``.
 
         Raises:
-            BadEventError: The content is missing or fails its size or checksum.
+            BadEventError: The content is missing or fails its size or checksum, or the
+                (source, event_id) names an item stored from an event with other content.
             StorageError, ContentUnavailableError, SQLAlchemyError: transient faults when
                 retriable; the caller retries with backoff and commits nothing meanwhile.
         """
         async with self._locks.hold((event.source, event.event_id)):
             if event.content is None and event.content_inline is None:
-                return await self._metadata.submit((event, submitted_by))
+                outcome = await self._metadata.submit((event, submitted_by))
+                if not outcome.created:
+                    await self._same_as_stored(event, outcome.item_id)
+                return outcome
             return await self._ingest_content(event, submitted_by)
+
+    async def _same_as_stored(self, event: Artefact, item_id: str) -> None:
+        """Refuse a duplicate whose content differs from the event the item came from.
+
+        Items stored before fingerprints were kept (and destroyed ones) have none: their
+        duplicates are taken as redeliveries, as before.
+        """
+        stored = await self._catalog.event_fingerprint(item_id)
+        if stored is None or stored == event.fingerprint():
+            log.info("duplicate event ignored: item %s", item_id)
+            return
+        log.warning("event for item %s republished with other content: not stored", item_id)
+        raise BadEventError(
+            DeadLetterReason.CONFLICTING_DUPLICATE,
+            f"(source, event_id) already names item {item_id}, stored from an event with "
+            "other content; this event was not stored (a correction needs a new event_id)",
+        )
 
     async def _ingest_content(self, event: Artefact, submitted_by: str) -> IngestOutcome:
         policy = await self._policies.active()
@@ -164,9 +187,10 @@ class IngestService:
             parties=_parties(event),
             attributes=event.attributes,
             submitted_by=submitted_by,
+            event_sha256=event.fingerprint(),
         )
         if claim.status is not ItemStatus.PENDING:
-            log.info("duplicate event ignored: item %s", claim.item_id)
+            await self._same_as_stored(event, claim.item_id)
             return IngestOutcome(item_id=claim.item_id, created=False, size_bytes=0)
         item_id = claim.item_id
         if not claim.created:
@@ -242,6 +266,7 @@ class IngestService:
                 purposes=_rows(purposes),
                 hold_ids=_covering(event.event_id, event, purposes, holds),
                 submitted_by=submitters[(event.source, event.event_id)],
+                event_sha256=event.fingerprint(),
             )
             for event, purposes in decided
         ]

@@ -73,15 +73,30 @@ class RestrictionResult:
 
 @dataclass(frozen=True, slots=True)
 class RetainedItem:
-    """An item an erasure request could not erase, and why."""
+    """An item an erasure request could not erase, and why.
+
+    Attributes:
+        item_id: The item.
+        reason: ``legal_hold:<matter>`` or ``legal_obligation:<purpose>``.
+        deferred: Whether it is erased once the last hold covering it is released.
+        dropped_purposes: The purposes this request removed (the reason does not need them).
+        kept_purposes: The purposes the item keeps for the reason.
+    """
 
     item_id: str
     reason: str
     deferred: bool
+    dropped_purposes: tuple[str, ...] = ()
+    kept_purposes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """``{"item_id", "reason"}`` as SPEC section 7 answers it."""
-        return {"item_id": self.item_id, "reason": self.reason}
+        """``{"item_id", "reason"}`` as SPEC section 7 answers it, and what changed."""
+        return {
+            "item_id": self.item_id,
+            "reason": self.reason,
+            "dropped_purposes": list(self.dropped_purposes),
+            "kept_purposes": list(self.kept_purposes),
+        }
 
 
 @dataclass(frozen=True, slots=True)

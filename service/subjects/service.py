@@ -314,9 +314,17 @@ class SubjectRightsService:
                         continue
                     erased.append(record.item_id)
                     continue
-                await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
+                dropped = await self._set_purposes(
+                    record, outcome.keep_purposes, reason="erasure", now=now
+                )
                 retained.append(
-                    RetainedItem(record.item_id, outcome.reason or "", outcome.deferred)
+                    RetainedItem(
+                        record.item_id,
+                        outcome.reason or "",
+                        outcome.deferred,
+                        dropped_purposes=tuple(dropped),
+                        kept_purposes=tuple(sorted(p.name for p in outcome.keep_purposes)),
+                    )
                 )
             result = ErasureResult(
                 request_id, subject_id, tuple(erased), tuple(retained), recipients
@@ -457,12 +465,12 @@ class SubjectRightsService:
 
     async def _set_purposes(
         self, record: ItemRecord, keep: Sequence[PurposeState], *, reason: str, now: datetime
-    ) -> bool:
-        """Give an item exactly the purposes in keep; False if it had no others."""
+    ) -> list[str]:
+        """Give an item exactly the purposes in keep; the names removed (none: unchanged)."""
         kept = {state.name for state in keep}
-        removed = [p.name for p in record.purposes if p.name not in kept]
+        removed = sorted(p.name for p in record.purposes if p.name not in kept)
         if not removed:
-            return False
+            return []
         await self._catalog.set_purposes(
             record.item_id,
             [PurposeRow(s.name, s.basis.value, s.expires_at, s.worm) for s in keep],
@@ -472,7 +480,7 @@ class SubjectRightsService:
         if fresh is not None:
             await self._lock_sync.sync(fresh, now)
             await self._retag(fresh)
-        return True
+        return removed
 
     async def _retag(self, record: ItemRecord) -> None:
         stored = record.stored

@@ -86,8 +86,13 @@ class SqlCatalog(CatalogScans):
         parties: Sequence[PartyRow],
         attributes: Mapping[str, str],
         submitted_by: str | None = None,
+        event_sha256: str | None = None,
     ) -> Claim:
-        """Claim (source, event_id) for a new item, or return the item that already has it."""
+        """Claim (source, event_id) for a new item, or return the item that already has it.
+
+        event_sha256 is the event's fingerprint, kept so that a later event reusing the key
+        with other content can be told from a redelivery (`event_fingerprint`).
+        """
         item_id = str(uuid.uuid4())
         idem = idempotency_key(source, event_id)
         try:
@@ -108,6 +113,7 @@ class SqlCatalog(CatalogScans):
                         s3_synced=True,
                         # Named only when known, so rows of older callers look as they did.
                         **({"submitted_by": submitted_by} if submitted_by else {}),
+                        **({"event_sha256": event_sha256} if event_sha256 else {}),
                     )
                 )
                 if parties:
@@ -232,6 +238,15 @@ class SqlCatalog(CatalogScans):
             async with self._db.connect() as conn:
                 item_id, status = (await taken_keys(conn, [key]))[key]
             return Claim(item_id=item_id, status=status, created=False)
+
+    async def event_fingerprint(self, item_id: str) -> str | None:
+        """The fingerprint of the event the item was claimed with; None if unknown or gone."""
+        async with self._db.connect() as conn:
+            found = await conn.execute(
+                select(items.c.event_sha256).where(items.c.item_id == item_id)
+            )
+            fingerprint: str | None = found.scalar_one_or_none()
+        return fingerprint
 
     async def abandon(self, item_id: str) -> None:
         """Drop a claim whose event turned out to be bad input, so a corrected one can reuse it."""
@@ -394,6 +409,7 @@ class SqlCatalog(CatalogScans):
                     source=None,
                     event_id=None,
                     event={},
+                    event_sha256=None,
                     object_key=None,
                     object_version_id=None,
                     wrapped_key=None,

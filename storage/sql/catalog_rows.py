@@ -129,6 +129,7 @@ async def insert_new_items(
                 "s3_legal_hold": False,
                 "s3_synced": True,
                 "submitted_by": entry.submitted_by,
+                "event_sha256": entry.event_sha256,
             }
         )
         parties.extend(party_rows(item_id, entry.parties))

@@ -190,8 +190,10 @@ class SqlHoldStore:
             for r in rows
         ]
 
-    async def release(self, hold_id: str, *, by: str, at: datetime) -> tuple[HoldRecord, list[str]]:
-        """Release a hold.
+    async def release(
+        self, hold_id: str, *, by: str, at: datetime, reason: str | None = None
+    ) -> tuple[HoldRecord, list[str]]:
+        """Release a hold; reason (optional) says why and is shown with the hold.
 
         Returns:
             The released hold, and the ids of the items it covered that no other active hold
@@ -218,7 +220,7 @@ class SqlHoldStore:
             done = await conn.execute(
                 update(holds)
                 .where(holds.c.hold_id == hold_id, holds.c.released_at.is_(None))
-                .values(released_at=at, released_by=by)
+                .values(released_at=at, released_by=by, release_reason=reason)
             )
             if done.rowcount != 1:  # released by a concurrent request since the read above
                 raise HoldAlreadyReleasedError(hold_id, at)
@@ -298,6 +300,7 @@ class SqlHoldStore:
                 released_at=as_utc(r.released_at),
                 released_by=r.released_by,
                 matched=int(r.matched),
+                release_reason=r.release_reason,
             )
             for r in rows
         ]

@@ -461,3 +461,12 @@ restriction_liftings = Table(
     Column("requested_by", String(200), nullable=False),
     Column("requested_at", TS, nullable=False),
 )
+# Why a hold was released (SPEC section 7, `{"reason"?}` on release), shown with the hold.
+# Owned by storage/sql/holds.py; revision 0010.
+MAX_RELEASE_REASON_CHARS = 2000
+holds.append_column(Column("release_reason", String(MAX_RELEASE_REASON_CHARS), nullable=True))
+
+# The fingerprint (SHA-256 of the event as validated) an item was stored from, so an event
+# that reuses its (source, event_id) with other content is told apart from a redelivery and
+# dead-lettered as conflicting_duplicate. Owned by storage/sql/catalog.py; revision 0010.
+items.append_column(Column("event_sha256", String(64), nullable=True))

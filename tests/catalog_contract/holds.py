@@ -206,6 +206,23 @@ class HoldStoreContract:
         _, freed = await env.holds.release(second, by="legal-user", at=T0 + timedelta(hours=2))
         assert freed == [both]
 
+    async def test_release_keeps_its_reason(self, env: Holds) -> None:
+        with_reason, _ = await env.place(subject_ids=["cust-1"])
+        without, _ = await env.place(subject_ids=["cust-2"])
+        released, _ = await env.holds.release(
+            with_reason, by="legal-user", at=T0, reason="Matter settled on 2026-11-30"
+        )
+        assert released.release_reason == "Matter settled on 2026-11-30"
+        again = await env.holds.get(with_reason)
+        assert again is not None
+        assert again.to_json()["release_reason"] == "Matter settled on 2026-11-30"
+        plain, _ = await env.holds.release(without, by="legal-user", at=T0)
+        assert plain.release_reason is None
+        active = await env.place(subject_ids=["cust-3"])
+        record = await env.holds.get(active[0])
+        assert record is not None
+        assert record.release_reason is None
+
     async def test_release_twice_or_unknown_is_refused(self, env: Holds) -> None:
         hold_id, _ = await env.place(subject_ids=["cust-1"])
         await env.holds.release(hold_id, by="legal-user", at=T0)

@@ -84,8 +84,10 @@ class MigrationsContract:
             await catalog.set_purposes(item_id, [purpose("legal", 1825)])  # now unsynced
             await SqlAuditLog(db).append(actor="alice", action="hold.placed", at=T0)
             async with db.engine.connect() as conn:
-                # The newest revision adds something (0009: the disclosure register).
-                assert "disclosures" in str(await conn.run_sync(_differences))
+                # What the newest revision adds (0010: why a hold was released, event fingerprints).
+                changes = str(await conn.run_sync(_differences))
+                assert "release_reason" in changes
+                assert "event_sha256" in changes
             before, after = await db.create_schema()
             assert (before.current, after.current) == (previous, head_revision())
             record = await catalog.get(item_id)

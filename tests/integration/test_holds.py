@@ -222,3 +222,32 @@ def test_hold_requests_are_validated_and_need_the_legal_role(lasting: KeeplineSe
             assert preview.status_code == 403
     with service.client() as anonymous:
         assert anonymous.get("/v1/holds").status_code == 401
+
+
+def test_a_release_reason_is_stored_shown_and_audited(
+    lasting: KeeplineService, minio_client: Minio
+) -> None:
+    service = lasting
+    item = ingest(service, artefact("chat", subject="cust-reason"))
+    hold = place(service, {"subject_ids": ["cust-reason"]}, matter="reason-matter")
+    assert flag(minio_client, service, item["item_id"])
+    reason = "Matter closed: settlement signed 2026-11-30 (ref. LIT-77)"
+    with service.client("legal") as http:
+        too_long = http.post(f"/v1/holds/{hold['hold_id']}/release", json={"reason": "x" * 2001})
+        assert too_long.status_code == 422, too_long.text
+        assert too_long.json()["field"] == "reason"
+        assert http.get(f"/v1/holds/{hold['hold_id']}").json()["active"] is True
+        released = http.post(f"/v1/holds/{hold['hold_id']}/release", json={"reason": reason})
+        assert released.status_code == 200, released.text
+        shown = http.get(f"/v1/holds/{hold['hold_id']}").json()
+    assert shown["release_reason"] == reason
+    assert shown["active"] is False
+    wait_for(
+        lambda: not flag(minio_client, service, item["item_id"]), timeout_s=30, what="flag cleared"
+    )
+    entries = [
+        e
+        for e in audit_actions(service, "hold.released")
+        if e["details"]["hold_id"] == hold["hold_id"]
+    ]
+    assert [e["details"]["reason"] for e in entries] == [reason]

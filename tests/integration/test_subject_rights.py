@@ -285,8 +285,18 @@ def _erase(
         assert set(body["erased"]) == {ids["plain"], ids["chat"], ids["later"]}
         assert sorted(body["retained"], key=lambda r: r["item_id"]) == sorted(
             [
-                {"item_id": ids["sales"], "reason": "legal_obligation:legal"},
-                {"item_id": ids["mail"], "reason": "legal_obligation:legal"},
+                {
+                    "item_id": ids["sales"],
+                    "reason": "legal_obligation:legal",
+                    "dropped_purposes": ["quality"],
+                    "kept_purposes": ["legal"],
+                },
+                {
+                    "item_id": ids["mail"],
+                    "reason": "legal_obligation:legal",
+                    "dropped_purposes": [],
+                    "kept_purposes": ["legal"],
+                },
             ],
             key=lambda r: r["item_id"],
         )
@@ -422,7 +432,14 @@ def test_a_held_item_survives_erasure_and_goes_when_the_hold_is_released(
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["erased"] == [call_id]
-    assert body["retained"] == [{"item_id": chat_id, "reason": "legal_hold:acme-v-keepline"}]
+    assert body["retained"] == [
+        {
+            "item_id": chat_id,
+            "reason": "legal_hold:acme-v-keepline",
+            "dropped_purposes": ["quality", "training"],
+            "kept_purposes": [],
+        }
+    ]
     assert body["deferred"] == [chat_id]
     held = legal.get(f"/v1/items/{chat_id}")
     assert held.status_code == 200

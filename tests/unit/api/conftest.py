@@ -180,8 +180,13 @@ def api_settings(**overrides: object) -> ApiSettings:
     return ApiSettings.model_validate(values)
 
 
-async def build_harness(tmp_path: Path, settings: ApiSettings | None = None) -> Harness:
-    """A harness whose catalog lives under tmp_path."""
+async def build_harness(
+    tmp_path: Path,
+    settings: ApiSettings | None = None,
+    *,
+    reader_roles: frozenset[str] = frozenset(),
+) -> Harness:
+    """A harness whose catalog lives under tmp_path (tokens may hold reader_roles)."""
     settings = settings or api_settings()
     clock = Clock(NOW)
     # Content goes to a directory with S3's semantics, so content routes need no server.
@@ -200,7 +205,13 @@ async def build_harness(tmp_path: Path, settings: ApiSettings | None = None) -> 
     await storage.policies.bootstrap(load_default_policy(), at=NOW)
     registry = CollectorRegistry()
     services = replace(
-        api_services(root, settings, stream_settings=StreamSettings(), registry=registry),
+        api_services(
+            root,
+            settings,
+            stream_settings=StreamSettings(),
+            registry=registry,
+            reader_roles=reader_roles,
+        ),
         publisher=RecordingPublisher(),
         topics={"calls": "calls", "emails": "emails", "chats": "chats"},
     )

@@ -1,14 +1,18 @@
+import hashlib
 import stat
 from pathlib import Path
 
 import pytest
 
+from deploy import cli
 from deploy.cli import (
     SPEC_TOPICS,
     service_environment,
     wants_local_kafka,
     wants_local_minio,
 )
+from deploy.kafka import KAFKA_VERSION, fetch_kafka, render_pom
+from deploy.minio import build_minio, minio_home
 from deploy.settings import DeploySettings
 
 
@@ -79,3 +83,55 @@ def test_user_values_pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
     env = service_environment(DeploySettings())
     assert env["KEEPLINE_S3_ACCESS_KEY"] == "someone"
     assert env["KEEPLINE_KAFKA_BOOTSTRAP"] == "broker:9092"
+
+
+class _Server:
+    """A Kafka or MinIO process that starts at once (the cache is what is tested)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        del args, kwargs
+        self.running = False
+        self.bootstrap = self.url = "127.0.0.1:1"
+
+    def start(self) -> None:
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+
+def _cached_stack(tmp_path: Path) -> None:
+    """A cache holding the pinned Kafka (its marker) and a MinIO binary that runs."""
+    home = tmp_path / f"kafka-{KAFKA_VERSION}"
+    (home / "libs").mkdir(parents=True)
+    digest = hashlib.sha256(render_pom().encode()).hexdigest()
+    (home / ".provisioned").write_text(digest + "\n")
+    binary = minio_home(tmp_path) / "bin" / "minio"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\necho 'minio version test'\n")
+    binary.chmod(0o755)
+
+
+def test_make_run_announces_the_cached_servers_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _cached_stack(tmp_path)
+    monkeypatch.setenv("PATH", "/bin:/usr/bin")
+    for name in ("KafkaProcess", "MinioProcess"):
+        monkeypatch.setattr(cli, name, _Server)
+    monkeypatch.setattr(cli, "_check_ports", lambda stack: None)
+    monkeypatch.setattr(cli, "ensure_topics", lambda *args: None)
+    created: list[str] = []
+    monkeypatch.setattr(cli, "create_identities", lambda *args, **kw: created.append(args[2]))
+    settings = DeploySettings(cache_dir=tmp_path, data_dir=tmp_path / "data")
+
+    # `make stack`, then `python -m deploy run`: as `make run` does.
+    fetch_kafka(tmp_path)
+    build_minio(tmp_path)
+    cli._start_servers(settings, cli._Stack(), tmp_path / "logs")
+
+    lines = capsys.readouterr().err.splitlines()
+    assert sum(f"Kafka {KAFKA_VERSION}: cached" in line for line in lines) == 1
+    assert sum("MinIO" in line and "cached" in line for line in lines) == 1
+    assert any("topics ready" in line for line in lines)
+    assert created == ["keepline"]  # the least-privilege users of keepline's bucket

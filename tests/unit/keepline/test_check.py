@@ -62,14 +62,8 @@ def test_a_good_configuration_passes(capsys: pytest.CaptureFixture[str]) -> None
             "KEEPLINE_API_TOKENS",
             "tok-secret-c:qa-trainers:bob",
             "KEEPLINE_API_TOKENS entry 1: unknown role 'qa-trainers'; fix: use one of ingest, "
-            "qa, legal, privacy, auditor, admin",
-        ),
-        (
-            "KEEPLINE_API_TOKENS",
-            "tok-secret-d:marketing:mo",
-            "KEEPLINE_API_TOKENS entry 1: unknown role 'marketing' (the policy declares it as "
-            "a reader role, but the API's tokens hold only the API roles); fix: use one of "
-            "ingest, qa, legal, privacy, auditor, admin",
+            "qa, legal, privacy, auditor, admin, or a reader role the policy declares "
+            "(marketing)",
         ),
         (
             "KEEPLINE_S3_ENDPOINT",
@@ -175,6 +169,19 @@ def test_settings_that_do_not_parse_are_one_line_each(
     assert errors[0].startswith("keepline check: KEEPLINE_API_PORT: ")
 
 
+def test_a_token_of_a_reader_role_the_policy_declares_passes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEEPLINE_API_TOKENS", "tok-a:admin:alice,tok-secret-d:marketing:mo")
+    status, errors, out = _check(capsys)
+    assert (status, errors) == (0, [])
+    assert "2 API token(s)" in out
+    assert check_tokens("t:marketing:mo", roles=["qa"]) != []  # undeclared: a mistake
+    assert check_tokens("t:marketing:mo", roles=["qa"], reader_roles=frozenset({"marketing"})) == []
+    [mistake] = check_tokens("t:sales:mo", roles=["qa"])
+    assert "declare it under reader_roles" in mistake.line()
+
+
 @pytest.mark.parametrize(
     "value", ["", "a:qa:x", "a:qa:x,b:legal:y", "a:qa", "a::x", "a:boss:x", "a:qa:x:y", ",,"]
 )
@@ -199,7 +206,8 @@ def test_serve_stops_before_anything_starts(
     assert stopped.value.code == 2
     assert capsys.readouterr().err == (
         "keepline check: KEEPLINE_API_TOKENS entry 1: unknown role 'qa-trainers'; fix: use "
-        "one of ingest, qa, legal, privacy, auditor, admin\n"
+        "one of ingest, qa, legal, privacy, auditor, admin, or a reader role the policy "
+        "declares (marketing)\n"
     )
 
 

@@ -80,8 +80,9 @@ async def test_redelivery_and_republishing_never_make_a_second_item(
     event = env.call("e-dup", b"abc" * 1000)
     first = await env.service.ingest(validate_artefact(event), submitted_by=BY)
     again = await env.service.ingest(validate_artefact(event), submitted_by=BY)
-    republished = dict(event, attributes={"queue": "other"})
-    third = await env.service.ingest(validate_artefact(republished), submitted_by=BY)
+    # Republished with its keys in another order: the same event.
+    reordered = dict(reversed(list(event.items())))
+    third = await env.service.ingest(validate_artefact(reordered), submitted_by=BY)
 
     assert first.created
     assert not again.created
@@ -89,6 +90,43 @@ async def test_redelivery_and_republishing_never_make_a_second_item(
     assert again.item_id == third.item_id == first.item_id
     assert len(await _rows(env)) == 1
     assert len(_versions(env, first.item_id)) == 1
+
+
+@pytest.mark.parametrize("kind", ["call", "email"])
+async def test_a_republished_event_with_other_content_is_a_conflicting_duplicate(
+    env_factory: EnvFactory, kind: str
+) -> None:
+    env = await env_factory()
+    event = env.call("e-conflict", b"abc" * 1000) if kind == "call" else env.email("m-conflict")
+    first = await env.service.ingest(validate_artefact(event), submitted_by=BY)
+    changed = dict(event, attributes={"queue": "desk-9917"})
+
+    with pytest.raises(BadEventError) as refused:
+        await env.service.ingest(validate_artefact(changed), submitted_by=BY)
+
+    assert refused.value.reason is DeadLetterReason.CONFLICTING_DUPLICATE
+    assert first.item_id in refused.value.error
+    assert "queue" not in refused.value.error
+    assert "desk-9917" not in refused.value.error
+    rows = await _rows(env)
+    assert len(rows) == 1
+    assert rows[0].event.get("attributes", {}) == event.get("attributes", {})
+    # The original is still a plain duplicate of itself.
+    again = await env.service.ingest(validate_artefact(event), submitted_by=BY)
+    assert (again.created, again.item_id) == (False, first.item_id)
+
+
+async def test_items_stored_without_a_fingerprint_take_any_republished_event_as_a_duplicate(
+    env_factory: EnvFactory,
+) -> None:
+    env = await env_factory()
+    event = env.email("m-old")
+    first = await env.service.ingest(validate_artefact(event), submitted_by=BY)
+    async with env.db.begin() as conn:  # as an item stored before revision 0010
+        await conn.execute(items.update().values(event_sha256=None))
+    changed = dict(event, attributes={"queue": "other"})
+    again = await env.service.ingest(validate_artefact(changed), submitted_by=BY)
+    assert (again.created, again.item_id) == (False, first.item_id)
 
 
 async def test_concurrent_copies_of_one_event_store_one_item(env_factory: EnvFactory) -> None:

@@ -314,6 +314,16 @@ async def test_erasure_answers_each_item_with_its_reason(env: Env) -> None:
         chat: ("legal_obligation:legal", False),
         held: ("legal_hold:acme-v-keepline", True),
     }
+    # Each retained item says which purposes the request took off and which it keeps.
+    changed = {r.item_id: (r.dropped_purposes, r.kept_purposes) for r in result.retained}
+    assert changed == {chat: (("quality",), ("legal",)), held: (("quality", "training"), ())}
+    answered = {r["item_id"]: r for r in result.to_json()["retained"]}
+    assert answered[chat] == {
+        "item_id": chat,
+        "reason": "legal_obligation:legal",
+        "dropped_purposes": ["quality"],
+        "kept_purposes": ["legal"],
+    }
     # Erased: no object version, no catalog row but the tombstone.
     assert await env.catalog.get(plain) is None
     assert env.versions(plain) == []
