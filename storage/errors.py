@@ -146,3 +146,15 @@ class LeaseUnavailableError(StorageError):
         self.expires_at = expires_at
         until = f" until {expires_at.isoformat()}" if expires_at else ""
         super().__init__(f"lease {name!r} is held by {holder or 'another process'}{until}")
+
+
+class BucketClaimedError(StorageError):
+    """The bucket's marker names another catalog: this keepline is pointed at the wrong one."""
+
+    def __init__(self, *, bucket_instance: str, catalog_instance: str) -> None:
+        self.bucket_instance = bucket_instance
+        self.catalog_instance = catalog_instance
+        super().__init__(
+            f"the bucket belongs to catalog {bucket_instance}, not to this catalog "
+            f"({catalog_instance}): check KEEPLINE_CATALOG_URL and KEEPLINE_S3_BUCKET"
+        )

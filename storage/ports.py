@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
@@ -70,6 +70,8 @@ class ObjectVersion:
 
     key: str
     version_id: str | None
+    #: When the store last wrote it, where the listing tells (reconcile's minimum orphan age).
+    modified_at: datetime | None = field(default=None, compare=False)
 
 
 class ContentSource(Protocol):
@@ -129,6 +131,10 @@ class ObjectStore(Protocol):
 
     def list_versions(self, prefix: str) -> Iterator[ObjectVersion]:
         """Every version under prefix, the versions of one key together."""
+        ...
+
+    def lock_state(self, key: str, version_id: str | None) -> tuple[bool, datetime | None]:
+        """(legal hold on, retained until) of one version, as the store enforces them."""
         ...
 
 

@@ -296,3 +296,14 @@ dead_letters = Table(
     UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_message"),
 )
 Index("ix_dead_letters_failed", dead_letters.c.failed_at)
+
+# The catalog's own identity, one row made on first use: the bucket's marker object names it,
+# so keepline refuses to serve, or to reconcile, a bucket another catalog filled.
+# Owned by storage/sql/instance.py.
+catalog_instance = Table(
+    "catalog_instance",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("instance_id", String(36), nullable=False),
+    Column("created_at", TS, nullable=False),
+)

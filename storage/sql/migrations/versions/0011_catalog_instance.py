@@ -1,0 +1,37 @@
+"""The catalog's own identity (catalog_instance), named by the bucket's marker object.
+
+The row is made on first use, so a catalog upgraded to this revision gets its identity the
+first time keepline starts against it.
+
+Revision ID: 0011
+Revises: 0004
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Create catalog_instance (a catalog made by create_all of this schema has it already)."""
+    if sa.inspect(op.get_bind()).has_table("catalog_instance"):
+        return
+    op.create_table(
+        "catalog_instance",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("instance_id", sa.String(36), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
+def downgrade() -> None:
+    """Drop catalog_instance."""
+    op.drop_table("catalog_instance")
