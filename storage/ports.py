@@ -352,6 +352,14 @@ class SubjectStore(Protocol):
         """For each item, the purposes subject requests removed (for ItemFacts.removed_purposes)."""
         ...
 
+    async def standing_erasures(self, subject_ids: Iterable[str]) -> dict[str, str]:
+        """For each subject with an erasure on file, the request id of its latest one."""
+        ...
+
+    async def defer_erasure(self, request_id: str, item_id: str, *, at: datetime) -> None:
+        """Queue one more item of a request, kept only by holds (idempotent)."""
+        ...
+
 
 class AuditLog(Protocol):
     """The hash-chained audit trail."""

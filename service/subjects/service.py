@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 ERASURE_REASON = "erasure"
 #: The actor of erasures carried out from the queue once the last hold is gone.
 DEFERRED_ACTOR = "keepline:deferred-erasure"
+#: The actor of erasures of items that arrived after their subject's erasure request.
+ARRIVAL_ACTOR = "keepline:erasure-on-arrival"
 _PAGE = 500
 
 
@@ -233,6 +235,65 @@ class SubjectRightsService:
             len(result.deferred),
         )
         return result
+
+    async def erase_on_arrival(self, arrivals: Sequence[tuple[str, frozenset[str], bool]]) -> int:
+        """Erase newly stored items whose subject asked for erasure before; the number erased.
+
+        An erasure stands: an event queued (or sent) after it is stored and then answered
+        as the request was, exemptions included. Items only holds keep are queued on the
+        subject's latest request. Called after each commit, so no item escapes an erasure
+        running at the same time (that erasure lists it, or this finds the request).
+
+        Args:
+            arrivals: (item_id, the item's subject ids, new) of each stored item; new is
+                False for a redelivered event, answered again but audited only if that
+                changes anything.
+        """
+        standing = await self._subjects.standing_erasures(
+            s for _, ids, _new in arrivals for s in ids
+        )
+        erased = 0
+        for item_id, subject_ids, new in arrivals:
+            requests = sorted(standing[s] for s in subject_ids if s in standing)
+            if requests:
+                erased += await self._erase_arrived(item_id, requests[0], new=new)
+        return erased
+
+    async def _erase_arrived(self, item_id: str, request_id: str, *, new: bool) -> int:
+        record = await self._catalog.get(item_id)
+        if record is None:
+            return 0
+        now = self._clock()
+        holds = await self._active_holds()
+        outcome = _guard_held(erasure_outcome(item_facts(record), holds, now), record, holds)
+        destroyed = changed = False
+        if outcome.erase:
+            destroyed = await self._destroyer.destroy(
+                record, reason=ERASURE_REASON, actor=ARRIVAL_ACTOR, at=now
+            )
+        else:
+            changed = await self._set_purposes(
+                record, outcome.keep_purposes, reason="erasure", now=now
+            )
+            if outcome.deferred:
+                await self._subjects.defer_erasure(request_id, item_id, at=now)
+        if not (new or destroyed or changed):
+            return 0  # answered before (a redelivered event): nothing new to record
+        await self._audit.append(
+            actor=ARRIVAL_ACTOR,
+            action="erasure.completed",
+            at=now,
+            item_id=item_id,
+            details={
+                "request_id": request_id,
+                "erased": outcome.erase,
+                "reason": outcome.reason,
+                "deferred": outcome.deferred,
+                "on_arrival": True,
+            },
+        )
+        log.info("item %s arrived after an erasure: erased=%s", item_id, outcome.erase)
+        return int(destroyed)
 
     async def run_deferred_erasures(self, now: datetime) -> int:
         """Erase queued items that no active hold covers any more; the number erased.

@@ -307,3 +307,5 @@ catalog_instance = Table(
     Column("instance_id", String(36), nullable=False),
     Column("created_at", TS, nullable=False),
 )
+# An erasure stands for the subject's items that arrive after it: ingest looks it up by subject.
+Index("ix_erasure_requests_subject", erasure_requests.c.subject_id)

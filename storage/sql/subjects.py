@@ -258,6 +258,38 @@ class SqlSubjectStore:
                     ],
                 )
 
+    async def standing_erasures(self, subject_ids: Iterable[str]) -> dict[str, str]:
+        """For each subject with an erasure on file, the request id of its latest one."""
+        wanted = sorted(set(subject_ids))
+        if not wanted:
+            return {}
+        stmt = (
+            select(erasure_requests.c.subject_id, erasure_requests.c.request_id)
+            .where(erasure_requests.c.subject_id.in_(wanted))
+            .order_by(erasure_requests.c.requested_at, erasure_requests.c.request_id)
+        )
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {str(r.subject_id): str(r.request_id) for r in rows}  # the latest one wins
+
+    async def defer_erasure(self, request_id: str, item_id: str, *, at: datetime) -> None:
+        """Queue one more item of a request, kept only by holds (idempotent)."""
+        async with self._db.begin() as conn:
+            exists = (
+                await conn.execute(
+                    select(deferred_erasures.c.item_id).where(
+                        deferred_erasures.c.request_id == request_id,
+                        deferred_erasures.c.item_id == item_id,
+                    )
+                )
+            ).first()
+            if exists is None:
+                await conn.execute(
+                    insert(deferred_erasures).values(
+                        request_id=request_id, item_id=item_id, queued_at=at
+                    )
+                )
+
     async def erasure_request(self, request_id: str) -> dict[str, Any] | None:
         """One erasure request as recorded: who asked, when, and the answer."""
         async with self._db.connect() as conn:

@@ -116,6 +116,21 @@ class SubjectStoreContract:
         assert recorded["outcome"] == outcome
         assert await subjects.erasure_request("r404") is None
 
+    async def test_an_erasure_stands_and_names_the_latest_request(
+        self, subjects: SqlSubjectStore
+    ) -> None:
+        assert await subjects.standing_erasures(["c1", "c2"]) == {}
+        await subjects.open_erasure("r1", subject_id="c1", requested_by="dpo", at=T0)
+        later = T0 + timedelta(hours=1)
+        await subjects.open_erasure("r2", subject_id="c1", requested_by="dpo", at=later)
+        assert await subjects.standing_erasures(["c1", "c2"]) == {"c1": "r2"}
+        assert await subjects.standing_erasures([]) == {}
+        await subjects.defer_erasure("r2", "i9", at=later)
+        await subjects.defer_erasure("r2", "i9", at=later)  # again: still one entry
+        assert [(d.request_id, d.item_id) for d in await subjects.pending_deferred()] == [
+            ("r2", "i9")
+        ]
+
     async def test_the_deferred_queue_pages_oldest_first_and_drains(
         self, subjects: SqlSubjectStore
     ) -> None:

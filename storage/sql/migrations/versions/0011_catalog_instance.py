@@ -1,7 +1,8 @@
-"""The catalog's own identity (catalog_instance), named by the bucket's marker object.
+"""The catalog's identity (catalog_instance); erasure requests indexed by subject.
 
-The row is made on first use, so a catalog upgraded to this revision gets its identity the
-first time keepline starts against it.
+The bucket's marker object names the identity; ingest finds a subject's standing erasure by
+the index (ix_erasure_requests_subject). The identity's row is made on first use, so a
+catalog upgraded to this revision gets its identity the first time keepline starts on it.
 
 Revision ID: 0011
 Revises: 0004
@@ -21,6 +22,13 @@ depends_on = None
 
 def upgrade() -> None:
     """Create catalog_instance (a catalog made by create_all of this schema has it already)."""
+    op.create_index(
+        "ix_erasure_requests_subject",
+        "erasure_requests",
+        ["subject_id"],
+        unique=False,
+        if_not_exists=True,
+    )
     if sa.inspect(op.get_bind()).has_table("catalog_instance"):
         return
     op.create_table(
@@ -33,5 +41,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop catalog_instance."""
+    """Drop catalog_instance and the subject index of erasure requests."""
     op.drop_table("catalog_instance")
+    op.drop_index("ix_erasure_requests_subject", table_name="erasure_requests")
