@@ -344,8 +344,10 @@ class SubjectStore(Protocol):
         """Record a grant or a withdrawal decided at ``at`` (the latest one processed wins)."""
         ...
 
-    async def set_restricted(self, subject_id: str, *, restricted: bool, at: datetime) -> Change:
-        """Restrict processing of the subject's items, or lift the restriction."""
+    async def set_restricted(
+        self, subject_id: str, *, restricted: bool, at: datetime, by: str = "api"
+    ) -> Change:
+        """Restrict or lift, as ``by`` (api or an event's source) may; KEPT if it may not."""
         ...
 
     async def removed_purposes(self, item_ids: Iterable[str]) -> dict[str, frozenset[str]]:
@@ -464,6 +466,10 @@ class KeyRing(Protocol):
 
     def rewrap(self, wrapped: WrappedKey, *, item_id: str) -> WrappedKey:
         """Return ``wrapped`` re-encrypted under the current KEK (unchanged if already)."""
+        ...
+
+    def retire(self, key_id: str) -> None:
+        """Forget a KEK version that is not current; what it still wraps is lost."""
         ...
 
 

@@ -177,21 +177,26 @@ class SubjectRightsService:
     async def restriction(
         self, subject_id: str, *, restricted: bool, actor: str, source: str = "api"
     ) -> RestrictionResult:
-        """Restrict the subject's items (hidden from all but legal and privacy) or lift it."""
+        """Restrict the subject's items (hidden from all but legal and privacy) or lift it.
+
+        An event (``source`` other than ``api``) lifts only a restriction its own source
+        set, never the privacy team's: that is kept, and the audit entry says so.
+        """
         now = self._clock()
-        change = await self._subjects.set_restricted(subject_id, restricted=restricted, at=now)
-        await self._audit.append(
-            actor=actor,
-            action="restriction.changed",
-            at=now,
-            details={
-                "subject_id": subject_id,
-                "restricted": restricted,
-                "source": source,
-                "changed": change is Change.CHANGED,
-            },
+        change = await self._subjects.set_restricted(
+            subject_id, restricted=restricted, at=now, by=source
         )
-        return RestrictionResult(subject_id, restricted, change)
+        details: dict[str, Any] = {
+            "subject_id": subject_id,
+            "restricted": restricted,
+            "source": source,
+            "changed": change is Change.CHANGED,
+        }
+        if change is Change.KEPT:
+            details["kept"] = "set through the API: only the privacy team lifts it"
+            log.info("a %s event asked to lift a restriction set through the API: kept", source)
+        await self._audit.append(actor=actor, action="restriction.changed", at=now, details=details)
+        return RestrictionResult(subject_id, restricted != (change is Change.KEPT), change)
 
     async def erasure(self, subject_id: str, *, actor: str) -> ErasureResult:
         """Erase every item where the subject is a party, or say why it is retained.

@@ -168,6 +168,8 @@ subjects = Table(
     Column("subject_id", String(200), primary_key=True),
     Column("restricted", Boolean, nullable=False, default=False),
     Column("updated_at", TS, nullable=False),
+    # Who set the restriction: "api" (the privacy team) or an event's source (revision 0011).
+    Column("restricted_by", String(100), nullable=True),
 )
 
 consents = Table(

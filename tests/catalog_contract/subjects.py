@@ -59,6 +59,23 @@ class SubjectStoreContract:
         assert await subjects.set_restricted("c1", restricted=False, at=T0) == Change.CHANGED
         assert not (await subjects.state("c1")).restricted
 
+    async def test_an_event_never_lifts_the_privacy_teams_restriction(
+        self, subjects: SqlSubjectStore
+    ) -> None:
+        assert await subjects.set_restricted("c1", restricted=True, at=T0) == Change.CHANGED
+        lift = subjects.set_restricted
+        assert await lift("c1", restricted=False, at=T0, by="crm") == Change.KEPT
+        assert await subjects.is_restricted("c1")
+        # Restricting again from the CRM does not make it the CRM's to lift.
+        assert await lift("c1", restricted=True, at=T0, by="crm") == Change.UNCHANGED
+        assert await lift("c1", restricted=False, at=T0, by="crm") == Change.KEPT
+        assert await lift("c1", restricted=False, at=T0, by="api") == Change.CHANGED
+        # What the CRM set, the CRM lifts (and another system does not).
+        assert await lift("c2", restricted=True, at=T0, by="crm") == Change.CHANGED
+        assert await lift("c2", restricted=False, at=T0, by="helpdesk") == Change.KEPT
+        assert await lift("c2", restricted=False, at=T0, by="crm") == Change.CHANGED
+        assert not await subjects.is_restricted("c2")
+
     async def test_concurrent_restrictions_record_one_change(
         self, subjects: SqlSubjectStore
     ) -> None:

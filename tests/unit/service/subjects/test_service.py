@@ -498,6 +498,33 @@ async def test_consent_events_apply_through_the_service_and_repeat_harmlessly(en
     assert actors == {"event:crm"}
 
 
+async def test_a_crm_unrestrict_never_lifts_a_restriction_set_through_the_api(env: Env) -> None:
+    service = ConsentService(env.rights)
+
+    def event(action: str) -> ConsentEvent:
+        return ConsentEvent(
+            event_id=uuid.uuid4().hex,
+            source="crm",
+            occurred_at=env.clock.now,
+            subject_id="cust-1",
+            action=action,
+            purpose=None,
+        )
+
+    await env.rights.restriction("cust-1", restricted=True, actor="privacy-user")
+    await service.apply(event("unrestrict"))
+    assert await env.subjects.is_restricted("cust-1")
+    entry = (await env.audit.query(action="restriction.changed"))[-1]
+    assert entry.actor == "event:crm"
+    assert (entry.details["changed"], "kept" in entry.details) == (False, True)
+    lifted = await env.rights.restriction("cust-1", restricted=False, actor="privacy-user")
+    assert (lifted.restricted, lifted.to_json()["changed"]) == (False, True)
+    # A restriction the CRM set, the CRM lifts.
+    await service.apply(event("restrict"))
+    await service.apply(event("unrestrict"))
+    assert not await env.subjects.is_restricted("cust-1")
+
+
 async def test_deferred_erasure_pages_past_items_that_are_still_held(env: Env) -> None:
     rights = SubjectRightsService(
         catalog=env.catalog,
