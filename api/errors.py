@@ -137,6 +137,12 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 }
 
 
+def _where(request: Request) -> str:
+    """The route template of a request (never its path: paths carry subject ids)."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "(no route)"))
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` entries declaring these error statuses with the ErrorBody model."""
     return {s: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[s]} for s in statuses}
@@ -346,13 +352,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> JSONResponse:
         if exc.retriable:
-            log.warning("%s on %s %s", type(exc).__name__, request.method, request.url.path)
+            log.warning("%s on %s %s", type(exc).__name__, request.method, _where(request))
             return JSONResponse(
                 {"error": "UnavailableError", "detail": "object store unavailable; retry later"},
                 status_code=503,
             )
         # The message names item and segment ids only (no content, no keys): fine to log.
-        log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        log.error("%s on %s %s: %s", type(exc).__name__, request.method, _where(request), exc)
         detail = (
             "stored content failed its integrity check"
             if isinstance(exc, IntegrityError)
@@ -366,7 +372,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "OperationalError",
             "InterfaceError",
         }:
-            log.warning("catalog unavailable on %s %s", request.method, request.url.path)
+            log.warning("catalog unavailable on %s %s", request.method, _where(request))
             return JSONResponse(
                 {"error": "UnavailableError", "detail": "catalog unavailable; retry later"},
                 status_code=503,
@@ -376,7 +382,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "catalog error %s on %s %s at\n%s",
             type(exc).__name__,
             request.method,
-            request.url.path,
+            _where(request),
             "".join(traceback.format_tb(exc.__traceback__)),
         )
         return JSONResponse(
@@ -386,7 +392,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeoutError)
     async def _pool(request: Request, _exc: PoolTimeoutError) -> JSONResponse:
-        log.warning("catalog pool exhausted on %s %s", request.method, request.url.path)
+        log.warning("catalog pool exhausted on %s %s", request.method, _where(request))
         return JSONResponse(
             {"error": "UnavailableError", "detail": "catalog busy; retry later"}, status_code=503
         )
@@ -394,7 +400,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Starlette re-raises it after this response, so the server logs the traceback.
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, _where(request))
         return JSONResponse(
             {"error": "InternalError", "detail": "internal error; see the service log"},
             status_code=500,
