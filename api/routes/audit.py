@@ -33,6 +33,7 @@ AUDIT_ACTIONS = frozenset(
         "policy.changed",
         "purposes.expired",
         "restriction.changed",
+        "key.retired",
     }
 )
 

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from storage.crypto.signing import FileSigner
 from storage.errors import StorageError
 from storage.models import WrappedKey
-from storage.ports import KeyRing
+from storage.ports import AuditLog, KeyRing
 from storage.runtime import build_storage
 from storage.settings import StorageSettings
 from storage.sql.catalog import SqlCatalog
@@ -127,6 +127,8 @@ async def retire_unused(
     *,
     key_ids: Sequence[str],
     in_flight_after: datetime,
+    audit: AuditLog | None = None,
+    at: datetime | None = None,
 ) -> RetireReport:
     """Retire each named KEK version (all but the current when none is named) that wraps nothing.
 
@@ -136,6 +138,8 @@ async def retire_unused(
         key_ids: The versions to retire; empty: every version but the current one.
         in_flight_after: A pending claim attempted after this may be sealing under an old
             version: nothing is retired while there is one.
+        audit: Where each retirement is recorded (`key.retired`), dated ``at``.
+        at: When the retirement happens (default now).
     """
     current = keyring.current_key_id()
     wanted = list(key_ids) or [k for k in keyring.key_ids() if k != current]
@@ -158,6 +162,13 @@ async def retire_unused(
         else:
             await asyncio.to_thread(keyring.retire, key_id)
             retired.append(key_id)
+            if audit is not None:
+                await audit.append(
+                    actor="keepline-keys",
+                    action="key.retired",
+                    at=at or datetime.now(UTC),
+                    details={"key_id": key_id, "current": current},
+                )
     return RetireReport(retired=tuple(retired), kept=kept)
 
 
@@ -173,6 +184,7 @@ async def retire_configured(
             runtime.keyring,
             key_ids=key_ids,
             in_flight_after=datetime.now(UTC) - in_flight,
+            audit=runtime.audit,
         )
     finally:
         await runtime.close()

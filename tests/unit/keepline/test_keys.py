@@ -11,6 +11,7 @@ import pytest
 
 from keepline.commands.keys import retire_unused, rewrap_all
 from storage.crypto.keyring import FileKeyRing
+from storage.sql.audit import SqlAuditLog
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
 from tests.catalog_contract.support import T0, add_item, stored_content
@@ -46,8 +47,11 @@ async def test_a_version_still_wrapping_data_keys_is_kept_until_rewrapped(
     assert ring.key_ids() == [old, new]
 
     await rewrap_all(catalog, ring)
-    done = await retire_unused(catalog, ring, key_ids=[], in_flight_after=T0)
+    audit = SqlAuditLog(catalog.db)
+    done = await retire_unused(catalog, ring, key_ids=[], in_flight_after=T0, audit=audit, at=T0)
     assert (done.retired, done.kept) == ((old,), {})
+    (entry,) = await audit.query(action="key.retired")
+    assert entry.details == {"key_id": old, "current": new}
     assert ring.key_ids() == [new]
     current = await retire_unused(catalog, ring, key_ids=[new], in_flight_after=T0)
     assert "current key" in current.kept[new]
