@@ -141,6 +141,12 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 }
 
 
+def _where(request: Request) -> str:
+    """The route template of a request (never its path: paths carry subject ids)."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "(no route)"))
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` entries declaring these error statuses with the ErrorBody model."""
     return {s: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[s]} for s in statuses}
@@ -351,23 +357,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _storage(request: Request, exc: StorageError) -> JSONResponse:
         if exc.retriable:
             what = "catalog" if isinstance(exc, CatalogUnavailableError) else "object store"
-            log.warning(
-                "%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc
-            )
+            log.warning("%s on %s %s: %s", type(exc).__name__, request.method, _where(request), exc)
             return JSONResponse(
                 {"error": "UnavailableError", "detail": f"{what} unavailable; retry later"},
                 status_code=503,
             )
         if isinstance(exc, CatalogConflictError):
             # A write that collided with a concurrent one: the caller's retry decides again.
-            log.warning("catalog conflict on %s %s: %s", request.method, request.url.path, exc)
+            log.warning("catalog conflict on %s %s: %s", request.method, _where(request), exc)
             return JSONResponse(
                 {"error": "ConflictError", "detail": "a concurrent change collided; retry"},
                 status_code=409,
             )
         # Messages name item and segment ids and driver codes only (no content, keys or
         # statement parameters): fine to log, with the frames for a catalog error.
-        log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        log.error("%s on %s %s: %s", type(exc).__name__, request.method, _where(request), exc)
         if isinstance(exc, CatalogError):
             log.error("catalog error at\n%s", "".join(traceback.format_tb(exc.__traceback__)))
             return JSONResponse(
@@ -384,7 +388,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Starlette re-raises it after this response, so the server logs the traceback.
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, _where(request))
         return JSONResponse(
             {"error": "InternalError", "detail": "internal error; see the service log"},
             status_code=500,

@@ -70,9 +70,12 @@ def wait_until(
 
 
 def object_versions(s3: Minio, bucket: str) -> list[tuple[str, str | None, int]]:
-    """Every object version in a bucket: (name, version id, size in bytes)."""
+    """Every item's object version in a bucket: (name, version id, size in bytes).
+
+    The bucket's marker object (which catalog the bucket belongs to) is not an item's.
+    """
     found: list[tuple[str, str | None, int]] = []
-    for obj in s3.list_objects(bucket, recursive=True, include_version=True):
+    for obj in s3.list_objects(bucket, prefix="items/", recursive=True, include_version=True):
         if obj.is_delete_marker or obj.object_name is None:
             continue
         found.append((obj.object_name, obj.version_id, int(obj.size or 0)))

@@ -99,6 +99,7 @@ class Keepline:
             clock=self.clock,
             uploads=settings.concurrency,
             max_batch=settings.max_batch,
+            after_stored=self.rights.erase_on_arrival,
         )
 
     def sweeper(self, *, actor: str = "sweeper", after_sweep: AfterSweep | None = None) -> Sweeper:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from policies.holds import active_holds_covering
@@ -10,10 +11,13 @@ from policies.models import Hold, ItemFacts, LawfulBasis, Policy, PurposeState
 from policies.outcomes import ErasureOutcome
 
 __all__ = [
+    "API_RESTRICTION",
+    "RestrictionState",
     "apply_consent_withdrawal",
     "apply_objection",
     "erasure_outcome",
     "ignored_objections",
+    "restriction_after",
 ]
 
 
@@ -137,3 +141,34 @@ def ignored_objections(policy: Policy, purposes: Sequence[str] | None) -> tuple[
             }
         )
     )
+
+
+#: Who set a restriction through the API: the privacy team.
+API_RESTRICTION = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictionState:
+    """Whether a subject's items are restricted, and who restricted them (a source, or api)."""
+
+    restricted: bool
+    restricted_by: str | None = None
+
+
+def restriction_after(current: RestrictionState, *, restricted: bool, by: str) -> RestrictionState:
+    """The restriction once ``by`` (``api``, or an event's source) asked for ``restricted``.
+
+    The privacy team's restriction (through the API) outranks a system's: an event never
+    lifts it, nor takes it over by restricting again. An event lifts only a restriction
+    that events of its own source set; one set before keepline recorded who set it (no
+    restricted_by) is the privacy team's to lift.
+    """
+    if restricted:
+        if current.restricted and current.restricted_by == API_RESTRICTION:
+            return current
+        return RestrictionState(restricted=True, restricted_by=by)
+    if not current.restricted:
+        return RestrictionState(restricted=False)
+    if by in {API_RESTRICTION, current.restricted_by}:
+        return RestrictionState(restricted=False)
+    return current

@@ -175,3 +175,15 @@ class ReviewNotPendingError(StorageError):
         self.state = state
         found = f"its review is {state}" if state else "it has no review"
         super().__init__(f"item {item_id} awaits no review decision: {found}")
+
+
+class BucketClaimedError(StorageError):
+    """The bucket's marker names another catalog: this keepline is pointed at the wrong one."""
+
+    def __init__(self, *, bucket_instance: str, catalog_instance: str) -> None:
+        self.bucket_instance = bucket_instance
+        self.catalog_instance = catalog_instance
+        super().__init__(
+            f"the bucket belongs to catalog {bucket_instance}, not to this catalog "
+            f"({catalog_instance}): check KEEPLINE_CATALOG_URL and KEEPLINE_S3_BUCKET"
+        )

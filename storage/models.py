@@ -249,6 +249,9 @@ class Change(StrEnum):
 
     CHANGED = "changed"
     UNCHANGED = "unchanged"
+    #: The state on file was kept: not the requester's to change (an event lifting the
+    #: privacy team's restriction).
+    KEPT = "kept"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
@@ -80,6 +80,8 @@ class ObjectVersion:
 
     key: str
     version_id: str | None
+    #: When the store last wrote it, where the listing tells (reconcile's minimum orphan age).
+    modified_at: datetime | None = field(default=None, compare=False)
 
 
 class ContentSource(Protocol):
@@ -143,6 +145,10 @@ class ObjectStore(Protocol):
 
     def protection(self) -> BucketProtection:
         """The bucket's versioning state and whether Object Lock is enabled on it."""
+        ...
+
+    def lock_state(self, key: str, version_id: str | None) -> tuple[bool, datetime | None]:
+        """(legal hold on, retained until) of one version, as the store enforces them."""
         ...
 
 
@@ -367,12 +373,22 @@ class SubjectStore(Protocol):
         """Record a grant or a withdrawal decided at ``at`` (the latest one processed wins)."""
         ...
 
-    async def set_restricted(self, subject_id: str, *, restricted: bool, at: datetime) -> Change:
-        """Restrict processing of the subject's items, or lift the restriction."""
+    async def set_restricted(
+        self, subject_id: str, *, restricted: bool, at: datetime, by: str = "api"
+    ) -> Change:
+        """Restrict or lift, as ``by`` (api or an event's source) may; KEPT if it may not."""
         ...
 
     async def removed_purposes(self, item_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         """For each item, the purposes subject requests removed (for ItemFacts.removed_purposes)."""
+        ...
+
+    async def standing_erasures(self, subject_ids: Iterable[str]) -> dict[str, str]:
+        """For each subject with an erasure on file, the request id of its latest one."""
+        ...
+
+    async def defer_erasure(self, request_id: str, item_id: str, *, at: datetime) -> None:
+        """Queue one more item of a request, kept only by holds (idempotent)."""
         ...
 
 
@@ -479,6 +495,10 @@ class KeyRing(Protocol):
 
     def rewrap(self, wrapped: WrappedKey, *, item_id: str) -> WrappedKey:
         """Return ``wrapped`` re-encrypted under the current KEK (unchanged if already)."""
+        ...
+
+    def retire(self, key_id: str) -> None:
+        """Forget a KEK version that is not current; what it still wraps is lost."""
         ...
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from storage.crypto.cipher import AesGcmSegmentCipher
 from storage.crypto.keyring import FileKeyRing
 from storage.crypto.signing import FileSigner
 from storage.crypto.vault import ContentVault
 from storage.objects.filesystem_store import FilesystemObjectStore
+from storage.objects.marker import bind_bucket
 from storage.objects.minio_store import MinioObjectStore
 from storage.ports import ObjectStore
 from storage.settings import StorageSettings
@@ -18,6 +20,7 @@ from storage.sql.audit import SqlAuditLog
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
 from storage.sql.guards import SqlRequestGuards
+from storage.sql.instance import SqlCatalogInstance
 from storage.sql.policies import SqlPolicyStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,7 @@ class StorageRuntime:
     vault: ContentVault
     signer: FileSigner
     guards: SqlRequestGuards
+    instance: SqlCatalogInstance
 
     async def close(self) -> None:
         """Release database connections."""
@@ -61,6 +65,7 @@ def build_storage(settings: StorageSettings) -> StorageRuntime:
         vault=ContentVault(store, keyring, cipher),
         signer=FileSigner(settings.resolved_signing_key_file()),
         guards=SqlRequestGuards(db),
+        instance=SqlCatalogInstance(db),
     )
 
 
@@ -78,8 +83,12 @@ async def prepare_storage(runtime: StorageRuntime) -> None:
 
     Raises:
         SchemaTooNewError: The catalog was upgraded by a newer keepline.
+        BucketClaimedError: The bucket's marker names another catalog.
     """
     before, after = await runtime.db.create_schema()
     if before.current != after.current:
         log.info("catalog schema upgraded from %s to %s", before.current or "empty", after.current)
     await asyncio.to_thread(runtime.store.ensure_bucket)
+    # The bucket names its catalog: never serve a bucket another catalog filled.
+    instance = await runtime.instance.instance_id(at=datetime.now(UTC))
+    await asyncio.to_thread(bind_bucket, runtime.store, instance)

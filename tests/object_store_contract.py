@@ -187,3 +187,23 @@ class ObjectStoreContract:
     def test_a_new_bucket_keeps_versions_under_object_lock(self, store: ObjectStore) -> None:
         protection = store.protection()
         assert (protection.versioning, protection.object_lock) == ("Enabled", True)
+
+    def test_lock_state_tells_legal_hold_and_retention(self, store: ObjectStore) -> None:
+        version = _put(store, "items/ls/a", b"locked").version_id
+        assert store.lock_state("items/ls/a", version) == (False, None)
+        until = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+        store.set_retention("items/ls/a", version, until=until)
+        store.set_legal_hold("items/ls/a", version, on=True)
+        held, retained_until = store.lock_state("items/ls/a", version)
+        assert held is True
+        assert retained_until is not None
+        assert abs((retained_until - until).total_seconds()) < 1
+        store.set_legal_hold("items/ls/a", version, on=False)
+        assert store.lock_state("items/ls/a", version)[0] is False
+
+    def test_listed_versions_say_when_they_were_written(self, store: ObjectStore) -> None:
+        before = datetime.now(UTC) - timedelta(minutes=5)
+        _put(store, "items/lm/a", b"dated")
+        (listed,) = list(store.list_versions("items/lm/"))
+        assert listed.modified_at is not None
+        assert before < listed.modified_at < datetime.now(UTC) + timedelta(minutes=5)

@@ -45,6 +45,7 @@ AUDIT_ACTIONS = frozenset(
         "register.read",
         "rectification",
         "access_report",
+        "key.retired",
     }
 )
 

@@ -1,10 +1,15 @@
-"""`keepline keys rotate|rewrap`: a new key-encryption key, and every data key re-wrapped.
+"""`keepline keys rotate|rewrap|retire`: a new key-encryption key, every data key re-wrapped.
 
 Rotation adds a KEK version to the key ring and makes it current; re-wrapping then moves
 every item's wrapped data key in the catalog to it, in batches, without reading or writing a
 single object. A running `keepline serve` reloads the key ring file and wraps new items with
 the new version at once. Items that a running worker wrapped with the old version while the
 re-wrap was under way are caught by further passes, until a pass finds none.
+
+Retiring removes a version that wraps nothing any more from the key ring file, so a copy of
+an old catalog (a backup, a disk) holds no data key that the current ring can unwrap. It is
+refused while any catalog row is wrapped by that version (or does not say by which), and
+while uploads are under way (a pending claim attempted recently may be sealing with it).
 """
 
 from __future__ import annotations
@@ -12,14 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from storage.crypto.signing import FileSigner
 from storage.errors import StorageError
 from storage.models import WrappedKey
-from storage.ports import KeyRing
+from storage.ports import AuditLog, KeyRing
 from storage.runtime import build_storage
 from storage.settings import StorageSettings
 from storage.sql.catalog import SqlCatalog
@@ -107,6 +113,103 @@ async def rotate_and_rewrap(
         await runtime.close()
 
 
+@dataclass(frozen=True, slots=True)
+class RetireReport:
+    """What a retirement did: the versions retired, and why each other one was kept."""
+
+    retired: tuple[str, ...]
+    kept: dict[str, str]
+
+
+async def retire_unused(
+    catalog: SqlCatalog,
+    keyring: KeyRing,
+    *,
+    key_ids: Sequence[str],
+    in_flight_after: datetime,
+    audit: AuditLog | None = None,
+    at: datetime | None = None,
+) -> RetireReport:
+    """Retire each named KEK version (all but the current when none is named) that wraps nothing.
+
+    Args:
+        catalog: The catalog holding the wrapped keys.
+        keyring: The key ring to retire versions from.
+        key_ids: The versions to retire; empty: every version but the current one.
+        in_flight_after: A pending claim attempted after this may be sealing under an old
+            version: nothing is retired while there is one.
+        audit: Where each retirement is recorded (`key.retired`), dated ``at``.
+        at: When the retirement happens (default now).
+    """
+    current = keyring.current_key_id()
+    wanted = list(key_ids) or [k for k in keyring.key_ids() if k != current]
+    in_flight = (await catalog.pending_claims()) - (
+        await catalog.stale_claims(attempted_before=in_flight_after, limit=1)
+    )[0]
+    counts = await catalog.wrapped_key_counts()
+    retired: list[str] = []
+    kept: dict[str, str] = {}
+    for key_id in wanted:
+        if key_id == current:
+            kept[key_id] = "it is the current key: rotate first"
+        elif key_id not in keyring.key_ids():
+            kept[key_id] = "it is not in the key ring"
+        elif counts.get(key_id, 0) or counts.get(None, 0):
+            wraps = counts.get(key_id, 0) + counts.get(None, 0)
+            kept[key_id] = f"{wraps} data keys may still be wrapped by it: run keepline keys rewrap"
+        elif in_flight:
+            kept[key_id] = f"{in_flight} uploads are under way: try again when they are stored"
+        else:
+            await asyncio.to_thread(keyring.retire, key_id)
+            retired.append(key_id)
+            if audit is not None:
+                await audit.append(
+                    actor="keepline-keys",
+                    action="key.retired",
+                    at=at or datetime.now(UTC),
+                    details={"key_id": key_id, "current": current},
+                )
+    return RetireReport(retired=tuple(retired), kept=kept)
+
+
+async def retire_configured(
+    settings: StorageSettings, *, key_ids: Sequence[str], in_flight: timedelta
+) -> RetireReport:
+    """Retire unused KEK versions of the configured key ring."""
+    runtime = build_storage(settings)
+    try:
+        await runtime.db.create_schema()
+        return await retire_unused(
+            runtime.catalog,
+            runtime.keyring,
+            key_ids=key_ids,
+            in_flight_after=datetime.now(UTC) - in_flight,
+            audit=runtime.audit,
+        )
+    finally:
+        await runtime.close()
+
+
+def run_retire(args: argparse.Namespace) -> int:
+    """Entry point of `keepline keys retire [KEY_ID ...]`: 0 when every named one went."""
+    try:
+        report = asyncio.run(
+            retire_configured(
+                StorageSettings(),
+                key_ids=args.key_ids,
+                in_flight=timedelta(minutes=args.in_flight_min),
+            )
+        )
+    except StorageError as err:
+        sys.stderr.write(f"keepline keys retire: {err}\n")
+        return 2
+    for key_id in report.retired:
+        sys.stdout.write(f"retired key {key_id}\n")
+    for key_id, why in report.kept.items():
+        sys.stdout.write(f"kept key {key_id}: {why}\n")
+    return 1 if report.kept and args.key_ids else 0
+
+
 class _Progress:
     """`re-wrapped n/total` on one line, redrawn in place."""
 
@@ -162,6 +265,18 @@ def add_parser(sub: Any) -> None:
             "--batch-size", type=int, default=500, help="catalog rows per transaction"
         )
         action.set_defaults(func=run)
+    retire = actions.add_parser(
+        "retire",
+        help="remove key versions that wrap no data key any more (default: every old one)",
+    )
+    retire.add_argument("key_ids", nargs="*", metavar="KEY_ID", help="versions to retire")
+    retire.add_argument(
+        "--in-flight-min",
+        type=float,
+        default=60.0,
+        help="a pending claim attempted this recently may be sealing: wait (default 60)",
+    )
+    retire.set_defaults(func=run_retire)
     signing = actions.add_parser(
         "rotate-signing",
         help="add a new signing key and sign with it from now on (earlier ones still verify)",

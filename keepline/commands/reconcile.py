@@ -1,8 +1,10 @@
 """`keepline reconcile [--dry-run] [--force]`: the object store and the catalog, made to agree.
 
 The rules are the maintenance use case's (`service.maintenance.reconcile`); this command
-parses arguments and prints. Orphans are listed only with --dry-run; above
---max-orphan-share of orphans nothing is removed without --force (exit 3).
+parses arguments and prints. Orphans are listed only with --dry-run; from a bucket whose
+marker names another catalog nothing is removed, and above --max-orphan-share of orphans
+nothing is removed without --force (exit 3 for both). Orphans younger than
+--min-orphan-age-h are left for a later run.
 """
 
 from __future__ import annotations
@@ -15,8 +17,14 @@ from datetime import timedelta
 from typing import Any
 
 from keepline.root import build, now
-from service.maintenance.reconcile import DEFAULT_MAX_ORPHAN_SHARE, ReconcileReport, reconcile
+from service.maintenance.reconcile import (
+    DEFAULT_MAX_ORPHAN_SHARE,
+    DEFAULT_MIN_ORPHAN_AGE,
+    ReconcileReport,
+    reconcile,
+)
 from storage.errors import StorageError
+from storage.objects.marker import read_marker
 from storage.settings import StorageSettings
 
 
@@ -27,11 +35,14 @@ async def reconcile_configured(
     stale_after: timedelta,
     force: bool = False,
     max_orphan_share: float = DEFAULT_MAX_ORPHAN_SHARE,
+    min_orphan_age: timedelta = DEFAULT_MIN_ORPHAN_AGE,
 ) -> ReconcileReport:
-    """Reconcile the configured bucket with the configured catalog."""
+    """Reconcile the configured bucket with the configured catalog (never marks the bucket)."""
     root = build(settings)
     try:
         await root.storage.db.create_schema()
+        catalog_instance = await root.storage.instance.instance_id(at=now())
+        bucket_instance = await asyncio.to_thread(read_marker, root.storage.store)
         return await reconcile(
             root.storage.catalog,
             root.storage.store,
@@ -41,6 +52,9 @@ async def reconcile_configured(
             force=force,
             max_orphan_share=max_orphan_share,
             at=now(),
+            catalog_instance=catalog_instance,
+            bucket_instance=bucket_instance,
+            min_orphan_age=min_orphan_age,
         )
     finally:
         await root.close()
@@ -89,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 stale_after=timedelta(minutes=args.stale_after_min),
                 force=args.force,
                 max_orphan_share=args.max_orphan_share,
+                min_orphan_age=timedelta(hours=args.min_orphan_age_h),
             )
         )
     except StorageError as err:
@@ -121,6 +136,12 @@ def add_parser(sub: Any) -> None:
         type=float,
         default=DEFAULT_MAX_ORPHAN_SHARE,
         help="above this share of orphans nothing is removed without --force (default 0.1)",
+    )
+    parser.add_argument(
+        "--min-orphan-age-h",
+        type=float,
+        default=DEFAULT_MIN_ORPHAN_AGE.total_seconds() / 3600,
+        help="an orphan written less than this long ago is left for a later run (default 1)",
     )
     parser.add_argument(
         "--stale-after-min",

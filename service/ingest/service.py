@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +48,8 @@ from storage.ports import Catalog, ContentSource, PolicyStore, SubjectStore, Vau
 log = logging.getLogger(__name__)
 
 Artefact = CallRecording | Email | Chat
+#: Told of each stored (item_id, subject ids, new: not a redelivery); a standing erasure's cue.
+AfterStored = Callable[[Sequence[tuple[str, frozenset[str], bool]]], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,7 @@ class IngestService:
         clock: Callable[[], datetime],
         uploads: int = 4,
         max_batch: int = 200,
+        after_stored: AfterStored | None = None,
     ) -> None:
         self._catalog = catalog
         self._subjects = subjects
@@ -125,6 +128,7 @@ class IngestService:
         self._upload_slots = asyncio.Semaphore(uploads)
         self._store_down = False
         self._metadata = Batcher(self._store_metadata, max_batch=max_batch)
+        self._after_stored = after_stored
 
     @property
     def metadata_batches(self) -> int:
@@ -191,6 +195,8 @@ class IngestService:
         )
         if claim.status is not ItemStatus.PENDING:
             await self._same_as_stored(event, claim.item_id)
+            if claim.status is ItemStatus.STORED:
+                await self._arrived([(claim.item_id, frozenset(event.subject_ids()), False)])
             return IngestOutcome(item_id=claim.item_id, created=False, size_bytes=0)
         item_id = claim.item_id
         if not claim.created:
@@ -231,6 +237,7 @@ class IngestService:
             )
         if needs_lock:
             await self._sync_lock(item_id)
+        await self._arrived([(item_id, frozenset(subjects), True)])
         log.info(
             "item %s stored (%d bytes, %d purposes)",
             item_id,
@@ -276,7 +283,20 @@ class IngestService:
             late = _late_holds(claim.item_id, event, purposes, entry.hold_ids, fresh)
             if claim.created and late:
                 await self._catalog.cover(claim.item_id, late, has_object=False)
+        # Duplicates too: an erasure on arrival that failed before is carried out on redelivery.
+        arrived = [
+            (c.item_id, frozenset(e.subject_ids()), c.created)
+            for e, c in zip(events, claims, strict=True)
+            if c.created or c.status is ItemStatus.STORED
+        ]
+        await self._arrived(arrived)
         return [IngestOutcome(c.item_id, created=c.created, size_bytes=0) for c in claims]
+
+    async def _arrived(self, arrivals: Sequence[tuple[str, frozenset[str], bool]]) -> None:
+        """Tell after_stored of stored items that name a subject (a standing erasure's cue)."""
+        named = [arrival for arrival in arrivals if arrival[1]]
+        if self._after_stored is not None and named:
+            await self._after_stored(named)
 
     async def _holds(self) -> list[Hold]:
         return [

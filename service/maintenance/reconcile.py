@@ -6,8 +6,12 @@ died, or lost to another attempt). Orphans are removed, each batch audited; stor
 whose committed version is missing are reported, never repaired by guessing. Versions of
 items still pending are left alone (ingest resumes them). A pending claim that no attempt
 has touched for long has no worker on it: it is reported until its event is republished.
-Against an empty or a wrong catalog every object looks like an orphan: above a small share
-of orphans nothing is removed unless the operator forces it.
+Against an empty or a wrong catalog every object looks like an orphan, so nothing is removed
+from a bucket whose marker does not name this catalog (whatever --force says), and above a
+small share of orphans nothing is removed unless the operator forces it. An orphan younger
+than the minimum age may be an upload whose claim is not yet visible: it is left alone. A
+version under Object Lock retention or legal hold is never removed, and removal never
+bypasses governance retention.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from storage.errors import StorageError
@@ -26,6 +30,8 @@ from storage.ports import AuditLog, Catalog, ObjectStore, ObjectVersion
 ACTOR = "keepline-reconcile"
 #: Above this share of orphans among the versions scanned, removal needs --force.
 DEFAULT_MAX_ORPHAN_SHARE = 0.10
+#: An orphan written more recently than this is left for a later run.
+DEFAULT_MIN_ORPHAN_AGE = timedelta(hours=1)
 _REMOVE_BATCH = 500
 
 
@@ -51,6 +57,8 @@ class ReconcileReport:
     pending_versions: int = 0
     pending_claims: int = 0
     refused: str | None = None
+    young: int = 0
+    locked: int = 0
     stale_claims: int = 0
     stale: list[tuple[str, datetime]] = field(default_factory=list)
 
@@ -66,6 +74,8 @@ class ReconcileReport:
             "pending_versions": self.pending_versions,
             "pending_claims": self.pending_claims,
             "stale_claims": self.stale_claims,
+            "young": self.young,
+            "locked": self.locked,
             "refused": self.refused is not None,
         }
 
@@ -80,14 +90,19 @@ async def reconcile(
     force: bool = False,
     max_orphan_share: float = DEFAULT_MAX_ORPHAN_SHARE,
     at: datetime,
+    catalog_instance: str,
+    bucket_instance: str | None,
+    min_orphan_age: timedelta = DEFAULT_MIN_ORPHAN_AGE,
     batch_keys: int = 500,
 ) -> ReconcileReport:
     """Find (and unless dry_run remove) orphaned versions; report missing objects.
 
     Everything is scanned before anything is removed. When orphans are more than
     max_orphan_share of the versions scanned (a wrong or empty catalog makes every object
-    an orphan), nothing is removed without force. Every removal is audited. Pending claims
-    no attempt has touched since stale_before are reported as stale.
+    an orphan), nothing is removed without force; when the bucket's marker (bucket_instance)
+    does not name catalog_instance, nothing is removed at all. Orphans younger than
+    min_orphan_age and versions under retention or legal hold are kept. Every removal is
+    audited. Pending claims no attempt has touched since stale_before are reported as stale.
     """
     report = ReconcileReport(dry_run=dry_run)
     committed: set[str] = set()
@@ -106,6 +121,8 @@ async def reconcile(
                     and owner.version_id == version.version_id
                 ):
                     committed.add(owner.item_id)
+                elif version.modified_at is not None and version.modified_at > at - min_orphan_age:
+                    report.young += 1
                 else:
                     report.orphans.append(version)
     after = ""
@@ -116,38 +133,89 @@ async def reconcile(
             if row.item_id not in committed
         )
         after = page[-1].item_id
-    share = len(report.orphans) / report.versions_scanned if report.versions_scanned else 0.0
-    if report.orphans and not dry_run and share > max_orphan_share and not force:
-        report.refused = (
-            f"{len(report.orphans)} of {report.versions_scanned} object versions "
-            f"({share:.0%}) have no catalog row: more than {max_orphan_share:.0%}, as when "
-            "keepline is pointed at an empty or another catalog; nothing was removed. Check "
-            "KEEPLINE_CATALOG_URL and KEEPLINE_S3_BUCKET, then run again with --force"
+    if report.orphans and not dry_run:
+        report.refused = _refusal(
+            report,
+            catalog_instance=catalog_instance,
+            bucket_instance=bucket_instance,
+            force=force,
+            max_orphan_share=max_orphan_share,
         )
-    elif report.orphans and not dry_run:
-        for start in range(0, len(report.orphans), _REMOVE_BATCH):
-            chunk = report.orphans[start : start + _REMOVE_BATCH]
-            removed_before = report.removed
-            try:
-                await asyncio.to_thread(store.delete_versions, chunk, bypass_governance=True)
-                report.removed += len(chunk)
-            except StorageError:
-                report.failed += await _one_by_one(store, chunk, report)
-            await audit.append(
-                actor=ACTOR,
-                action="object.orphans_removed",
-                at=at,
-                details={
-                    "removed": report.removed - removed_before,
-                    "versions": [{"key": v.key, "version_id": v.version_id} for v in chunk],
-                },
-            )
+    if report.orphans and report.refused is None:
+        report.orphans = await _unlocked(store, report.orphans, report, at=at)
+    if report.orphans and report.refused is None and not dry_run:
+        await _remove(store, audit, report, at=at)
     report.pending_claims = await catalog.pending_claims()
     if stale_before is not None:
         report.stale_claims, report.stale = await catalog.stale_claims(
             attempted_before=stale_before
         )
     return report
+
+
+async def _remove(
+    store: ObjectStore, audit: AuditLog, report: ReconcileReport, *, at: datetime
+) -> None:
+    """Remove the report's orphans in batches, never bypassing retention; audit each batch."""
+    for start in range(0, len(report.orphans), _REMOVE_BATCH):
+        chunk = report.orphans[start : start + _REMOVE_BATCH]
+        removed_before = report.removed
+        try:
+            await asyncio.to_thread(store.delete_versions, chunk, bypass_governance=False)
+            report.removed += len(chunk)
+        except StorageError:
+            report.failed += await _one_by_one(store, chunk, report)
+        await audit.append(
+            actor=ACTOR,
+            action="object.orphans_removed",
+            at=at,
+            details={
+                "removed": report.removed - removed_before,
+                "versions": [{"key": v.key, "version_id": v.version_id} for v in chunk],
+            },
+        )
+
+
+def _refusal(
+    report: ReconcileReport,
+    *,
+    catalog_instance: str,
+    bucket_instance: str | None,
+    force: bool,
+    max_orphan_share: float,
+) -> str | None:
+    """Why nothing may be removed, or None: a foreign bucket, or too many orphans unforced."""
+    if bucket_instance != catalog_instance:
+        named = "no catalog" if bucket_instance is None else f"catalog {bucket_instance}"
+        return (
+            f"the bucket's marker names {named}, not this one ({catalog_instance}): its "
+            "objects are not this catalog's to judge, and nothing was removed (--force does "
+            "not change that). Check KEEPLINE_CATALOG_URL and KEEPLINE_S3_BUCKET; keepline "
+            "serve marks an unmarked bucket when it starts"
+        )
+    share = len(report.orphans) / report.versions_scanned if report.versions_scanned else 0.0
+    if share > max_orphan_share and not force:
+        return (
+            f"{len(report.orphans)} of {report.versions_scanned} object versions "
+            f"({share:.0%}) have no catalog row: more than {max_orphan_share:.0%}, as when "
+            "keepline is pointed at an empty or another catalog; nothing was removed. Check "
+            "KEEPLINE_CATALOG_URL and KEEPLINE_S3_BUCKET, then run again with --force"
+        )
+    return None
+
+
+async def _unlocked(
+    store: ObjectStore, orphans: list[ObjectVersion], report: ReconcileReport, *, at: datetime
+) -> list[ObjectVersion]:
+    """The orphans under neither legal hold nor retention; the others are counted as locked."""
+    free: list[ObjectVersion] = []
+    for version in orphans:
+        held, until = await asyncio.to_thread(store.lock_state, version.key, version.version_id)
+        if held or (until is not None and until > at):
+            report.locked += 1
+        else:
+            free.append(version)
+    return free
 
 
 async def _one_by_one(
@@ -157,7 +225,7 @@ async def _one_by_one(
     failed = 0
     for version in orphans:
         try:
-            await asyncio.to_thread(store.delete_versions, [version], bypass_governance=True)
+            await asyncio.to_thread(store.delete_versions, [version], bypass_governance=False)
         except StorageError:
             failed += 1
         else:

@@ -53,6 +53,8 @@ REQUEST_IN_PROGRESS = "request_in_progress"
 GUARD_TTL_S = 900.0
 #: The actor of restrictions lifted at their announced time.
 LIFTING_ACTOR = "keepline:restriction-lifting"
+#: The actor of erasures of items that arrived after their subject's erasure request.
+ARRIVAL_ACTOR = "keepline:erasure-on-arrival"
 _PAGE = 500
 
 
@@ -208,6 +210,8 @@ class SubjectRightsService:
         to come the restriction stays in force until then (`run_due_liftings` lifts it once
         its notice is on the topic). A new restriction cancels a lifting still to come.
         Recipients of earlier disclosures of the subject's items are listed, to be told.
+        An event (``source`` other than ``api``) lifts only a restriction its own source
+        set, never the privacy team's: that is kept, and the audit entry says so.
 
         Raises:
             InvalidRequestError: An ``effective_at`` given with ``restricted`` true.
@@ -228,24 +232,25 @@ class SubjectRightsService:
                     lifting_at = when
         recipients = await self._recipients(subject_id)
         if lifting_at is None:
-            change = await self._subjects.set_restricted(subject_id, restricted=restricted, at=now)
+            change = await self._subjects.set_restricted(
+                subject_id, restricted=restricted, at=now, by=source
+            )
         else:
             change = Change.UNCHANGED
         if self._notices is not None:
             await self._notices.recipients_to_inform(subject_id, "restriction", recipients)
-        await self._audit.append(
-            actor=actor,
-            action="restriction.changed",
-            at=now,
-            details={
-                "subject_id": subject_id,
-                "restricted": restricted,
-                "source": source,
-                "changed": change is Change.CHANGED,
-                "effective_at": None if lifting_at is None else lifting_at.isoformat(),
-            },
-        )
-        in_force = restricted or lifting_at is not None
+        details: dict[str, Any] = {
+            "subject_id": subject_id,
+            "restricted": restricted,
+            "source": source,
+            "changed": change is Change.CHANGED,
+            "effective_at": None if lifting_at is None else lifting_at.isoformat(),
+        }
+        if change is Change.KEPT:
+            details["kept"] = "set through the API: only the privacy team lifts it"
+            log.info("a %s event asked to lift a restriction set through the API: kept", source)
+        await self._audit.append(actor=actor, action="restriction.changed", at=now, details=details)
+        in_force = restricted or lifting_at is not None or change is Change.KEPT
         return RestrictionResult(subject_id, in_force, change, lifting_at, recipients)
 
     async def run_due_liftings(self, now: datetime) -> int:
@@ -347,6 +352,65 @@ class SubjectRightsService:
             len(result.deferred),
         )
         return result
+
+    async def erase_on_arrival(self, arrivals: Sequence[tuple[str, frozenset[str], bool]]) -> int:
+        """Erase newly stored items whose subject asked for erasure before; the number erased.
+
+        An erasure stands: an event queued (or sent) after it is stored and then answered
+        as the request was, exemptions included. Items only holds keep are queued on the
+        subject's latest request. Called after each commit, so no item escapes an erasure
+        running at the same time (that erasure lists it, or this finds the request).
+
+        Args:
+            arrivals: (item_id, the item's subject ids, new) of each stored item; new is
+                False for a redelivered event, answered again but audited only if that
+                changes anything.
+        """
+        standing = await self._subjects.standing_erasures(
+            s for _, ids, _new in arrivals for s in ids
+        )
+        erased = 0
+        for item_id, subject_ids, new in arrivals:
+            requests = sorted(standing[s] for s in subject_ids if s in standing)
+            if requests:
+                erased += await self._erase_arrived(item_id, requests[0], new=new)
+        return erased
+
+    async def _erase_arrived(self, item_id: str, request_id: str, *, new: bool) -> int:
+        record = await self._catalog.get(item_id)
+        if record is None:
+            return 0
+        now = self._clock()
+        holds = await self._active_holds()
+        outcome = _guard_held(erasure_outcome(item_facts(record), holds, now), record, holds)
+        destroyed = changed = False
+        if outcome.erase:
+            destroyed = await self._destroyer.destroy(
+                record, reason=ERASURE_REASON, actor=ARRIVAL_ACTOR, at=now
+            )
+        else:
+            changed = bool(
+                await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
+            )
+            if outcome.deferred:
+                await self._subjects.defer_erasure(request_id, item_id, at=now)
+        if not (new or destroyed or changed):
+            return 0  # answered before (a redelivered event): nothing new to record
+        await self._audit.append(
+            actor=ARRIVAL_ACTOR,
+            action="erasure.completed",
+            at=now,
+            item_id=item_id,
+            details={
+                "request_id": request_id,
+                "erased": outcome.erase,
+                "reason": outcome.reason,
+                "deferred": outcome.deferred,
+                "on_arrival": True,
+            },
+        )
+        log.info("item %s arrived after an erasure: erased=%s", item_id, outcome.erase)
+        return int(destroyed)
 
     async def run_deferred_erasures(self, now: datetime) -> int:
         """Erase queued items that no active hold covers any more; the number erased.

@@ -114,6 +114,15 @@ class _VersionedKeyRing:
         return self.wrap(self.unwrap(wrapped, item_id=item_id), item_id=item_id)
 
 
+def _without(current: str, keys: Mapping[str, bytes], key_id: str) -> dict[str, bytes]:
+    """The versions but key_id; the current version is never retired."""
+    if key_id not in keys:
+        raise KeyNotFoundError(key_id)
+    if key_id == current:
+        raise KeyRingError(f"key {key_id} is the current key: rotate first, then retire it")
+    return {k: v for k, v in keys.items() if k != key_id}
+
+
 class InMemoryKeyRing(_VersionedKeyRing):
     """A key ring held in memory, for tests and single-process tools; starts with one key.
 
@@ -146,6 +155,11 @@ class InMemoryKeyRing(_VersionedKeyRing):
             self._keys[key_id] = os.urandom(KEY_SIZE_BYTES)
             self._current = key_id
             return key_id
+
+    def retire(self, key_id: str) -> None:
+        """Forget a KEK version that is not current (what it wrapped can no longer be read)."""
+        with self._lock:
+            self._keys = _without(self._current, self._keys, key_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +210,20 @@ class FileKeyRing(_VersionedKeyRing):
                 keys = {**loaded.keys, key_id: os.urandom(KEY_SIZE_BYTES)}
                 self._loaded = self._save(key_id, keys)
             return key_id
+
+    def retire(self, key_id: str) -> None:
+        """Remove a KEK version that is not current from the file, for good.
+
+        Raises:
+            KeyNotFoundError: The version is not in the key ring.
+            KeyRingError: The version is the current one.
+        """
+        with self._lock:
+            self._refresh()
+            with locked(self._path):
+                loaded = self._read()
+                keys = _without(loaded.current, loaded.keys, key_id)
+                self._loaded = self._save(loaded.current, keys)
 
     def _refresh(self) -> _Loaded:
         stamp = current_stamp(self._path, loaded=self._loaded is not None, what="key ring")

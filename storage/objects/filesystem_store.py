@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -196,6 +197,10 @@ class FilesystemObjectStore:
         self.ping()
         return BucketProtection(versioning="Enabled", object_lock=True)
 
+    def lock_state(self, key: str, version_id: str | None) -> tuple[bool, datetime | None]:
+        """(legal hold on, retained until) of one version."""
+        return self.legal_hold(key, version_id), self.retention(key, version_id)
+
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every key under prefix that has a version, in lexical order."""
         for key in self._keys():
@@ -205,7 +210,9 @@ class FilesystemObjectStore:
     def list_versions(self, prefix: str) -> Iterator[ObjectVersion]:
         """Every version of every key under prefix, by key, newest version first."""
         for key in self.list_keys(prefix):
-            yield from self.versions(key)
+            folder = self._versions_dir(key)
+            for version in self.versions(key):
+                yield replace(version, modified_at=_modified_at(folder, version.version_id))
 
     # -- layout -------------------------------------------------------------------------
 
@@ -284,6 +291,14 @@ class _SourceError(Exception):
     def __init__(self, original: BaseException) -> None:
         super().__init__(str(original))
         self.original = original
+
+
+def _modified_at(folder: Path, version_id: str | None) -> datetime | None:
+    """When a version's file was written (None if it vanished meanwhile)."""
+    try:
+        return datetime.fromtimestamp((folder / str(version_id)).stat().st_mtime, tz=UTC)
+    except OSError:
+        return None
 
 
 def _read_source(reader: BinaryIO) -> bytes:

@@ -225,7 +225,11 @@ class MinioObjectStore:
                 self._bucket, prefix=prefix, recursive=True, include_version=True
             ):
                 if obj.object_name:
-                    yield ObjectVersion(key=obj.object_name, version_id=obj.version_id)
+                    yield ObjectVersion(
+                        key=obj.object_name,
+                        version_id=obj.version_id,
+                        modified_at=obj.last_modified,
+                    )
         except Exception as err:  # mapped to the port's errors
             _raise(err)
 
@@ -248,6 +252,18 @@ class MinioObjectStore:
         except Exception as err:  # mapped to the port's errors
             _raise(err)
         return BucketProtection(versioning=versioning or "Off", object_lock=True)
+
+    def lock_state(self, key: str, version_id: str | None) -> tuple[bool, datetime | None]:
+        """(legal hold on, retained until) of one version, as MinIO enforces them."""
+        try:
+            held = self._client.is_object_legal_hold_enabled(
+                self._bucket, key, version_id=version_id
+            )
+            retention = self._client.get_object_retention(self._bucket, key, version_id=version_id)
+        except Exception as err:  # mapped to the port's errors
+            _raise(err, key)
+        until = None if retention is None else retention.retain_until_date
+        return bool(held), until
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every current key under prefix."""

@@ -79,6 +79,18 @@ class CatalogScans:
             ).scalar_one()
         return int(count)
 
+    async def wrapped_key_counts(self) -> dict[str | None, int]:
+        """How many wrapped data keys each KEK version wraps (None: rows that do not say)."""
+        async with self._db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(items.c.key_id, func.count())
+                    .where(items.c.wrapped_key.is_not(None))
+                    .group_by(items.c.key_id)
+                )
+            ).all()
+        return {row[0]: int(row[1]) for row in rows}
+
     async def replace_wrapped_keys(self, updates: Sequence[RewrappedKey]) -> int:
         """Store re-wrapped data keys in one transaction; returns how many rows changed.
 

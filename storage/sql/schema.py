@@ -168,6 +168,8 @@ subjects = Table(
     Column("subject_id", String(200), primary_key=True),
     Column("restricted", Boolean, nullable=False, default=False),
     Column("updated_at", TS, nullable=False),
+    # Who set the restriction: "api" (the privacy team) or an event's source (revision 0011).
+    Column("restricted_by", String(100), nullable=True),
 )
 
 consents = Table(
@@ -470,3 +472,15 @@ holds.append_column(Column("release_reason", String(MAX_RELEASE_REASON_CHARS), n
 # that reuses its (source, event_id) with other content is told apart from a redelivery and
 # dead-lettered as conflicting_duplicate. Owned by storage/sql/catalog.py; revision 0010.
 items.append_column(Column("event_sha256", String(64), nullable=True))
+# The catalog's own identity, one row made on first use: the bucket's marker object names it,
+# so keepline refuses to serve, or to reconcile, a bucket another catalog filled.
+# Owned by storage/sql/instance.py.
+catalog_instance = Table(
+    "catalog_instance",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("instance_id", String(36), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+# An erasure stands for the subject's items that arrive after it: ingest looks it up by subject.
+Index("ix_erasure_requests_subject", erasure_requests.c.subject_id)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, insert, literal, select, tuple_, update
 
 from policies.explanation import Removal
+from policies.subject_rights import API_RESTRICTION, RestrictionState, restriction_after
 from storage.errors import CatalogConflictError
 from storage.models import ALL_PURPOSES, Change, DeferredErasure, SubjectState
 from storage.sql.database import Database, must_utc
@@ -69,23 +70,47 @@ class SqlSubjectStore:
             return Change.CHANGED
         raise RuntimeError("consent row kept appearing and vanishing")  # pragma: no cover
 
-    async def set_restricted(self, subject_id: str, *, restricted: bool, at: datetime) -> Change:
-        """Restrict processing of the subject's items, or lift the restriction."""
+    async def set_restricted(
+        self, subject_id: str, *, restricted: bool, at: datetime, by: str = API_RESTRICTION
+    ) -> Change:
+        """Restrict processing of the subject's items, or lift the restriction.
+
+        ``by`` is who asks (``api``, or an event's source); `restriction_after` decides, in
+        the same transaction as the write: KEPT when it was not theirs to lift.
+        """
         where = subjects.c.subject_id == subject_id
         for _ in range(2):
             async with self._db.begin() as conn:
-                row = (await conn.execute(select(subjects.c.restricted).where(where))).first()
-                if row is not None:
+                row = (
                     await conn.execute(
-                        update(subjects).where(where).values(restricted=restricted, updated_at=at)
+                        select(subjects.c.restricted, subjects.c.restricted_by)
+                        .where(where)
+                        .with_for_update()
                     )
-                    same = bool(row.restricted) == restricted
-                    return Change.UNCHANGED if same else Change.CHANGED
+                ).first()
+                if row is not None:
+                    current = RestrictionState(bool(row.restricted), row.restricted_by)
+                    after = restriction_after(current, restricted=restricted, by=by)
+                    await conn.execute(
+                        update(subjects)
+                        .where(where)
+                        .values(
+                            restricted=after.restricted,
+                            restricted_by=after.restricted_by,
+                            updated_at=at,
+                        )
+                    )
+                    if after.restricted != restricted:
+                        return Change.KEPT
+                    return Change.UNCHANGED if current.restricted == restricted else Change.CHANGED
             try:
                 async with self._db.begin() as conn:
                     await conn.execute(
                         insert(subjects).values(
-                            subject_id=subject_id, restricted=restricted, updated_at=at
+                            subject_id=subject_id,
+                            restricted=restricted,
+                            restricted_by=by if restricted else None,
+                            updated_at=at,
                         )
                     )
             except CatalogConflictError:
@@ -257,6 +282,38 @@ class SqlSubjectStore:
                         {"request_id": request_id, "item_id": item_id, "queued_at": at}
                         for item_id in deferred_item_ids
                     ],
+                )
+
+    async def standing_erasures(self, subject_ids: Iterable[str]) -> dict[str, str]:
+        """For each subject with an erasure on file, the request id of its latest one."""
+        wanted = sorted(set(subject_ids))
+        if not wanted:
+            return {}
+        stmt = (
+            select(erasure_requests.c.subject_id, erasure_requests.c.request_id)
+            .where(erasure_requests.c.subject_id.in_(wanted))
+            .order_by(erasure_requests.c.requested_at, erasure_requests.c.request_id)
+        )
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {str(r.subject_id): str(r.request_id) for r in rows}  # the latest one wins
+
+    async def defer_erasure(self, request_id: str, item_id: str, *, at: datetime) -> None:
+        """Queue one more item of a request, kept only by holds (idempotent)."""
+        async with self._db.begin() as conn:
+            exists = (
+                await conn.execute(
+                    select(deferred_erasures.c.item_id).where(
+                        deferred_erasures.c.request_id == request_id,
+                        deferred_erasures.c.item_id == item_id,
+                    )
+                )
+            ).first()
+            if exists is None:
+                await conn.execute(
+                    insert(deferred_erasures).values(
+                        request_id=request_id, item_id=item_id, queued_at=at
+                    )
                 )
 
     async def erasure_request(self, request_id: str) -> dict[str, Any] | None:

@@ -59,6 +59,23 @@ class SubjectStoreContract:
         assert await subjects.set_restricted("c1", restricted=False, at=T0) == Change.CHANGED
         assert not (await subjects.state("c1")).restricted
 
+    async def test_an_event_never_lifts_the_privacy_teams_restriction(
+        self, subjects: SqlSubjectStore
+    ) -> None:
+        assert await subjects.set_restricted("c1", restricted=True, at=T0) == Change.CHANGED
+        lift = subjects.set_restricted
+        assert await lift("c1", restricted=False, at=T0, by="crm") == Change.KEPT
+        assert await subjects.is_restricted("c1")
+        # Restricting again from the CRM does not make it the CRM's to lift.
+        assert await lift("c1", restricted=True, at=T0, by="crm") == Change.UNCHANGED
+        assert await lift("c1", restricted=False, at=T0, by="crm") == Change.KEPT
+        assert await lift("c1", restricted=False, at=T0, by="api") == Change.CHANGED
+        # What the CRM set, the CRM lifts (and another system does not).
+        assert await lift("c2", restricted=True, at=T0, by="crm") == Change.CHANGED
+        assert await lift("c2", restricted=False, at=T0, by="helpdesk") == Change.KEPT
+        assert await lift("c2", restricted=False, at=T0, by="crm") == Change.CHANGED
+        assert not await subjects.is_restricted("c2")
+
     async def test_concurrent_restrictions_record_one_change(
         self, subjects: SqlSubjectStore
     ) -> None:
@@ -115,6 +132,21 @@ class SubjectStoreContract:
         assert recorded is not None
         assert recorded["outcome"] == outcome
         assert await subjects.erasure_request("r404") is None
+
+    async def test_an_erasure_stands_and_names_the_latest_request(
+        self, subjects: SqlSubjectStore
+    ) -> None:
+        assert await subjects.standing_erasures(["c1", "c2"]) == {}
+        await subjects.open_erasure("r1", subject_id="c1", requested_by="dpo", at=T0)
+        later = T0 + timedelta(hours=1)
+        await subjects.open_erasure("r2", subject_id="c1", requested_by="dpo", at=later)
+        assert await subjects.standing_erasures(["c1", "c2"]) == {"c1": "r2"}
+        assert await subjects.standing_erasures([]) == {}
+        await subjects.defer_erasure("r2", "i9", at=later)
+        await subjects.defer_erasure("r2", "i9", at=later)  # again: still one entry
+        assert [(d.request_id, d.item_id) for d in await subjects.pending_deferred()] == [
+            ("r2", "i9")
+        ]
 
     async def test_the_deferred_queue_pages_oldest_first_and_drains(
         self, subjects: SqlSubjectStore

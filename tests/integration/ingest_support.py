@@ -208,10 +208,10 @@ def wait_items(
 
 
 def object_versions(client: Minio, bucket: str) -> list[tuple[str, str | None]]:
-    """Every (key, version id) in the bucket."""
+    """Every (key, version id) of the items' objects (not the bucket's marker)."""
     return [
         (str(o.object_name), o.version_id)
-        for o in client.list_objects(bucket, recursive=True, include_version=True)
+        for o in client.list_objects(bucket, prefix="items/", recursive=True, include_version=True)
     ]
 
 

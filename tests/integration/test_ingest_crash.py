@@ -71,7 +71,7 @@ def test_sigkill_mid_stream_then_restart_stores_everything_once(
 
     # Every object version belongs to an item: reconcile finds no missing object, and what
     # it may remove (uploads that died uncommitted) leaves exactly one version per item.
-    report = run_cli(service, "reconcile", "--json")
+    report = run_cli(service, "reconcile", "--json", "--min-orphan-age-h", "0")
     assert report.returncode == 0, report.stdout + report.stderr
     summary = json.loads(report.stdout)["summary"]
     assert summary["missing"] == 0

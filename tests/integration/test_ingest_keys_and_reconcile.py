@@ -100,7 +100,7 @@ def test_reconcile_removes_orphans_and_reports_missing_objects(
     before = sorted(object_versions(minio_client, bucket), key=str)
     assert len(before) == 4
 
-    dry = run_cli(service, "reconcile", "--dry-run", "--json")
+    dry = run_cli(service, "reconcile", "--dry-run", "--json", "--min-orphan-age-h", "0")
     assert dry.returncode == 1, dry.stderr  # a missing object is something to look at
     report = json.loads(dry.stdout)
     assert report["summary"]["orphans"] == 2
@@ -111,11 +111,11 @@ def test_reconcile_removes_orphans_and_reports_missing_objects(
     assert sorted(object_versions(minio_client, bucket), key=str) == before
 
     # Half the versions are orphans: far above a healthy share, so nothing goes unforced.
-    refused = run_cli(service, "reconcile")
+    refused = run_cli(service, "reconcile", "--min-orphan-age-h", "0")
     assert refused.returncode == 3, refused.stdout
     assert "--force" in refused.stderr
     assert sorted(object_versions(minio_client, bucket), key=str) == before
-    text = run_cli(service, "reconcile", "--force")
+    text = run_cli(service, "reconcile", "--force", "--min-orphan-age-h", "0")
     assert text.returncode == 1
     assert f"missing item {lost_id}" in text.stdout
     assert "removed=2" in text.stdout
@@ -129,5 +129,5 @@ def test_reconcile_removes_orphans_and_reports_missing_objects(
         assert body.status_code == 200
         assert body.content == b"kept"
 
-    clean = run_cli(service, "reconcile", "--json", "--force")
+    clean = run_cli(service, "reconcile", "--json", "--force", "--min-orphan-age-h", "0")
     assert json.loads(clean.stdout)["summary"]["orphans"] == 0

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from policies.policy_file import load_default_policy
-from service.ingest.service import IngestService
+from service.ingest.service import AfterStored, IngestService
 from service.retention.locks import ObjectLockSync
 from storage.crypto.cipher import AesGcmSegmentCipher
 from storage.crypto.keyring import InMemoryKeyRing
@@ -114,6 +114,7 @@ async def env_factory(tmp_path: Path) -> AsyncIterator[EnvFactory]:
         allow_file_uris: bool = True,
         content_sources: str = "",
         uploads: int = 4,
+        after_stored: AfterStored | None = None,
     ) -> IngestEnv:
         root = tmp_path / f"env-{next(counter)}"
         root.mkdir()
@@ -142,6 +143,7 @@ async def env_factory(tmp_path: Path) -> AsyncIterator[EnvFactory]:
             lock_sync=lock_sync,
             clock=lambda: NOW,
             uploads=uploads,
+            after_stored=after_stored,
         )
         env = IngestEnv(
             tmp=root,

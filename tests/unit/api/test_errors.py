@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import pytest
 
 from api.routes.audit import AUDIT_ACTIONS
+from service.subjects.service import SubjectRightsService
+from storage.errors import ObjectStoreUnavailableError
 from tests.contract_examples import example
 from tests.unit.api.conftest import Harness
 
@@ -99,3 +102,20 @@ async def test_an_event_missing_several_fields_names_them_all_with_examples(
         },
     ]
     assert body["detail"] == "; ".join(f"{e['field']}: {e['message']}" for e in body["errors"])
+
+
+async def test_error_logs_name_the_route_never_the_path_with_its_subject_id(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def unavailable(*_args: object, **_kwargs: object) -> None:
+        raise ObjectStoreUnavailableError("down")
+
+    monkeypatch.setattr(SubjectRightsService, "restriction", unavailable)
+    with caplog.at_level(logging.WARNING, logger="api.errors"):
+        async with harness.client("privacy") as http:
+            response = await http.post(
+                "/v1/subjects/cust-4711-secret/restriction", json={"restricted": True}
+            )
+    assert response.status_code == 503
+    assert "/v1/subjects/{subject_id}/restriction" in caplog.text
+    assert "cust-4711-secret" not in caplog.text

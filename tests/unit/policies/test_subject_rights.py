@@ -16,6 +16,7 @@ from policies import (
     erasure_outcome,
     ignored_objections,
 )
+from policies.subject_rights import RestrictionState, restriction_after
 from tests.unit.policies.builders import CONSENT, CONTRACT, LI, LO, day, hold, item, state
 
 QUALITY = state("quality", LI, 90)
@@ -169,3 +170,29 @@ def test_ignored_objections(
     example_policy: Policy, objected: list[str] | None, ignored: tuple[str, ...]
 ) -> None:
     assert ignored_objections(example_policy, objected) == ignored
+
+
+@pytest.mark.parametrize(
+    ("current", "restricted", "by", "after"),
+    [
+        # Restricting: whoever asks; the privacy team's restriction stays theirs.
+        ((False, None), True, "crm", (True, "crm")),
+        ((False, None), True, "api", (True, "api")),
+        ((True, "crm"), True, "api", (True, "api")),
+        ((True, "api"), True, "crm", (True, "api")),
+        # Lifting: the API lifts any; an event only what its own source set.
+        ((True, "crm"), False, "crm", (False, None)),
+        ((True, "crm"), False, "api", (False, None)),
+        ((True, "api"), False, "api", (False, None)),
+        ((True, "api"), False, "crm", (True, "api")),
+        ((True, "helpdesk"), False, "crm", (True, "helpdesk")),
+        ((True, None), False, "crm", (True, None)),  # set before keepline recorded who
+        ((True, None), False, "api", (False, None)),
+        ((False, None), False, "crm", (False, None)),
+    ],
+)
+def test_an_event_lifts_only_a_restriction_its_own_source_set(
+    current: tuple[bool, str | None], restricted: bool, by: str, after: tuple[bool, str | None]
+) -> None:
+    state = restriction_after(RestrictionState(*current), restricted=restricted, by=by)
+    assert (state.restricted, state.restricted_by) == after

@@ -454,3 +454,29 @@ async def test_a_hold_placed_while_the_item_is_pending_still_covers_it(
         assert env.store.legal_hold(object_key_for(outcome.item_id), None)
         assert record.s3_legal_hold
         assert record.s3_synced
+
+
+async def test_each_stored_item_is_told_with_its_subjects_redeliveries_as_such(
+    env_factory: EnvFactory,
+) -> None:
+    told: list[tuple[str, frozenset[str], bool]] = []
+
+    async def after_stored(arrivals: Sequence[tuple[str, frozenset[str], bool]]) -> None:
+        told.extend(arrivals)
+
+    env = await env_factory(after_stored=after_stored)
+    call = validate_artefact(env.call("e-told", b"abc" * 100))
+    mail = validate_artefact(env.email("m-told"))
+    stored = await env.service.ingest(call, submitted_by=BY)
+    listed = await env.service.ingest(mail, submitted_by=BY)
+    await env.service.ingest(call, submitted_by=BY)  # redelivered
+    await env.service.ingest(mail, submitted_by=BY)
+
+    assert call.subject_ids()
+    assert mail.subject_ids()
+    assert told == [
+        (stored.item_id, frozenset(call.subject_ids()), True),
+        (listed.item_id, frozenset(mail.subject_ids()), True),
+        (stored.item_id, frozenset(call.subject_ids()), False),
+        (listed.item_id, frozenset(mail.subject_ids()), False),
+    ]

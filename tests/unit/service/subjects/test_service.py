@@ -397,6 +397,59 @@ async def test_deferred_erasure_runs_when_the_last_covering_hold_is_released(env
     assert [(e.item_id, e.details["request_id"]) for e in completed] == [(item, result.request_id)]
 
 
+async def test_an_erasure_stands_for_items_that_arrive_after_it(env: Env) -> None:
+    result = await env.rights.erasure("cust-1", actor="privacy-user")
+    assert (result.erased, result.retained) == ((), ())
+    hold_id = await env.place_hold("matter-late", "fx")
+    late = await env.add_item()
+    late_chat = await env.add_item(item_type="chat", content_type="text/plain")
+    late_held = await env.add_item(attributes={"desk": "fx"})
+    other = await env.add_item(subject_ids=("cust-2",))
+    env.clock.now += timedelta(minutes=1)
+    arrivals = [
+        (item, frozenset({subject}), True)
+        for item, subject in (
+            (late, "cust-1"),
+            (late_chat, "cust-1"),
+            (late_held, "cust-1"),
+            (other, "cust-2"),
+        )
+    ]
+
+    assert await env.rights.erase_on_arrival(arrivals) == 1
+
+    # Erased like the request's own items; the exemptions still apply.
+    assert await env.catalog.get(late) is None
+    assert env.versions(late) == []
+    assert (await env.catalog.tombstone(late) or {})["reason"] == "erasure"
+    assert await env.purposes(late_chat) == {"legal"}
+    assert await env.purposes(late_held) == set()
+    assert [e.item_id for e in await env.subjects.pending_deferred()] == [late_held]
+    assert await env.purposes(other) == {"quality", "training"}
+    completed = await env.audit.query(action="erasure.completed")
+    assert {e.item_id: e.details["erased"] for e in completed} == {
+        late: True,
+        late_chat: False,
+        late_held: False,
+    }
+    assert {e.details["request_id"] for e in completed} == {result.request_id}
+    # A redelivered event is answered again without a second record.
+    again = [(item, subjects, False) for item, subjects, _new in arrivals]
+    assert await env.rights.erase_on_arrival(again) == 0
+    assert len(await env.audit.query(action="erasure.completed")) == 3
+    # Once the hold goes, the late held item goes the way of the request's deferred items.
+    await env.release(hold_id)
+    assert await env.rights.run_deferred_erasures(env.clock.now) == 1
+    assert await env.catalog.get(late_held) is None
+
+
+async def test_without_an_erasure_on_file_arrivals_are_left_alone(env: Env) -> None:
+    item = await env.add_item()
+    assert await env.rights.erase_on_arrival([(item, frozenset({"cust-1"}), True)]) == 0
+    assert await env.purposes(item) == {"quality", "training"}
+    assert await env.audit.query(action="erasure.completed") == []
+
+
 async def test_export_holds_items_json_and_each_decrypted_artefact(env: Env) -> None:
     recording = b"RIFF" + bytes(range(256)) * 3
     call = await env.add_item(content=recording)
@@ -453,6 +506,33 @@ async def test_consent_events_apply_through_the_service_and_repeat_harmlessly(en
     assert not await env.subjects.is_restricted("cust-1")
     actors = {e.actor for e in await env.audit.query(action="consent.changed")}
     assert actors == {"event:crm"}
+
+
+async def test_a_crm_unrestrict_never_lifts_a_restriction_set_through_the_api(env: Env) -> None:
+    service = ConsentService(env.rights)
+
+    def event(action: str) -> ConsentEvent:
+        return ConsentEvent(
+            event_id=uuid.uuid4().hex,
+            source="crm",
+            occurred_at=env.clock.now,
+            subject_id="cust-1",
+            action=action,
+            purpose=None,
+        )
+
+    await env.rights.restriction("cust-1", restricted=True, actor="privacy-user")
+    await service.apply(event("unrestrict"))
+    assert await env.subjects.is_restricted("cust-1")
+    entry = (await env.audit.query(action="restriction.changed"))[-1]
+    assert entry.actor == "event:crm"
+    assert (entry.details["changed"], "kept" in entry.details) == (False, True)
+    lifted = await env.rights.restriction("cust-1", restricted=False, actor="privacy-user")
+    assert (lifted.restricted, lifted.to_json()["changed"]) == (False, True)
+    # A restriction the CRM set, the CRM lifts.
+    await service.apply(event("restrict"))
+    await service.apply(event("unrestrict"))
+    assert not await env.subjects.is_restricted("cust-1")
 
 
 async def test_deferred_erasure_pages_past_items_that_are_still_held(env: Env) -> None:

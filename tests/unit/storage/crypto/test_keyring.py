@@ -260,3 +260,28 @@ def test_reprs_and_errors_hold_no_key_material(tmp_path: Path) -> None:
             assert secret not in text
     assert repr(wrapped) == "WrappedKey(key_id='k2', ciphertext=<61 bytes>)"
     assert os.fspath(path) in repr(ring)
+
+
+def test_an_old_version_is_retired_and_the_current_one_never(ring: KeyRing) -> None:
+    old = ring.current_key_id()
+    wrapped = ring.wrap(DATA_KEY, item_id="item-1")
+    new = ring.rotate()
+    with pytest.raises(KeyRingError, match="current key"):
+        ring.retire(new)
+    ring.retire(old)
+    assert ring.key_ids() == [new]
+    with pytest.raises(KeyNotFoundError):
+        ring.unwrap(wrapped, item_id="item-1")
+    with pytest.raises(KeyNotFoundError):
+        ring.retire(old)
+
+
+def test_a_retired_version_is_gone_from_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "keyring.json"
+    ring = FileKeyRing(path)
+    old = ring.current_key_id()
+    ring.rotate()
+    ring.retire(old)
+    assert old not in json.loads(path.read_text())["keys"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert FileKeyRing(path).key_ids() == ring.key_ids()

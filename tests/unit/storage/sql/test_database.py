@@ -5,8 +5,10 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
+from storage.errors import CatalogConflictError
 from storage.sql.database import Database
 
 SECRET = "kek-7:wrapped-data-key-" + "Q" * 40
@@ -54,3 +56,21 @@ async def test_a_destroyed_wrapped_key_leaves_no_trace_in_the_file(tmp_path: Pat
     finally:
         await db.dispose()
     assert _files_holding(SECRET.encode(), tmp_path) == []
+
+
+async def test_database_errors_never_quote_the_values_bound_to_them(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'keepline.db'}")
+    try:
+        await db.create_schema()
+        insert = text(
+            "INSERT INTO subjects (subject_id, restricted, updated_at) VALUES (:s, 1, 'x')"
+        )
+        async with db.begin() as conn:
+            await conn.execute(insert, {"s": "cust-4711@example.com"})
+        with pytest.raises(CatalogConflictError) as raised:
+            async with db.begin() as conn:
+                await conn.execute(insert, {"s": "cust-4711@example.com"})
+        assert "CONSTRAINT" in str(raised.value)
+        assert "cust-4711@example.com" not in str(raised.value)
+    finally:
+        await db.dispose()
