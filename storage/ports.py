@@ -350,6 +350,13 @@ class SubjectStore(Protocol):
 class AuditLog(Protocol):
     """The hash-chained audit trail."""
 
+    def transaction(self) -> AbstractAsyncContextManager[Any]:
+        """A unit of work: the catalog changes and audit entries inside commit together.
+
+        Keep object-store calls out of it: on SQLite it holds the catalog's write lock.
+        """
+        ...
+
     async def append(
         self,
         *,

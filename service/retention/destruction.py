@@ -17,7 +17,7 @@ class ItemDestroyer:
 
     Callers decide *whether* (policies.decide, policies.erasure_outcome); this only does it.
     The order makes a crash at any step safe to repeat: objects first (a retry finds none
-    left), then the catalog row in one transaction, then the audit entry.
+    left), then the catalog row and its audit entry in one transaction.
     """
 
     def __init__(self, catalog: Catalog, store: ObjectStore, audit: AuditLog) -> None:
@@ -34,19 +34,20 @@ class ItemDestroyer:
         """
         if record.stored is not None:
             await asyncio.to_thread(self._remove_objects, record)
-        if not await self._catalog.mark_destroyed(record.item_id, reason=reason, at=at):
-            return False
-        await self._audit.append(
-            actor=actor,
-            action="item.destroyed",
-            at=at,
-            item_id=record.item_id,
-            details={
-                "reason": reason,
-                "type": record.type,
-                "policy_version": record.policy_version,
-            },
-        )
+        async with self._audit.transaction():
+            if not await self._catalog.mark_destroyed(record.item_id, reason=reason, at=at):
+                return False
+            await self._audit.append(
+                actor=actor,
+                action="item.destroyed",
+                at=at,
+                item_id=record.item_id,
+                details={
+                    "reason": reason,
+                    "type": record.type,
+                    "policy_version": record.policy_version,
+                },
+            )
         log.info("item %s destroyed (%s)", record.item_id, reason)
         return True
 

@@ -207,7 +207,19 @@ class Sweeper:
             log.warning("sweep: item %s left for the next pass (%s)", item_id, err)
 
     async def _drop(self, record: ItemRecord, decision: Decision, now: datetime) -> None:
-        await self._catalog.set_purposes(record.item_id, purpose_rows(decision.remaining))
+        async with self._audit.transaction():
+            await self._catalog.set_purposes(record.item_id, purpose_rows(decision.remaining))
+            await self._audit.append(
+                actor=self._actor,
+                action="purposes.expired",
+                at=self._clock(),
+                item_id=record.item_id,
+                details={
+                    "expired": list(decision.expired_purposes),
+                    "remaining": [p.name for p in decision.remaining],
+                    "holds": list(decision.holds),
+                },
+            )
         updated = await self._catalog.get(record.item_id)
         if updated is None:
             return
@@ -218,17 +230,6 @@ class Sweeper:
             await asyncio.to_thread(
                 self._store.set_tags, stored.object_key, stored.version_id, tags
             )
-        await self._audit.append(
-            actor=self._actor,
-            action="purposes.expired",
-            at=self._clock(),
-            item_id=record.item_id,
-            details={
-                "expired": list(decision.expired_purposes),
-                "remaining": [p.name for p in decision.remaining],
-                "holds": list(decision.holds),
-            },
-        )
 
     async def _cover_new_items(self) -> int:
         """Cover items that became stored while a hold was being placed (ingest race)."""

@@ -103,30 +103,32 @@ class SubjectRightsService:
                 f"(consent-based: {', '.join(consent_based) or 'none'})",
             )
         now = self._clock()
-        change = await self._subjects.set_consent(
-            subject_id, purpose, granted=granted, at=now, source=source
-        )
-        changed: tuple[str, ...] = ()
-        if not granted:
-            changed = await self._reduce_items(
-                subject_id,
-                lambda facts: apply_consent_withdrawal(facts, purpose),
-                reason="withdrawal",
-                now=now,
+        async with self._audit.transaction():
+            change = await self._subjects.set_consent(
+                subject_id, purpose, granted=granted, at=now, source=source
             )
-        await self._audit.append(
-            actor=actor,
-            action="consent.changed",
-            at=now,
-            details={
-                "subject_id": subject_id,
-                "purpose": purpose,
-                "granted": granted,
-                "source": source,
-                "changed": change is Change.CHANGED,
-                "items_changed": list(changed),
-            },
-        )
+            changed: tuple[str, ...] = ()
+            if not granted:
+                changed = await self._reduce_items(
+                    subject_id,
+                    lambda facts: apply_consent_withdrawal(facts, purpose),
+                    reason="withdrawal",
+                    now=now,
+                )
+            await self._audit.append(
+                actor=actor,
+                action="consent.changed",
+                at=now,
+                details={
+                    "subject_id": subject_id,
+                    "purpose": purpose,
+                    "granted": granted,
+                    "source": source,
+                    "changed": change is Change.CHANGED,
+                    "items_changed": list(changed),
+                },
+            )
+        await self._sync_objects(changed, now)
         return ConsentResult(subject_id, purpose, granted, change, changed)
 
     async def objection(
@@ -149,27 +151,29 @@ class SubjectRightsService:
                 )
         now = self._clock()
         named = None if purposes is None else tuple(sorted(set(purposes)))
-        for name in named or (ALL_PURPOSES,):
-            await self._subjects.add_objection(subject_id, name, at=now)
         ignored = ignored_objections(policy, named)
-        changed = await self._reduce_items(
-            subject_id,
-            lambda facts: apply_objection(facts, named),
-            reason="objection",
-            now=now,
-        )
-        await self._audit.append(
-            actor=actor,
-            action="objection.recorded",
-            at=now,
-            details={
-                "subject_id": subject_id,
-                "purposes": None if named is None else list(named),
-                "ignored": list(ignored),
-                "source": source,
-                "items_changed": list(changed),
-            },
-        )
+        async with self._audit.transaction():
+            for name in named or (ALL_PURPOSES,):
+                await self._subjects.add_objection(subject_id, name, at=now)
+            changed = await self._reduce_items(
+                subject_id,
+                lambda facts: apply_objection(facts, named),
+                reason="objection",
+                now=now,
+            )
+            await self._audit.append(
+                actor=actor,
+                action="objection.recorded",
+                at=now,
+                details={
+                    "subject_id": subject_id,
+                    "purposes": None if named is None else list(named),
+                    "ignored": list(ignored),
+                    "source": source,
+                    "items_changed": list(changed),
+                },
+            )
+        await self._sync_objects(changed, now)
         return ObjectionResult(subject_id, named, ignored, changed)
 
     async def restriction(
@@ -177,18 +181,19 @@ class SubjectRightsService:
     ) -> RestrictionResult:
         """Restrict the subject's items (hidden from all but legal and privacy) or lift it."""
         now = self._clock()
-        change = await self._subjects.set_restricted(subject_id, restricted=restricted, at=now)
-        await self._audit.append(
-            actor=actor,
-            action="restriction.changed",
-            at=now,
-            details={
-                "subject_id": subject_id,
-                "restricted": restricted,
-                "source": source,
-                "changed": change is Change.CHANGED,
-            },
-        )
+        async with self._audit.transaction():
+            change = await self._subjects.set_restricted(subject_id, restricted=restricted, at=now)
+            await self._audit.append(
+                actor=actor,
+                action="restriction.changed",
+                at=now,
+                details={
+                    "subject_id": subject_id,
+                    "restricted": restricted,
+                    "source": source,
+                    "changed": change is Change.CHANGED,
+                },
+            )
         return RestrictionResult(subject_id, restricted, change)
 
     async def erasure(self, subject_id: str, *, actor: str) -> ErasureResult:
@@ -219,12 +224,13 @@ class SubjectRightsService:
             await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
             retained.append(RetainedItem(record.item_id, outcome.reason or "", outcome.deferred))
         result = ErasureResult(request_id, subject_id, tuple(erased), tuple(retained))
-        await self._subjects.close_erasure(
-            request_id, outcome=result.to_json(), deferred_item_ids=result.deferred, at=now
-        )
-        await self._audit.append(
-            actor=actor, action="erasure.requested", at=now, details=result.to_json()
-        )
+        async with self._audit.transaction():
+            await self._subjects.close_erasure(
+                request_id, outcome=result.to_json(), deferred_item_ids=result.deferred, at=now
+            )
+            await self._audit.append(
+                actor=actor, action="erasure.requested", at=now, details=result.to_json()
+            )
         log.info(
             "erasure %s: %d erased, %d retained (%d deferred)",
             request_id,
@@ -275,18 +281,19 @@ class SubjectRightsService:
             )
         else:
             await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
-        await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
-        await self._audit.append(
-            actor=DEFERRED_ACTOR,
-            action="erasure.completed",
-            at=now,
-            item_id=entry.item_id,
-            details={
-                "request_id": entry.request_id,
-                "erased": outcome.erase,
-                "reason": outcome.reason,
-            },
-        )
+        async with self._audit.transaction():
+            await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
+            await self._audit.append(
+                actor=DEFERRED_ACTOR,
+                action="erasure.completed",
+                at=now,
+                item_id=entry.item_id,
+                details={
+                    "request_id": entry.request_id,
+                    "erased": outcome.erase,
+                    "reason": outcome.reason,
+                },
+            )
         return int(destroyed)
 
     async def items_of(self, subject_id: str) -> list[ItemRecord]:
@@ -317,10 +324,11 @@ class SubjectRightsService:
         reason: str,
         now: datetime,
     ) -> tuple[str, ...]:
+        """Catalog changes only (they run inside the caller's unit of work): see _sync_objects."""
         changed: list[str] = []
         for record in await self.items_of(subject_id):
             facts = item_facts(record)
-            if await self._set_purposes(record, keep(facts), reason=reason, now=now):
+            if await self._take_purposes(record, keep(facts), reason=reason, now=now):
                 changed.append(record.item_id)
         return tuple(changed)
 
@@ -328,20 +336,34 @@ class SubjectRightsService:
         self, record: ItemRecord, keep: Sequence[PurposeState], *, reason: str, now: datetime
     ) -> bool:
         """Give an item exactly the purposes in keep; False if it had no others."""
+        if not await self._take_purposes(record, keep, reason=reason, now=now):
+            return False
+        await self._sync_objects((record.item_id,), now)
+        return True
+
+    async def _take_purposes(
+        self, record: ItemRecord, keep: Sequence[PurposeState], *, reason: str, now: datetime
+    ) -> bool:
+        """The catalog side of _set_purposes, in one transaction (or the caller's)."""
         kept = {state.name for state in keep}
         removed = [p.name for p in record.purposes if p.name not in kept]
         if not removed:
             return False
-        await self._catalog.set_purposes(
-            record.item_id,
-            [PurposeRow(s.name, s.basis.value, s.expires_at, s.worm) for s in keep],
-        )
-        await self._subjects.record_removed(record.item_id, removed, reason=reason, at=now)
-        fresh = await self._catalog.get(record.item_id)
-        if fresh is not None:
-            await self._lock_sync.sync(fresh, now)
-            await self._retag(fresh)
+        async with self._audit.transaction():
+            await self._catalog.set_purposes(
+                record.item_id,
+                [PurposeRow(s.name, s.basis.value, s.expires_at, s.worm) for s in keep],
+            )
+            await self._subjects.record_removed(record.item_id, removed, reason=reason, at=now)
         return True
+
+    async def _sync_objects(self, item_ids: Sequence[str], now: datetime) -> None:
+        """Bring the objects' lock state and tags in line with the committed catalog."""
+        for item_id in item_ids:
+            fresh = await self._catalog.get(item_id)
+            if fresh is not None:
+                await self._lock_sync.sync(fresh, now)
+                await self._retag(fresh)
 
     async def _retag(self, record: ItemRecord) -> None:
         stored = record.stored

@@ -296,3 +296,17 @@ dead_letters = Table(
     UniqueConstraint("topic", "partition", "offset", name="uq_dead_letters_message"),
 )
 Index("ix_dead_letters_failed", dead_letters.c.failed_at)
+
+# Signed checkpoints of the audit chain head: (seq, hash) signed with a key that is not in
+# the catalog, so a rewrite of the whole chain no longer matches them. Owned by
+# storage/sql/audit_checkpoints.py.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("kid", String(100), nullable=False),
+    Column("signature", String(200), nullable=False),
+    Column("published", Boolean, nullable=False, default=False),
+)

@@ -15,6 +15,7 @@ from tests.catalog_contract.migrations import MigrationsContract
 from tests.catalog_contract.policy_versions import PolicyStoreContract
 from tests.catalog_contract.scans import CatalogScansContract
 from tests.catalog_contract.subjects import SubjectStoreContract
+from tests.catalog_contract.units_of_work import UnitOfWorkContract
 
 __all__ = [
     "AuditLogContract",
@@ -25,4 +26,5 @@ __all__ = [
     "MigrationsContract",
     "PolicyStoreContract",
     "SubjectStoreContract",
+    "UnitOfWorkContract",
 ]

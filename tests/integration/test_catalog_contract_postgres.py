@@ -16,6 +16,7 @@ from tests.catalog_contract import (
     MigrationsContract,
     PolicyStoreContract,
     SubjectStoreContract,
+    UnitOfWorkContract,
 )
 from tests.integration.fixtures_postgres import CatalogUrlFactory
 
@@ -62,4 +63,8 @@ class TestPolicyVersionsOnPostgres(PolicyStoreContract):
 
 
 class TestMigrationsOnPostgres(MigrationsContract):
+    pass
+
+
+class TestUnitsOfWorkOnPostgres(UnitOfWorkContract):
     pass

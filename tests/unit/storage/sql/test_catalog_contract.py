@@ -18,6 +18,7 @@ from tests.catalog_contract import (
     MigrationsContract,
     PolicyStoreContract,
     SubjectStoreContract,
+    UnitOfWorkContract,
 )
 
 
@@ -64,4 +65,8 @@ class TestPolicyVersionsOnSqlite(PolicyStoreContract):
 
 
 class TestMigrationsOnSqlite(MigrationsContract):
+    pass
+
+
+class TestUnitsOfWorkOnSqlite(UnitOfWorkContract):
     pass
