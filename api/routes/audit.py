@@ -19,6 +19,7 @@ _MAX_SEQ = 2**63 - 1
 #: writes here); a filter naming another is a typo, answered 422 rather than an empty page.
 AUDIT_ACTIONS = frozenset(
     {
+        "access.denied",
         "consent.changed",
         "content.read",
         "erasure.completed",
