@@ -40,6 +40,7 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("GET", "/v1/dead-letters"): frozenset({Role.ADMIN, Role.AUDITOR}),
         ("GET", "/v1/me"): _ALL,
         ("GET", "/v1/signing-keys"): _ALL,
+        ("GET", "/v1/audit/checkpoints"): frozenset({Role.AUDITOR}),
     }
 )
 

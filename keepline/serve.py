@@ -19,6 +19,7 @@ from keepline.commands.check import Configuration, exit_on_mistakes
 from keepline.root import api_services, build, configured_policy
 from keepline.startup_policy import SHIPPED, activate_and_log
 from policies.settings import PolicySettings
+from service.audit.service import AuditCheckpointer
 from service.retention.service import default_holder, sweep_forever
 from service.subjects.consent import ConsentService
 from storage.errors import StorageError
@@ -218,6 +219,7 @@ async def serve(
             storage.audit,
             bootstrap=stream_settings.kafka_bootstrap,
             topic=stream_settings.topic_audit,
+            checkpoints=storage.checkpoints,
         ),
         Job(
             "stale-claims",
@@ -236,6 +238,15 @@ async def serve(
                 holder=default_holder(),
                 clock=_now,
             ),
+        ),
+        Job(
+            "audit-checkpoints",
+            lambda: AuditCheckpointer(
+                storage.checkpoints,
+                clock=_now,
+                every_s=storage.settings.audit_checkpoint_every_s,
+                every_entries=storage.settings.audit_checkpoint_every_entries,
+            ).run(),
         ),
     ]
     # The API first, so /readyz can say what start-up waits for; after a crash the worker

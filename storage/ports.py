@@ -16,9 +16,11 @@ from typing import Any, BinaryIO, Protocol
 
 from policies.models import Hold, HoldCriteria, Policy
 from storage.models import (
+    AuditCheckpoint,
     AuditEntry,
     ChainVerdict,
     Change,
+    CheckpointVerdict,
     Claim,
     DeferredErasure,
     HoldRecord,
@@ -38,6 +40,7 @@ from storage.models import (
 )
 
 __all__ = [
+    "AuditCheckpoints",
     "AuditLog",
     "Catalog",
     "ContentSource",
@@ -515,4 +518,24 @@ class Signer(Protocol):
 
     def public_keys(self) -> dict[str, Any]:
         """The JWK set of every signing key, current first (retired keys still verify)."""
+        ...
+
+
+class AuditCheckpoints(Protocol):
+    """Signed checkpoints of the audit chain head (the key is never in the catalog)."""
+
+    async def head(self) -> tuple[int, str]:
+        """The committed chain head (seq, hash)."""
+        ...
+
+    async def latest(self) -> AuditCheckpoint | None:
+        """The newest checkpoint, or None."""
+        ...
+
+    async def write(self, at: datetime) -> AuditCheckpoint | None:
+        """Sign the current head; None if it is empty or already checkpointed."""
+        ...
+
+    async def verify(self, *, batch: int = 500) -> CheckpointVerdict:
+        """Check every checkpoint's signature and that the chain still has its hash."""
         ...

@@ -102,6 +102,7 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("GET", "/v1/dead-letters"): lambda w: ("/v1/dead-letters", {"params": {"limit": 5}}),
     ("GET", "/v1/audit"): lambda w: ("/v1/audit", {"params": {"limit": 5}}),
     ("GET", "/v1/audit/verify"): lambda w: ("/v1/audit/verify", {}),
+    ("GET", "/v1/audit/checkpoints"): lambda w: ("/v1/audit/checkpoints", {"params": {"limit": 5}}),
 }
 
 

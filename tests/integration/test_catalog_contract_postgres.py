@@ -8,6 +8,7 @@ import pytest
 
 from storage.sql.database import Database
 from tests.catalog_contract import (
+    AuditCheckpointsContract,
     AuditLogContract,
     CatalogContract,
     CatalogScansContract,
@@ -67,4 +68,8 @@ class TestMigrationsOnPostgres(MigrationsContract):
 
 
 class TestUnitsOfWorkOnPostgres(UnitOfWorkContract):
+    pass
+
+
+class TestAuditCheckpointsOnPostgres(AuditCheckpointsContract):
     pass

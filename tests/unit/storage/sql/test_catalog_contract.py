@@ -10,6 +10,7 @@ import pytest
 
 from storage.sql.database import Database
 from tests.catalog_contract import (
+    AuditCheckpointsContract,
     AuditLogContract,
     CatalogContract,
     CatalogScansContract,
@@ -69,4 +70,8 @@ class TestMigrationsOnSqlite(MigrationsContract):
 
 
 class TestUnitsOfWorkOnSqlite(UnitOfWorkContract):
+    pass
+
+
+class TestAuditCheckpointsOnSqlite(AuditCheckpointsContract):
     pass
