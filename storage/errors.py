@@ -146,3 +146,13 @@ class LeaseUnavailableError(StorageError):
         self.expires_at = expires_at
         until = f" until {expires_at.isoformat()}" if expires_at else ""
         super().__init__(f"lease {name!r} is held by {holder or 'another process'}{until}")
+
+
+class ItemHeldError(StorageError):
+    """An active legal hold covers the item: it was not destroyed (the hold wins)."""
+
+    def __init__(self, item_id: str, hold_id: str, matter: str) -> None:
+        self.item_id = item_id
+        self.hold_id = hold_id
+        self.matter = matter
+        super().__init__(f"item {item_id} is under hold {hold_id}")

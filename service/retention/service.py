@@ -26,7 +26,7 @@ from policies.retention import decide
 from service.facts import item_facts
 from service.retention.destruction import ItemDestroyer
 from service.retention.locks import ObjectLockSync
-from storage.errors import LeaseUnavailableError, StorageError
+from storage.errors import ItemHeldError, LeaseUnavailableError, StorageError
 from storage.models import ItemRecord, PurposeRow, Renew
 from storage.ports import AuditLog, Catalog, HoldStore, Leases, ObjectStore, PolicyStore
 
@@ -202,6 +202,10 @@ class Sweeper:
                 record, reason=decision.reason.value, actor=self._actor, at=self._clock()
             ):
                 report.destroyed += 1
+        except ItemHeldError as held:
+            # A hold placed after the decision: the destroying transaction saw it and won.
+            report.kept += 1
+            log.info("sweep: item %s kept, hold %s placed meanwhile", item_id, held.hold_id)
         except StorageError as err:
             report.failed += 1
             log.warning("sweep: item %s left for the next pass (%s)", item_id, err)

@@ -33,7 +33,7 @@ from service.subjects.models import (
     RestrictionResult,
     RetainedItem,
 )
-from storage.errors import StorageError
+from storage.errors import ItemHeldError, StorageError
 from storage.models import ALL_PURPOSES, Change, DeferredErasure, ItemQuery, ItemRecord, PurposeRow
 from storage.ports import AuditLog, Catalog, ObjectStore, PolicyStore, SubjectStore
 
@@ -218,7 +218,15 @@ class SubjectRightsService:
         for record in await self.items_of(subject_id):
             outcome = _guard_held(erasure_outcome(item_facts(record), holds, now), record, holds)
             if outcome.erase:
-                await self._destroyer.destroy(record, reason=ERASURE_REASON, actor=actor, at=now)
+                try:
+                    await self._destroyer.destroy(
+                        record, reason=ERASURE_REASON, actor=actor, at=now
+                    )
+                except ItemHeldError as held:
+                    # Placed after the decision: kept, and erased once the hold is released.
+                    reason = f"legal_hold:{held.matter}"
+                    retained.append(RetainedItem(record.item_id, reason, deferred=True))
+                    continue
                 erased.append(record.item_id)
                 continue
             await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
@@ -276,9 +284,12 @@ class SubjectRightsService:
             return 0  # another hold still covers it
         destroyed = False
         if outcome.erase:
-            destroyed = await self._destroyer.destroy(
-                record, reason=ERASURE_REASON, actor=DEFERRED_ACTOR, at=now
-            )
+            try:
+                destroyed = await self._destroyer.destroy(
+                    record, reason=ERASURE_REASON, actor=DEFERRED_ACTOR, at=now
+                )
+            except ItemHeldError:
+                return 0  # a hold placed meanwhile: stays queued until it is released
         else:
             await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
         async with self._audit.transaction():

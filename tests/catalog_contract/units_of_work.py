@@ -16,6 +16,7 @@ import pytest
 
 from policies.models import HoldCriteria
 from service.retention.destruction import ItemDestroyer
+from storage.errors import ItemHeldError
 from storage.models import ItemStatus
 from storage.objects.filesystem_store import FilesystemObjectStore
 from storage.sql.audit import SqlAuditLog
@@ -185,3 +186,26 @@ class UnitOfWorkContract:
         assert (verdict.ok, verdict.entries) == (True, 17)
         for n in range(12):
             assert (await subjects.state(f"cust-{n}")).restricted
+
+    async def test_an_item_an_active_hold_covers_is_never_marked_destroyed(
+        self, db: Database
+    ) -> None:
+        catalog, hold_store = SqlCatalog(db), SqlHoldStore(db)
+        item_id = await add_item(catalog, subjects=["cust-1"], purposes=[purpose("q")])
+        hold, _ = await hold_store.create(
+            matter="m-late",
+            description="",
+            criteria=HoldCriteria(subject_ids=frozenset({"cust-1"})),
+            created_by="legal",
+            created_at=T0,
+        )
+        with pytest.raises(ItemHeldError) as raised:
+            await catalog.mark_destroyed(item_id, reason="expired", at=T0)
+        assert (raised.value.hold_id, raised.value.matter) == (hold.hold_id, "m-late")
+        record = await catalog.get(item_id)
+        assert record is not None
+        assert (record.status, record.hold_ids) == (ItemStatus.STORED, (hold.hold_id,))
+        assert await catalog.tombstone(item_id) is None
+        # Released, the hold no longer protects it.
+        await hold_store.release(hold.hold_id, by="legal", at=T0)
+        assert await catalog.mark_destroyed(item_id, reason="expired", at=T0)
