@@ -380,7 +380,8 @@ class SqlCatalog(CatalogScans):
         """
         async with self._db.transaction() as conn:
             # The row lock (PostgreSQL; SQLite holds the write lock already) orders this
-            # against a hold covering the item: its coverage row waits for us, or we for it.
+            # against a hold covering the item, whose coverage also updates the item row
+            # (s3_synced): it waits for us, or we for it and then see its coverage below.
             row = (
                 await conn.execute(
                     select(items.c.type, items.c.status, items.c.policy_version)

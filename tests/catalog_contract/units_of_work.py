@@ -209,3 +209,38 @@ class UnitOfWorkContract:
         # Released, the hold no longer protects it.
         await hold_store.release(hold.hold_id, by="legal", at=T0)
         assert await catalog.mark_destroyed(item_id, reason="expired", at=T0)
+
+    async def test_a_hold_committing_while_the_item_is_destroyed_wins(
+        self, db: Database, log: SqlAuditLog
+    ) -> None:
+        catalog, hold_store = SqlCatalog(db), SqlHoldStore(db)
+        item_id = await add_item(catalog, subjects=["cust-1"], purposes=[purpose("q")])
+        covered, commit = asyncio.Event(), asyncio.Event()
+
+        async def place() -> None:
+            async with log.transaction():
+                await hold_store.create(
+                    matter="m-race",
+                    description="",
+                    criteria=HoldCriteria(subject_ids=frozenset({"cust-1"})),
+                    created_by="legal",
+                    created_at=T0,
+                )
+                covered.set()
+                await commit.wait()  # the coverage is written, not yet committed
+
+        async def destroy() -> bool:
+            await covered.wait()
+            attempt = asyncio.create_task(catalog.mark_destroyed(item_id, reason="x", at=T0))
+            # Give the attempt time to reach the lock the hold's transaction holds; whether
+            # it got there or not, the hold commits first and must win.
+            await asyncio.sleep(0.3)
+            commit.set()
+            return await attempt
+
+        results = await asyncio.gather(place(), destroy(), return_exceptions=True)
+        assert results[0] is None
+        assert isinstance(results[1], ItemHeldError)
+        record = await catalog.get(item_id)
+        assert record is not None
+        assert record.hold_ids
