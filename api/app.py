@@ -172,7 +172,7 @@ def create_app(services: ApiServices) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
-    install_error_handlers(app)
+    install_error_handlers(app, on_denied=services.record_route_denial)
     # Innermost first: the gate refuses unknown callers before any body is read.
     app.add_middleware(BodyLimit, default_bytes=DEFAULT_BODY_BYTES, per_route=BODY_LIMITS)
     app.add_middleware(RoleGate)

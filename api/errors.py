@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 from fastapi import FastAPI, Request
@@ -316,11 +317,25 @@ def _field_error(err: Any, request: Request | None = None) -> dict[str, str]:
     }
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map every error to a JSON `ErrorBody`; never a stack trace."""
+#: Called with every 401 or 403 a route raises (the API audits them as access.denied).
+OnDenied = Callable[[Request, "ApiError"], Awaitable[None]]
+
+
+_DENIED = frozenset({401, 403})
+
+
+def install_error_handlers(app: FastAPI, *, on_denied: OnDenied | None = None) -> None:
+    """Map every error to a JSON `ErrorBody`; never a stack trace.
+
+    Args:
+        app: The application.
+        on_denied: Told of each 401 and 403 before it is answered.
+    """
 
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        if on_denied is not None and exc.status_code in _DENIED:
+            await on_denied(request, exc)
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)

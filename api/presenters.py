@@ -397,3 +397,29 @@ class FixityOut(BaseModel):
     bucket: BucketConfigOut
     ok: bool = Field(description="Nothing mismatched, missing or orphaned; the bucket as needed.")
     problems: list[FixityProblemOut] = Field(description="The first problems found (at most 1000).")
+    checkpoints: int | None = Field(
+        default=None, description="Signed checkpoints the chain was found to match."
+    )
+    checkpoint_broken_seq: int | None = Field(
+        default=None,
+        description="The first signed checkpoint the chain no longer matches (a rewrite).",
+    )
+
+
+class AuditCheckpointOut(BaseModel):
+    """A signed checkpoint of the audit chain head."""
+
+    seq: int = Field(description="The head entry's seq when signed.")
+    hash: str = Field(description="That entry's hash.")
+    at: str = Field(description="When it was signed (RFC 3339).")
+    kid: str = Field(description="The signing key, as listed at /v1/signing-keys.")
+    signature: str = Field(
+        description="Ed25519 (base64url) over the JSON {at, hash, seq}, keys sorted, no spaces."
+    )
+
+
+class AuditCheckpointPageOut(BaseModel):
+    """Signed checkpoints, oldest first."""
+
+    checkpoints: list[AuditCheckpointOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null: done.")

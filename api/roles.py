@@ -55,6 +55,7 @@ ROUTE_ROLES: MappingProxyType[tuple[str, str], frozenset[str]] = MappingProxyTyp
         ("GET", "/v1/disclosures"): frozenset({Role.LEGAL, Role.PRIVACY, Role.AUDITOR}),
         ("POST", "/v1/subjects/{subject_id}/rectification"): frozenset({Role.PRIVACY}),
         ("GET", "/v1/subjects/{subject_id}/access-report"): frozenset({Role.PRIVACY}),
+        ("GET", "/v1/audit/checkpoints"): frozenset({Role.AUDITOR}),
     }
 )
 

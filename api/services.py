@@ -16,10 +16,12 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import DBAPIError
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import Authenticator, Principal
+from api.denials import UNAUTHENTICATED_ACTOR, Denial, DenialCoalescer
 from api.errors import ApiError, ForbiddenError, UnauthenticatedError, error_response
 from api.roles import PROTECTED_PREFIX, allowed_roles, match_template
 from api.settings import ApiSettings
@@ -34,6 +36,7 @@ from service.retention.reviews import ReviewService
 from service.subjects.access_report import AccessReporter
 from service.subjects.rectification import RectificationService
 from service.subjects.service import SubjectRightsService
+from storage.errors import StorageError
 from storage.models import AuditEntry
 from storage.runtime import StorageRuntime
 
@@ -85,6 +88,7 @@ class ApiServices:
     disclosures: DisclosureService = field(kw_only=True)
     rectification: RectificationService = field(kw_only=True)
     access_report: AccessReporter = field(kw_only=True)
+    denials: DenialCoalescer = field(default_factory=DenialCoalescer)
 
     async def record_audit(
         self,
@@ -101,6 +105,37 @@ class ApiServices:
             at=self.clock(),
             item_id=item_id,
             details={"role": caller.role, **(details or {})},
+        )
+
+    async def record_denial(self, denial: Denial) -> None:
+        """Audit a refused request as `access.denied`, coalesced per actor/route/reason/minute.
+
+        A catalog that cannot take the entry does not turn the 401 or 403 into a 5xx.
+        """
+        for entry in self.denials.admit(denial, self.clock()):
+            try:
+                await self.storage.audit.append(
+                    actor=entry.actor,
+                    action="access.denied",
+                    at=self.clock(),
+                    details=entry.details,
+                )
+            except (StorageError, DBAPIError, RuntimeError) as err:
+                log.warning("access.denied not audited (%s)", type(err).__name__)
+
+    async def record_route_denial(self, request: Request, err: ApiError) -> None:
+        """The errors handler's hook: a 401 or 403 a route raised after the gate let it in."""
+        principal: Principal | None = request.scope.get("state", {}).get(_PRINCIPAL)
+        route = request.scope.get("route")
+        await self.record_denial(
+            Denial(
+                actor=principal.name if principal else UNAUTHENTICATED_ACTOR,
+                role=principal.role if principal else None,
+                method=request.method,
+                route=str(getattr(route, "path", None) or request.scope.get(TEMPLATE_KEY, "")),
+                status=err.status_code,
+                reason="unauthenticated" if err.status_code == 401 else "forbidden",  # noqa: PLR2004
+            )
         )
 
 
@@ -182,10 +217,45 @@ class RoleGate:
             try:
                 principal = authorize(services.authenticator, authorization, method, entry[0])
             except ApiError as err:
+                denial = _gate_denial(
+                    services,
+                    authorization=authorization,
+                    method=method,
+                    template=scope[TEMPLATE_KEY],
+                    listed=bool(entry[1]),
+                    err=err,
+                )
+                await services.record_denial(denial)
                 await error_response(err)(scope, receive, send)
                 return
             scope.setdefault("state", {})[_PRINCIPAL] = principal
         await self._app(scope, receive, send)
+
+
+def _gate_denial(
+    services: ApiServices,
+    *,
+    authorization: str | None,
+    method: str,
+    template: str,
+    listed: bool,
+    err: ApiError,
+) -> Denial:
+    """What the gate refused, for the audit trail (the caller is named when known)."""
+    token = bearer_token(authorization)
+    principal = services.authenticator.authenticate(token) if token else None
+    if isinstance(err, UnauthenticatedError) or principal is None:
+        reason = "unauthenticated"
+    else:
+        reason = "role_not_allowed" if listed else "unlisted_route"
+    return Denial(
+        actor=principal.name if principal else UNAUTHENTICATED_ACTOR,
+        role=principal.role if principal else None,
+        method=method,
+        route=template,
+        status=err.status_code,
+        reason=reason,
+    )
 
 
 def current_principal(request: Request, services: Services) -> Principal:

@@ -20,6 +20,7 @@ from keepline.fixity_metrics import FixityMetrics
 from keepline.root import Keepline, api_services, build, configured_policy
 from keepline.startup_policy import SHIPPED, activate_and_log
 from policies.settings import PolicySettings
+from service.audit.service import AuditCheckpointer
 from service.fixity.service import fixity_forever
 from service.fixity.settings import FixitySettings
 from service.retention.service import default_holder, sweep_forever
@@ -258,6 +259,7 @@ async def serve(
             bootstrap=stream_settings.kafka_bootstrap,
             topic=stream_settings.topic_audit,
             security=stream_settings.kafka_security(),
+            checkpoints=storage.checkpoints,
         ),
         notice_publisher_job(
             root.notices,
@@ -293,6 +295,15 @@ async def serve(
         ),
         *production_jobs(root),
         fixity_job(root, registry),
+        Job(
+            "audit-checkpoints",
+            lambda: AuditCheckpointer(
+                storage.checkpoints,
+                clock=_now,
+                every_s=storage.settings.audit_checkpoint_every_s,
+                every_entries=storage.settings.audit_checkpoint_every_entries,
+            ).run(),
+        ),
     ]
     # The API first, so /readyz can say what start-up waits for; after a crash the worker
     # may also wait for the old group member's session to expire.

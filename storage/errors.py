@@ -187,3 +187,13 @@ class BucketClaimedError(StorageError):
             f"the bucket belongs to catalog {bucket_instance}, not to this catalog "
             f"({catalog_instance}): check KEEPLINE_CATALOG_URL and KEEPLINE_S3_BUCKET"
         )
+
+
+class ItemHeldError(StorageError):
+    """An active legal hold covers the item: it was not destroyed (the hold wins)."""
+
+    def __init__(self, item_id: str, hold_id: str, matter: str) -> None:
+        self.item_id = item_id
+        self.hold_id = hold_id
+        self.matter = matter
+        super().__init__(f"item {item_id} is under hold {hold_id}")

@@ -500,3 +500,41 @@ class Notice:
     subject_id: str
     action: str
     body: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCheckpoint:
+    """A signed checkpoint of the audit chain head.
+
+    Attributes:
+        seq: The head entry's seq when the checkpoint was taken.
+        hash: That entry's hash.
+        at: When it was signed.
+        kid: The signing key's id (listed at /v1/signing-keys).
+        signature: Ed25519 over `checkpoint_message(seq, hash, at)`, base64url.
+    """
+
+    seq: int
+    hash: str
+    at: datetime
+    kid: str
+    signature: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The checkpoint as the API and the audit topic show it."""
+        return {
+            "seq": self.seq,
+            "hash": self.hash,
+            "at": self.at.isoformat(),
+            "kid": self.kid,
+            "signature": self.signature,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointVerdict:
+    """The result of checking the chain against its signed checkpoints."""
+
+    ok: bool
+    checked: int
+    first_broken_seq: int | None = None

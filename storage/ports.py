@@ -18,9 +18,11 @@ from policies.explanation import Removal
 from policies.models import Hold, HoldCriteria, Policy
 from policies.review import ReviewState
 from storage.models import (
+    AuditCheckpoint,
     AuditEntry,
     ChainVerdict,
     Change,
+    CheckpointVerdict,
     Claim,
     DeferredErasure,
     DisclosureRecord,
@@ -44,6 +46,7 @@ from storage.models import (
 )
 
 __all__ = [
+    "AuditCheckpoints",
     "AuditLog",
     "Catalog",
     "ContentSource",
@@ -394,6 +397,13 @@ class SubjectStore(Protocol):
 
 class AuditLog(Protocol):
     """The hash-chained audit trail."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]:
+        """A unit of work: the catalog changes and audit entries inside commit together.
+
+        Keep object-store calls out of it: on SQLite it holds the catalog's write lock.
+        """
+        ...
 
     async def append(
         self,
@@ -846,4 +856,23 @@ class NoticeOutbox(Protocol):
 
     async def mark_published(self, notice_ids: Sequence[int]) -> None:
         """Record that notices reached the topic."""
+
+
+class AuditCheckpoints(Protocol):
+    """Signed checkpoints of the audit chain head (the key is never in the catalog)."""
+
+    async def head(self) -> tuple[int, str]:
+        """The committed chain head (seq, hash)."""
+        ...
+
+    async def latest(self) -> AuditCheckpoint | None:
+        """The newest checkpoint, or None."""
+        ...
+
+    async def write(self, at: datetime) -> AuditCheckpoint | None:
+        """Sign the current head; None if it is empty or already checkpointed."""
+        ...
+
+    async def verify(self, *, batch: int = 500) -> CheckpointVerdict:
+        """Check every checkpoint's signature and that the chain still has its hash."""
         ...

@@ -17,6 +17,7 @@ from storage.objects.minio_store import MinioObjectStore
 from storage.ports import ObjectStore
 from storage.settings import StorageSettings
 from storage.sql.audit import SqlAuditLog
+from storage.sql.audit_checkpoints import SqlAuditCheckpoints
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
 from storage.sql.guards import SqlRequestGuards
@@ -41,6 +42,7 @@ class StorageRuntime:
     signer: FileSigner
     guards: SqlRequestGuards
     instance: SqlCatalogInstance
+    checkpoints: SqlAuditCheckpoints
 
     async def close(self) -> None:
         """Release database connections."""
@@ -54,6 +56,7 @@ def build_storage(settings: StorageSettings) -> StorageRuntime:
     store = object_store(settings)
     keyring = FileKeyRing(settings.resolved_keyring_file())
     cipher = AesGcmSegmentCipher(settings.segment_size_bytes)
+    signer = FileSigner(settings.resolved_signing_key_file())
     return StorageRuntime(
         settings=settings,
         db=db,
@@ -63,9 +66,10 @@ def build_storage(settings: StorageSettings) -> StorageRuntime:
         store=store,
         keyring=keyring,
         vault=ContentVault(store, keyring, cipher),
-        signer=FileSigner(settings.resolved_signing_key_file()),
+        signer=signer,
         guards=SqlRequestGuards(db),
         instance=SqlCatalogInstance(db),
+        checkpoints=SqlAuditCheckpoints(db, signer),
     )
 
 

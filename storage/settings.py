@@ -71,6 +71,18 @@ class StorageSettings(BaseSettings):
         default=5 << 20, ge=5 << 20, description="Multipart upload part size."
     )
 
+    audit_checkpoint_every_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Sign a checkpoint of the audit chain head at least this often (seconds) "
+        "while new entries arrive.",
+    )
+    audit_checkpoint_every_entries: int = Field(
+        default=1000,
+        ge=1,
+        description="Sign a checkpoint as soon as this many entries follow the last one.",
+    )
+
     def resolved_catalog_url(self) -> str:
         """The SQLAlchemy async URL of the catalog."""
         url = self.catalog_url or f"sqlite:///{(self.data_dir / 'keepline.db').resolve()}"

@@ -3,7 +3,8 @@
 Entries are appended to the hash chain in the catalog first (the source of truth) and marked
 published only after Kafka acknowledged them, so a crash between the two re-sends some
 entries rather than losing any. Each record's key is the entry's `seq`; a SIEM de-duplicates
-and orders on it.
+and orders on it. Signed checkpoints of the chain head go the same way, keyed
+`checkpoint-<seq>`, with `"type": "audit.checkpoint"` in the value.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from storage.models import AuditEntry
+from storage.models import AuditCheckpoint, AuditEntry
 from streams.jobs import Job
 from streams.kafka_publisher import AiokafkaEventPublisher
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
@@ -31,6 +32,18 @@ class AuditOutbox(Protocol):
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
         """Record that entries reached the topic."""
+        ...
+
+
+class CheckpointOutbox(Protocol):
+    """Where unpublished checkpoints wait (SqlAuditCheckpoints)."""
+
+    async def unpublished(self, limit: int = 500) -> list[AuditCheckpoint]:
+        """Checkpoints not yet sent, oldest first."""
+        ...
+
+    async def mark_published(self, seqs: Sequence[int]) -> None:
+        """Record that checkpoints reached the topic."""
         ...
 
 
@@ -56,6 +69,13 @@ def audit_record(entry: AuditEntry) -> tuple[bytes, bytes]:
     return str(entry.seq).encode("ascii"), value.encode("utf-8")
 
 
+def checkpoint_record(checkpoint: AuditCheckpoint) -> tuple[bytes, bytes]:
+    """The (key, value) of a signed checkpoint on the audit topic."""
+    body = {"type": "audit.checkpoint", **checkpoint.to_json()}
+    value = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    return f"checkpoint-{checkpoint.seq}".encode("ascii"), value.encode("utf-8")
+
+
 class AuditPublisher:
     """Publishes the outbox to the audit topic until cancelled."""
 
@@ -67,8 +87,10 @@ class AuditPublisher:
         *,
         batch_size: int = 500,
         idle_s: float = 0.5,
+        checkpoints: CheckpointOutbox | None = None,
     ) -> None:
         self._outbox = outbox
+        self._checkpoints = checkpoints
         self._publisher = publisher
         self._topic = topic
         self._batch_size = batch_size
@@ -86,11 +108,8 @@ class AuditPublisher:
         while True:
             entries = await self._outbox.unpublished(self._batch_size)
             if not entries:
-                return total
-            if not self._started:
-                # Once, before the concurrent sends below: a producer starts only once.
-                await self._publisher.start()
-                self._started = True
+                return total + await self._publish_checkpoints()
+            await self._start()
             # One partition per key, so concurrent sends keep each key's order.
             await asyncio.gather(
                 *(self._publisher.publish(self._topic, *audit_record(e)) for e in entries)
@@ -99,6 +118,25 @@ class AuditPublisher:
             total += len(entries)
             if len(entries) < self._batch_size:
                 return total
+
+    async def _start(self) -> None:
+        if not self._started:
+            # Once, before the concurrent sends: a producer starts only once.
+            await self._publisher.start()
+            self._started = True
+
+    async def _publish_checkpoints(self) -> int:
+        """After the entries they sign: every checkpoint waiting now."""
+        if self._checkpoints is None:
+            return 0
+        pending = await self._checkpoints.unpublished(self._batch_size)
+        if not pending:
+            return 0
+        await self._start()
+        for checkpoint in pending:
+            await self._publisher.publish(self._topic, *checkpoint_record(checkpoint))
+        await self._checkpoints.mark_published([c.seq for c in pending])
+        return len(pending)
 
     async def run(self) -> None:
         """Publish, then wait a little, forever; the producer is closed on the way out."""
@@ -120,6 +158,7 @@ def audit_publisher_job(
     topic: str,
     security: KafkaSecurity = PLAINTEXT,
     publisher_factory: Callable[[str], RecordPublisher] | None = None,
+    checkpoints: CheckpointOutbox | None = None,
 ) -> Job:
     """The `keepline serve` job; each (re)start gets a fresh producer."""
     factory = publisher_factory or (
@@ -129,6 +168,6 @@ def audit_publisher_job(
     )
 
     async def run() -> None:
-        await AuditPublisher(outbox, factory(bootstrap), topic).run()
+        await AuditPublisher(outbox, factory(bootstrap), topic, checkpoints=checkpoints).run()
 
     return Job(name="audit-publisher", run=run)

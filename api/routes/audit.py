@@ -8,7 +8,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.errors import BadRequestError, error_responses
-from api.presenters import AuditPageOut, ChainVerdictOut, audit_json, verdict_json
+from api.presenters import (
+    AuditCheckpointPageOut,
+    AuditPageOut,
+    ChainVerdictOut,
+    audit_json,
+    verdict_json,
+)
 from api.routes.items import PLAIN, time_query, utc
 from api.services import Caller, Services
 
@@ -19,6 +25,7 @@ _MAX_SEQ = 2**63 - 1
 #: writes here); a filter naming another is a typo, answered 422 rather than an empty page.
 AUDIT_ACTIONS = frozenset(
     {
+        "access.denied",
         "consent.changed",
         "content.read",
         "erasure.completed",
@@ -102,6 +109,37 @@ async def list_audit(
     response_model=ChainVerdictOut,
 )
 async def verify_audit(services: Services, _caller: Caller) -> JSONResponse:
-    """`ok` is false when any entry was edited, removed or reordered; the first is named."""
+    """`ok` is false when any entry was edited, removed or reordered; the first is named.
+
+    The chain is also checked against its signed checkpoints: a chain rewritten with every
+    hash recomputed verifies link by link, but no longer has the hashes that were signed.
+    """
     verdict = await services.storage.audit.verify()
-    return JSONResponse(verdict_json(verdict))
+    signed = await services.storage.checkpoints.verify()
+    body = verdict_json(verdict)
+    body.update(
+        ok=verdict.ok and signed.ok,
+        checkpoints=signed.checked,
+        checkpoint_broken_seq=signed.first_broken_seq,
+    )
+    return JSONResponse(body)
+
+
+@router.get(
+    "/checkpoints",
+    summary="Signed checkpoints of the audit chain head, oldest first",
+    response_model=AuditCheckpointPageOut,
+    responses=error_responses(422),
+)
+async def list_checkpoints(
+    services: Services,
+    _caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[
+        int, Query(ge=0, le=_MAX_SEQ, description="Only checkpoints with a larger seq (paging).")
+    ] = 0,
+) -> JSONResponse:
+    """Each checkpoint: `seq`, `hash`, `at`, `kid`, `signature` (verify with /v1/signing-keys)."""
+    found = await services.storage.checkpoints.list(after_seq=after, limit=limit)
+    next_after = found[-1].seq if len(found) == limit else None
+    return JSONResponse({"checkpoints": [c.to_json() for c in found], "next_after": next_after})

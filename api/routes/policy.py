@@ -144,19 +144,20 @@ async def put_policy(request: Request, services: Services, caller: Caller) -> di
     store = services.storage.policies
     previous = await store.active(refresh=True)
     at = services.clock()
-    activated = await store.activate(policy, by=caller.name, at=at)
-    if activated:
-        await services.storage.audit.append(
-            actor=caller.name,
-            action="policy.changed",
-            at=at,
-            details={
-                "role": caller.role,
-                "version": policy.version,
-                "previous_version": previous.version,
-                "via": "api",
-            },
-        )
+    async with services.storage.audit.transaction():
+        activated = await store.activate(policy, by=caller.name, at=at)
+        if activated:
+            await services.storage.audit.append(
+                actor=caller.name,
+                action="policy.changed",
+                at=at,
+                details={
+                    "role": caller.role,
+                    "version": policy.version,
+                    "previous_version": previous.version,
+                    "via": "api",
+                },
+            )
     return {**policy_json(policy), "previous_version": previous.version, "activated": activated}
 
 

@@ -67,21 +67,27 @@ class HoldsService:
         Returns:
             The hold, its ``matched`` count being the items it covers.
         """
-        record, covered = await self._holds.create(
-            matter=matter, description=description, criteria=criteria, created_by=by, created_at=at
-        )
+        async with self._audit.transaction():
+            record, covered = await self._holds.create(
+                matter=matter,
+                description=description,
+                criteria=criteria,
+                created_by=by,
+                created_at=at,
+            )
+            await self._audit.append(
+                actor=by,
+                action="hold.placed",
+                at=at,
+                details={
+                    "hold_id": record.hold_id,
+                    "matter": record.matter,
+                    "criteria_fields": sorted(criteria.to_json()),
+                    "matched": record.matched,
+                },
+            )
+        # The hold is in force in the catalog once committed; the S3 flags follow.
         await self.sync_items(covered, at)
-        await self._audit.append(
-            actor=by,
-            action="hold.placed",
-            at=at,
-            details={
-                "hold_id": record.hold_id,
-                "matter": record.matter,
-                "criteria_fields": sorted(criteria.to_json()),
-                "matched": record.matched,
-            },
-        )
         log.info("hold %s placed, covering %d items", record.hold_id, record.matched)
         return record
 
@@ -99,19 +105,20 @@ class HoldsService:
             HoldNotFoundError: No such hold.
             HoldAlreadyReleasedError: It was released before.
         """
-        record, freed = await self._holds.release(hold_id, by=by, at=at, reason=reason)
+        async with self._audit.transaction():
+            record, freed = await self._holds.release(hold_id, by=by, at=at, reason=reason)
+            await self._audit.append(
+                actor=by,
+                action="hold.released",
+                at=at,
+                details={
+                    "hold_id": hold_id,
+                    "matter": record.matter,
+                    "items_freed": len(freed),
+                    **({"reason": reason} if reason else {}),
+                },
+            )
         await self.sync_items(freed, at)
-        await self._audit.append(
-            actor=by,
-            action="hold.released",
-            at=at,
-            details={
-                "hold_id": hold_id,
-                "matter": record.matter,
-                "items_freed": len(freed),
-                **({"reason": reason} if reason else {}),
-            },
-        )
         log.info("hold %s released, %d items freed", hold_id, len(freed))
         if self._after_release is not None:
             try:

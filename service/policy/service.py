@@ -96,14 +96,19 @@ class PolicyService:
         report = ApplyReport(version=new.version, previous_version=old.version, dry_run=dry_run)
         at = self._clock()
         if not dry_run:
-            report.activated = await self._policies.activate(new, by=actor, at=at)
-            if report.activated:
-                await self._audit.append(
-                    actor=actor,
-                    action="policy.changed",
-                    at=at,
-                    details={"version": new.version, "previous_version": old.version, "via": via},
-                )
+            async with self._audit.transaction():
+                report.activated = await self._policies.activate(new, by=actor, at=at)
+                if report.activated:
+                    await self._audit.append(
+                        actor=actor,
+                        action="policy.changed",
+                        at=at,
+                        details={
+                            "version": new.version,
+                            "previous_version": old.version,
+                            "via": via,
+                        },
+                    )
         subjects = self._subjects
         cursor: tuple[datetime, str] | None = None
         while True:

@@ -34,7 +34,7 @@ from service.facts import item_facts
 from service.retention.destruction import ItemDestroyer, ItemGuardedError
 from service.retention.explain import RetentionExplainer
 from service.retention.locks import ObjectLockSync
-from storage.errors import LeaseUnavailableError, StorageError
+from storage.errors import ItemHeldError, LeaseUnavailableError, StorageError
 from storage.models import ItemRecord, PurposeRow, Renew
 from storage.ports import (
     AuditLog,
@@ -238,6 +238,10 @@ class Sweeper:
             # An export, erasure or production in progress reads it: the pass after it ends.
             report.kept += 1
             log.info("sweep: item %s kept while a request in progress names it", item_id)
+        except ItemHeldError as held:
+            # A hold placed after the decision: the destroying transaction saw it and won.
+            report.kept += 1
+            log.info("sweep: item %s kept, hold %s placed meanwhile", item_id, held.hold_id)
         except StorageError as err:
             report.failed += 1
             log.warning("sweep: item %s left for the next pass (%s)", item_id, err)
@@ -308,7 +312,19 @@ class Sweeper:
         return None
 
     async def _drop(self, record: ItemRecord, decision: Decision, now: datetime) -> None:
-        await self._catalog.set_purposes(record.item_id, purpose_rows(decision.remaining))
+        async with self._audit.transaction():
+            await self._catalog.set_purposes(record.item_id, purpose_rows(decision.remaining))
+            await self._audit.append(
+                actor=self._actor,
+                action="purposes.expired",
+                at=self._clock(),
+                item_id=record.item_id,
+                details={
+                    "expired": list(decision.expired_purposes),
+                    "remaining": [p.name for p in decision.remaining],
+                    "holds": list(decision.holds),
+                },
+            )
         updated = await self._catalog.get(record.item_id)
         if updated is None:
             return
@@ -319,17 +335,6 @@ class Sweeper:
             await asyncio.to_thread(
                 self._store.set_tags, stored.object_key, stored.version_id, tags
             )
-        await self._audit.append(
-            actor=self._actor,
-            action="purposes.expired",
-            at=self._clock(),
-            item_id=record.item_id,
-            details={
-                "expired": list(decision.expired_purposes),
-                "remaining": [p.name for p in decision.remaining],
-                "holds": list(decision.holds),
-            },
-        )
 
     async def _cover_new_items(self) -> int:
         """Cover items that became stored while a hold was being placed (ingest race)."""

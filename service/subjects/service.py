@@ -36,7 +36,7 @@ from service.subjects.models import (
     RestrictionResult,
     RetainedItem,
 )
-from storage.errors import StorageError
+from storage.errors import ItemHeldError, StorageError
 from storage.models import ALL_PURPOSES, Change, DeferredErasure, ItemQuery, ItemRecord, PurposeRow
 from storage.ports import AuditLog, Catalog, ObjectStore, PolicyStore, RequestGuards, SubjectStore
 
@@ -126,30 +126,32 @@ class SubjectRightsService:
                 f"(consent-based: {', '.join(consent_based) or 'none'})",
             )
         now = self._clock()
-        change = await self._subjects.set_consent(
-            subject_id, purpose, granted=granted, at=now, source=source
-        )
-        changed: tuple[str, ...] = ()
-        if not granted:
-            changed = await self._reduce_items(
-                subject_id,
-                lambda facts: apply_consent_withdrawal(facts, purpose),
-                reason="withdrawal",
-                now=now,
+        async with self._audit.transaction():
+            change = await self._subjects.set_consent(
+                subject_id, purpose, granted=granted, at=now, source=source
             )
-        await self._audit.append(
-            actor=actor,
-            action="consent.changed",
-            at=now,
-            details={
-                "subject_id": subject_id,
-                "purpose": purpose,
-                "granted": granted,
-                "source": source,
-                "changed": change is Change.CHANGED,
-                "items_changed": list(changed),
-            },
-        )
+            changed: tuple[str, ...] = ()
+            if not granted:
+                changed = await self._reduce_items(
+                    subject_id,
+                    lambda facts: apply_consent_withdrawal(facts, purpose),
+                    reason="withdrawal",
+                    now=now,
+                )
+            await self._audit.append(
+                actor=actor,
+                action="consent.changed",
+                at=now,
+                details={
+                    "subject_id": subject_id,
+                    "purpose": purpose,
+                    "granted": granted,
+                    "source": source,
+                    "changed": change is Change.CHANGED,
+                    "items_changed": list(changed),
+                },
+            )
+        await self._sync_objects(changed, now)
         return ConsentResult(subject_id, purpose, granted, change, changed)
 
     async def objection(
@@ -172,27 +174,29 @@ class SubjectRightsService:
                 )
         now = self._clock()
         named = None if purposes is None else tuple(sorted(set(purposes)))
-        for name in named or (ALL_PURPOSES,):
-            await self._subjects.add_objection(subject_id, name, at=now)
         ignored = ignored_objections(policy, named)
-        changed = await self._reduce_items(
-            subject_id,
-            lambda facts: apply_objection(facts, named),
-            reason="objection",
-            now=now,
-        )
-        await self._audit.append(
-            actor=actor,
-            action="objection.recorded",
-            at=now,
-            details={
-                "subject_id": subject_id,
-                "purposes": None if named is None else list(named),
-                "ignored": list(ignored),
-                "source": source,
-                "items_changed": list(changed),
-            },
-        )
+        async with self._audit.transaction():
+            for name in named or (ALL_PURPOSES,):
+                await self._subjects.add_objection(subject_id, name, at=now)
+            changed = await self._reduce_items(
+                subject_id,
+                lambda facts: apply_objection(facts, named),
+                reason="objection",
+                now=now,
+            )
+            await self._audit.append(
+                actor=actor,
+                action="objection.recorded",
+                at=now,
+                details={
+                    "subject_id": subject_id,
+                    "purposes": None if named is None else list(named),
+                    "ignored": list(ignored),
+                    "source": source,
+                    "items_changed": list(changed),
+                },
+            )
+        await self._sync_objects(changed, now)
         return ObjectionResult(subject_id, named, ignored, changed)
 
     async def restriction(
@@ -231,25 +235,28 @@ class SubjectRightsService:
                     )
                     lifting_at = when
         recipients = await self._recipients(subject_id)
-        if lifting_at is None:
-            change = await self._subjects.set_restricted(
-                subject_id, restricted=restricted, at=now, by=source
+        async with self._audit.transaction():  # the change commits with its entry
+            if lifting_at is None:
+                change = await self._subjects.set_restricted(
+                    subject_id, restricted=restricted, at=now, by=source
+                )
+            else:
+                change = Change.UNCHANGED
+            if self._notices is not None:
+                await self._notices.recipients_to_inform(subject_id, "restriction", recipients)
+            details: dict[str, Any] = {
+                "subject_id": subject_id,
+                "restricted": restricted,
+                "source": source,
+                "changed": change is Change.CHANGED,
+                "effective_at": None if lifting_at is None else lifting_at.isoformat(),
+            }
+            if change is Change.KEPT:
+                details["kept"] = "set through the API: only the privacy team lifts it"
+                log.info("a %s event asked to lift a restriction set through the API: kept", source)
+            await self._audit.append(
+                actor=actor, action="restriction.changed", at=now, details=details
             )
-        else:
-            change = Change.UNCHANGED
-        if self._notices is not None:
-            await self._notices.recipients_to_inform(subject_id, "restriction", recipients)
-        details: dict[str, Any] = {
-            "subject_id": subject_id,
-            "restricted": restricted,
-            "source": source,
-            "changed": change is Change.CHANGED,
-            "effective_at": None if lifting_at is None else lifting_at.isoformat(),
-        }
-        if change is Change.KEPT:
-            details["kept"] = "set through the API: only the privacy team lifts it"
-            log.info("a %s event asked to lift a restriction set through the API: kept", source)
-        await self._audit.append(actor=actor, action="restriction.changed", at=now, details=details)
         in_force = restricted or lifting_at is not None or change is Change.KEPT
         return RestrictionResult(subject_id, in_force, change, lifting_at, recipients)
 
@@ -317,6 +324,11 @@ class SubjectRightsService:
                     except ItemGuardedError:
                         retained.append(RetainedItem(record.item_id, REQUEST_IN_PROGRESS, True))
                         continue
+                    except ItemHeldError as held:
+                        # Placed after the decision: kept, and erased once it is released.
+                        reason = f"legal_hold:{held.matter}"
+                        retained.append(RetainedItem(record.item_id, reason, deferred=True))
+                        continue
                     erased.append(record.item_id)
                     continue
                 dropped = await self._set_purposes(
@@ -334,16 +346,20 @@ class SubjectRightsService:
             result = ErasureResult(
                 request_id, subject_id, tuple(erased), tuple(retained), recipients
             )
-            if self._notices is not None:
-                await self._notices.recipients_to_inform(subject_id, "erasure", recipients)
-            await self._subjects.close_erasure(
-                request_id, outcome=result.to_json(), deferred_item_ids=result.deferred, at=now
-            )
+            async with self._audit.transaction():  # the answer commits with its entry
+                if self._notices is not None:
+                    await self._notices.recipients_to_inform(subject_id, "erasure", recipients)
+                await self._subjects.close_erasure(
+                    request_id,
+                    outcome=result.to_json(),
+                    deferred_item_ids=result.deferred,
+                    at=now,
+                )
+                await self._audit.append(
+                    actor=actor, action="erasure.requested", at=now, details=result.to_json()
+                )
         finally:
             await self.close_guard(guard)
-        await self._audit.append(
-            actor=actor, action="erasure.requested", at=now, details=result.to_json()
-        )
         log.info(
             "erasure %s: %d erased, %d retained (%d deferred)",
             request_id,
@@ -385,9 +401,14 @@ class SubjectRightsService:
         outcome = _guard_held(erasure_outcome(item_facts(record), holds, now), record, holds)
         destroyed = changed = False
         if outcome.erase:
-            destroyed = await self._destroyer.destroy(
-                record, reason=ERASURE_REASON, actor=ARRIVAL_ACTOR, at=now
-            )
+            try:
+                destroyed = await self._destroyer.destroy(
+                    record, reason=ERASURE_REASON, actor=ARRIVAL_ACTOR, at=now
+                )
+            except (ItemGuardedError, ItemHeldError):
+                # A hold placed, or a request opened, since the decision: queued until then.
+                await self._subjects.defer_erasure(request_id, item_id, at=now)
+                return 0
         else:
             changed = bool(
                 await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
@@ -452,22 +473,23 @@ class SubjectRightsService:
                 destroyed = await self._destroyer.destroy(
                     record, reason=ERASURE_REASON, actor=DEFERRED_ACTOR, at=now
                 )
-            except ItemGuardedError:
-                return 0  # queued until the request in progress that names it finishes
+            except (ItemGuardedError, ItemHeldError):
+                return 0  # queued until the request in progress or the new hold is done
         else:
             await self._set_purposes(record, outcome.keep_purposes, reason="erasure", now=now)
-        await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
-        await self._audit.append(
-            actor=DEFERRED_ACTOR,
-            action="erasure.completed",
-            at=now,
-            item_id=entry.item_id,
-            details={
-                "request_id": entry.request_id,
-                "erased": outcome.erase,
-                "reason": outcome.reason,
-            },
-        )
+        async with self._audit.transaction():
+            await self._subjects.finish_deferred(entry.request_id, entry.item_id, at=now)
+            await self._audit.append(
+                actor=DEFERRED_ACTOR,
+                action="erasure.completed",
+                at=now,
+                item_id=entry.item_id,
+                details={
+                    "request_id": entry.request_id,
+                    "erased": outcome.erase,
+                    "reason": outcome.reason,
+                },
+            )
         return int(destroyed)
 
     async def open_guard(self, kind: str, records: Sequence[ItemRecord]) -> str | None:
@@ -520,10 +542,11 @@ class SubjectRightsService:
         reason: str,
         now: datetime,
     ) -> tuple[str, ...]:
+        """Catalog changes only (they run inside the caller's unit of work): see _sync_objects."""
         changed: list[str] = []
         for record in await self.items_of(subject_id):
             facts = item_facts(record)
-            if await self._set_purposes(record, keep(facts), reason=reason, now=now):
+            if await self._take_purposes(record, keep(facts), reason=reason, now=now):
                 changed.append(record.item_id)
         return tuple(changed)
 
@@ -531,20 +554,34 @@ class SubjectRightsService:
         self, record: ItemRecord, keep: Sequence[PurposeState], *, reason: str, now: datetime
     ) -> list[str]:
         """Give an item exactly the purposes in keep; the names removed (none: unchanged)."""
+        removed = await self._take_purposes(record, keep, reason=reason, now=now)
+        if removed:
+            await self._sync_objects((record.item_id,), now)
+        return removed
+
+    async def _take_purposes(
+        self, record: ItemRecord, keep: Sequence[PurposeState], *, reason: str, now: datetime
+    ) -> list[str]:
+        """The catalog side of _set_purposes, in one transaction (or the caller's)."""
         kept = {state.name for state in keep}
         removed = sorted(p.name for p in record.purposes if p.name not in kept)
         if not removed:
             return []
-        await self._catalog.set_purposes(
-            record.item_id,
-            [PurposeRow(s.name, s.basis.value, s.expires_at, s.worm) for s in keep],
-        )
-        await self._subjects.record_removed(record.item_id, removed, reason=reason, at=now)
-        fresh = await self._catalog.get(record.item_id)
-        if fresh is not None:
-            await self._lock_sync.sync(fresh, now)
-            await self._retag(fresh)
+        async with self._audit.transaction():
+            await self._catalog.set_purposes(
+                record.item_id,
+                [PurposeRow(s.name, s.basis.value, s.expires_at, s.worm) for s in keep],
+            )
+            await self._subjects.record_removed(record.item_id, removed, reason=reason, at=now)
         return removed
+
+    async def _sync_objects(self, item_ids: Sequence[str], now: datetime) -> None:
+        """Bring the objects' lock state and tags in line with the committed catalog."""
+        for item_id in item_ids:
+            fresh = await self._catalog.get(item_id)
+            if fresh is not None:
+                await self._lock_sync.sync(fresh, now)
+                await self._retag(fresh)
 
     async def _retag(self, record: ItemRecord) -> None:
         stored = record.stored

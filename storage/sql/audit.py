@@ -2,8 +2,8 @@
 
 Each entry's hash covers its content and the previous entry's hash, so editing, deleting or
 reordering any entry breaks every later link. Sequence numbers are assigned by the writer as
-last+1 under the primary key: two writers racing for the same number cannot fork the chain,
-the loser re-reads and retries.
+last+1 while it holds the head row, so appenders take turns; an entry is appended inside the
+transaction of the change it records (`transaction()`), so neither commits without the other.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.errors import CatalogConflictError
 from storage.models import AuditEntry, ChainVerdict
@@ -59,6 +61,10 @@ class SqlAuditLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    def transaction(self) -> AbstractAsyncContextManager[Any]:
+        """A unit of work: the catalog changes and audit entries inside commit together."""
+        return self._db.transaction()
+
     async def append(
         self,
         *,
@@ -68,55 +74,21 @@ class SqlAuditLog:
         item_id: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
-        """Append one entry at the head of the chain."""
+        """Append one entry at the head of the chain.
+
+        Inside `transaction()` the entry commits (or rolls back) with the change it records.
+        """
         clean = json.loads(json.dumps(dict(details or {}), default=str))
         # Hashed in UTC, as the catalog hands it back, so verification is exact.
         at = at.astimezone(UTC)
         for _ in range(_MAX_RACES):
-            async with self._db.connect() as conn:
-                last = (
-                    await conn.execute(
-                        select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
-                    )
-                ).first()
-            seq = (last.seq + 1) if last else 1
-            prev = last.hash if last else GENESIS_HASH
-            digest = entry_hash(
-                seq=seq,
-                at=at,
-                actor=actor,
-                action=action,
-                item_id=item_id,
-                details=clean,
-                prev_hash=prev,
-            )
             try:
                 async with self._db.begin() as conn:
-                    await conn.execute(
-                        insert(audit).values(
-                            seq=seq,
-                            at=at,
-                            actor=actor,
-                            action=action,
-                            item_id=item_id,
-                            details=clean,
-                            prev_hash=prev,
-                            hash=digest,
-                            published=False,
-                        )
+                    return await _append_in(
+                        conn, actor=actor, action=action, at=at, item_id=item_id, details=clean
                     )
-                    moved = await conn.execute(
-                        update(audit_head)
-                        .where(audit_head.c.id == 1, audit_head.c.seq == seq - 1)
-                        .values(seq=seq, hash=digest)
-                    )
-                    if moved.rowcount == 0:
-                        # First entry ever (no head yet), or a racer moved it: the insert
-                        # of a head row with id 1 fails for the loser, rolling it all back.
-                        await conn.execute(insert(audit_head).values(id=1, seq=seq, hash=digest))
             except CatalogConflictError:
-                continue
-            return AuditEntry(seq, at, actor, action, item_id, clean, prev, digest)
+                continue  # only the very first entry of a catalog can race (no head row)
         raise RuntimeError("audit append lost too many races; the catalog is overloaded")
 
     async def query(
@@ -203,6 +175,53 @@ class SqlAuditLog:
             return
         async with self._db.begin() as conn:
             await conn.execute(update(audit).where(audit.c.seq.in_(seqs)).values(published=True))
+
+
+async def _append_in(
+    conn: AsyncConnection,
+    *,
+    actor: str,
+    action: str,
+    at: datetime,
+    item_id: str | None,
+    details: dict[str, Any],
+) -> AuditEntry:
+    """Append inside the caller's transaction, holding the head row until it commits.
+
+    Writing the head row first locks it (a row lock on PostgreSQL, the write lock on
+    SQLite), so appenders take turns and seq last+1 is never taken twice.
+    """
+    await conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq))
+    last = (
+        await conn.execute(select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1))
+    ).first()
+    seq = (last.seq + 1) if last else 1
+    prev = last.hash if last else GENESIS_HASH
+    digest = entry_hash(
+        seq=seq, at=at, actor=actor, action=action, item_id=item_id, details=details, prev_hash=prev
+    )
+    await conn.execute(
+        insert(audit).values(
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action,
+            item_id=item_id,
+            details=details,
+            prev_hash=prev,
+            hash=digest,
+            published=False,
+        )
+    )
+    moved = await conn.execute(
+        update(audit_head)
+        .where(audit_head.c.id == 1, audit_head.c.seq == seq - 1)
+        .values(seq=seq, hash=digest)
+    )
+    if moved.rowcount == 0:
+        # First entry ever (no head yet): two first appenders both insert id 1, one fails.
+        await conn.execute(insert(audit_head).values(id=1, seq=seq, hash=digest))
+    return AuditEntry(seq, at, actor, action, item_id, details, prev, digest)
 
 
 def _entry(row: Any) -> AuditEntry:

@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.errors import CatalogConflictError
+from storage.errors import CatalogConflictError, ItemHeldError
 from storage.models import (
     Claim,
     ContentInfo,
@@ -385,20 +385,37 @@ class SqlCatalog(CatalogScans):
     async def mark_destroyed(self, item_id: str, *, reason: str, at: datetime) -> bool:
         """Forget everything about an item but its tombstone; False if already destroyed.
 
+        Holds are checked again inside this transaction: a hold placed after the caller
+        decided to destroy wins (ItemHeldError), whatever the caller read before.
+
         The wrapped data key goes with the row's content fields (crypto-shredding), and with
         it any personal data: parties, attributes, the event, its source and id. The
         idempotency digest stays, so a republished event never brings the item back.
         """
-        async with self._db.begin() as conn:
+        async with self._db.transaction() as conn:
+            # The row lock (PostgreSQL; SQLite holds the write lock already) orders this
+            # against a hold covering the item, whose coverage also updates the item row
+            # (s3_synced): it waits for us, or we for it and then see its coverage below.
             row = (
                 await conn.execute(
-                    select(items.c.type, items.c.status, items.c.policy_version).where(
-                        items.c.item_id == item_id
-                    )
+                    select(items.c.type, items.c.status, items.c.policy_version)
+                    .where(items.c.item_id == item_id)
+                    .with_for_update()
                 )
             ).first()
             if row is None or row.status == ItemStatus.DESTROYED.value:
                 return False
+            held = (
+                await conn.execute(
+                    select(holds.c.hold_id, holds.c.matter)
+                    .join(hold_items, hold_items.c.hold_id == holds.c.hold_id)
+                    .where(hold_items.c.item_id == item_id, holds.c.released_at.is_(None))
+                    .order_by(holds.c.hold_id)
+                    .limit(1)
+                )
+            ).first()
+            if held is not None:
+                raise ItemHeldError(item_id, held.hold_id, held.matter)
             for table in (item_parties, item_attributes, item_purposes, hold_items):
                 await conn.execute(delete(table).where(table.c.item_id == item_id))
             await conn.execute(

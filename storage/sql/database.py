@@ -8,6 +8,7 @@ import fcntl
 import os
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,10 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(self.engine.sync_engine, "handle_error", _translate)
+        # The connection of the unit of work this task is inside (see `transaction`).
+        self._joined: ContextVar[AsyncConnection | None] = ContextVar(
+            f"keepline.catalog.transaction.{id(self)}", default=None
+        )
 
     async def create_schema(self) -> tuple[SchemaState, SchemaState]:
         """Upgrade the schema to the newest revision, creating it in an empty catalog.
@@ -186,14 +191,50 @@ class Database:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One unit of work: every `begin` and `connect` inside the block joins it.
+
+        The block's changes commit together at its end, or none of them does. On SQLite it
+        takes the write lock at once (BEGIN IMMEDIATE), so what it reads stays true until it
+        commits; keep object-store calls out of the block. A block inside another joins it.
+        """
+        joined = self._joined.get()
+        if joined is not None:
+            yield joined
+            return
+        async with contextlib.AsyncExitStack() as stack:
+            conn = await _checked_out(stack, self.engine.begin())
+            if self.is_sqlite:
+                # pysqlite would begin only at the first write, after the reads it depends on.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            token = self._joined.set(conn)
+            try:
+                yield conn
+            finally:
+                self._joined.reset(token)
+
+    @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A connection inside one transaction, committed on success."""
+        """A connection inside one transaction, committed on success.
+
+        Inside a unit of work it is a savepoint of that work's transaction: an error rolls
+        back only what the block did, and its changes commit with the rest of the work.
+        """
+        joined = self._joined.get()
+        if joined is not None:
+            async with joined.begin_nested():
+                yield joined
+            return
         async with contextlib.AsyncExitStack() as stack:
             yield await _checked_out(stack, self.engine.begin())
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads."""
+        """A connection for reads (the unit of work's own, inside one)."""
+        joined = self._joined.get()
+        if joined is not None:
+            yield joined
+            return
         async with contextlib.AsyncExitStack() as stack:
             yield await _checked_out(stack, self.engine.connect())
 

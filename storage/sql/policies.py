@@ -57,7 +57,8 @@ class SqlPolicyStore:
                     .where(policy_versions.c.version == policy.version)
                     .values(active=True, activated_at=at, activated_by=by)
                 )
-        self._cached, self._cached_at = policy, time.monotonic()
+        # Re-read next time: inside a unit of work this change may yet roll back.
+        self._cached_at = 0.0
         return True
 
     async def bootstrap(
@@ -82,14 +83,15 @@ class SqlPolicyStore:
                     select(policy_versions.c.version).where(policy_versions.c.active.is_(True))
                 )
             ).scalar_one_or_none()
-        activated = known is None and await self.activate(policy, by="policy-file", at=at)
-        if activated and audit is not None:
-            await audit.append(
-                actor="policy-file",
-                action="policy.changed",
-                at=at,
-                details={"version": policy.version, "previous_version": previous},
-            )
+        async with self._db.transaction():
+            activated = known is None and await self.activate(policy, by="policy-file", at=at)
+            if activated and audit is not None:
+                await audit.append(
+                    actor="policy-file",
+                    action="policy.changed",
+                    at=at,
+                    details={"version": policy.version, "previous_version": previous},
+                )
         return await self.active(refresh=True)
 
     async def active(self, *, refresh: bool = False) -> Policy:

@@ -484,3 +484,16 @@ catalog_instance = Table(
 )
 # An erasure stands for the subject's items that arrive after it: ingest looks it up by subject.
 Index("ix_erasure_requests_subject", erasure_requests.c.subject_id)
+# Signed checkpoints of the audit chain head: (seq, hash) signed with a key that is not in
+# the catalog, so a rewrite of the whole chain no longer matches them. Owned by
+# storage/sql/audit_checkpoints.py.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("kid", String(100), nullable=False),
+    Column("signature", String(200), nullable=False),
+    Column("published", Boolean, nullable=False, default=False),
+)

@@ -7,6 +7,7 @@ audit chain (`audit_log.py`), leases (`leases.py`), policy versions (`policy_ver
 and the schema migrations (`migrations.py`, which also needs a `fresh_url` factory).
 """
 
+from tests.catalog_contract.audit_checkpoints import AuditCheckpointsContract
 from tests.catalog_contract.audit_log import AuditLogContract
 from tests.catalog_contract.catalog import CatalogContract
 from tests.catalog_contract.disclosures import DisclosureRegisterContract
@@ -16,8 +17,10 @@ from tests.catalog_contract.migrations import MigrationsContract
 from tests.catalog_contract.policy_versions import PolicyStoreContract
 from tests.catalog_contract.scans import CatalogScansContract
 from tests.catalog_contract.subjects import SubjectStoreContract
+from tests.catalog_contract.units_of_work import UnitOfWorkContract
 
 __all__ = [
+    "AuditCheckpointsContract",
     "AuditLogContract",
     "CatalogContract",
     "CatalogScansContract",
@@ -27,4 +30,5 @@ __all__ = [
     "MigrationsContract",
     "PolicyStoreContract",
     "SubjectStoreContract",
+    "UnitOfWorkContract",
 ]

@@ -181,6 +181,10 @@ class HoldStoreContract:
     async def test_destroyed_items_no_longer_count(self, env: Holds) -> None:
         item_id = await add_item(env.catalog, subjects=("cust-1",))
         hold_id, _ = await env.place(subject_ids=["cust-1"])
+        await env.holds.release(hold_id, by="legal-user", at=T0)  # an active hold forbids it
+        released = await env.holds.get(hold_id)
+        assert released is not None
+        assert released.matched == 1
         await env.catalog.mark_destroyed(item_id, reason="test", at=T0)
         record = await env.holds.get(hold_id)
         assert record is not None

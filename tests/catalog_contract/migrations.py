@@ -84,8 +84,8 @@ class MigrationsContract:
             await catalog.set_purposes(item_id, [purpose("legal", 1825)])  # now unsynced
             await SqlAuditLog(db).append(actor="alice", action="hold.placed", at=T0)
             async with db.engine.connect() as conn:
-                # What the newest revision adds (0011: the catalog's own identity).
-                assert "catalog_instance" in str(await conn.run_sync(_differences))
+                # What the newest revision adds (0012: signed audit checkpoints).
+                assert "audit_checkpoints" in str(await conn.run_sync(_differences))
             before, after = await db.create_schema()
             assert (before.current, after.current) == (previous, head_revision())
             record = await catalog.get(item_id)

@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from storage.models import ContentInfo, NewItem, PartyRow, PurposeRow, StoredContent
+from storage.sql.audit import GENESIS_HASH, entry_hash
 from storage.sql.catalog import SqlCatalog
-from storage.sql.database import Database
-from storage.sql.schema import hold_items, items
+from storage.sql.database import Database, must_utc
+from storage.sql.schema import audit, audit_head, hold_items, items
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -144,3 +145,27 @@ async def mark_all_synced(db: Database) -> None:
     """As if ObjectLockSync had run for every item."""
     async with db.begin() as conn:
         await conn.execute(items.update().values(s3_synced=True))
+
+
+async def rewrite_whole_chain(db: Database, *, actor: str) -> None:
+    """What someone with write access does: edit entries, recompute every hash and the head."""
+    async with db.begin() as conn:
+        rows = (await conn.execute(select(audit).order_by(audit.c.seq))).all()
+        prev = GENESIS_HASH
+        for row in rows:
+            digest = entry_hash(
+                seq=row.seq,
+                at=must_utc(row.at),
+                actor=actor,
+                action=row.action,
+                item_id=row.item_id,
+                details=dict(row.details),
+                prev_hash=prev,
+            )
+            await conn.execute(
+                update(audit)
+                .where(audit.c.seq == row.seq)
+                .values(actor=actor, prev_hash=prev, hash=digest)
+            )
+            prev = digest
+        await conn.execute(update(audit_head).values(hash=prev))

@@ -151,6 +151,7 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         f"/v1/subjects/{SUBJECT}/access-report",
         {},
     ),
+    ("GET", "/v1/audit/checkpoints"): lambda w: ("/v1/audit/checkpoints", {"params": {"limit": 5}}),
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from storage.sql.database import Database
 from tests.catalog_contract import (
+    AuditCheckpointsContract,
     AuditLogContract,
     CatalogContract,
     CatalogScansContract,
@@ -17,6 +18,7 @@ from tests.catalog_contract import (
     MigrationsContract,
     PolicyStoreContract,
     SubjectStoreContract,
+    UnitOfWorkContract,
 )
 from tests.catalog_contract.reviews import ReviewStoreContract
 from tests.integration.fixtures_postgres import CatalogUrlFactory
@@ -72,4 +74,12 @@ class TestReviewsOnPostgres(ReviewStoreContract):
 
 
 class TestDisclosureRegisterOnPostgres(DisclosureRegisterContract):
+    pass
+
+
+class TestUnitsOfWorkOnPostgres(UnitOfWorkContract):
+    pass
+
+
+class TestAuditCheckpointsOnPostgres(AuditCheckpointsContract):
     pass

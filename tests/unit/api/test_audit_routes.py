@@ -86,4 +86,11 @@ async def test_verify_reports_a_deleted_entry(harness: Harness) -> None:
 async def test_an_empty_chain_verifies(harness: Harness) -> None:
     async with harness.client("auditor") as http:
         verdict = (await http.get("/v1/audit/verify")).json()
-    assert verdict == {"ok": True, "entries": 0, "head": "0" * 64, "first_broken_seq": None}
+    assert verdict == {
+        "ok": True,
+        "entries": 0,
+        "head": "0" * 64,
+        "first_broken_seq": None,
+        "checkpoints": 0,
+        "checkpoint_broken_seq": None,
+    }

@@ -6,7 +6,7 @@ its sealed zip; ``production_items`` the items it was asked for, with their cont
 progress reads, so nothing destroys them before the request closes.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02
 """
 

@@ -5,7 +5,7 @@ certificate read one range of them instead of all; and ``fixity_passes``, one ro
 integrity pass, saved as it goes so an interrupted pass resumes where it stopped.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-02
 """
 

@@ -4,7 +4,7 @@ disclosures and disclosure_items: each disclosure and the items (and subjects) i
 notices: the outbox of the notices topic. restriction_liftings: restrictions to lift later.
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-02
 """
 

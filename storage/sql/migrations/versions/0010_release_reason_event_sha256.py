@@ -7,7 +7,7 @@
   taken as a duplicate, as before.
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0009
 Create Date: 2026-12-02
 """
 

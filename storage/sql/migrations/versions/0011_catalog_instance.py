@@ -7,7 +7,7 @@ subjects.restricted_by says who set a restriction (api, or an event's source): a
 lifts only what its own source set. Restrictions from before have none.
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0010
 Create Date: 2026-12-02
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -658,3 +658,47 @@ async def test_release_runs_the_deferred_erasure_hook_and_survives_its_failure(e
     assert released.released_at == env.clock.now
     assert calls == [env.clock.now]
     assert len(await env.actions("hold.released")) == 1
+
+
+class _HoldBeforeDestroying:
+    """The audit log, placing a hold just before the destroying transaction begins.
+
+    That is after the sweeper decided and listed the object's versions: the last moment a
+    hold can arrive, and the one the destroying transaction must still see.
+    """
+
+    def __init__(self, log: SqlAuditLog, place: Callable[[], Awaitable[Any]]) -> None:
+        self._log = log
+        self._place: Callable[[], Awaitable[Any]] | None = place
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        if self._place is not None:
+            place, self._place = self._place, None
+            await place()
+        async with self._log.transaction():
+            yield
+
+    async def append(self, **entry: Any) -> Any:
+        return await self._log.append(**entry)
+
+    async def query(self, **filters: Any) -> Any:
+        return await self._log.query(**filters)
+
+    async def verify(self, *, batch: int = 1000) -> Any:
+        return await self._log.verify(batch=batch)
+
+
+async def test_a_hold_placed_between_the_decision_and_the_destroy_wins(env: Env) -> None:
+    item_id = await env.add("email", subject="cust-late")
+    audit = _HoldBeforeDestroying(env.audit, lambda: env.hold(subject_ids=["cust-late"]))
+    destroyer = ItemDestroyer(env.catalog, env.store, audit)  # type: ignore[arg-type]  # a wrapper
+    report = await env.sweeper(destroyer=destroyer).sweep()
+    assert (report.destroyed, report.kept, report.failed) == (0, 1, 0)
+    record = await env.catalog.get(item_id)
+    assert record is not None
+    assert record.hold_ids
+    assert record.stored is not None
+    assert env.versions(item_id)  # the content is all there
+    assert [v.legal_hold for v in env.versions(item_id)] == [True]
+    assert await env.actions("item.destroyed") == []

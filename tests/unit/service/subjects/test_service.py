@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import uuid
 import zipfile
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -595,3 +597,64 @@ async def test_an_objection_to_a_purpose_the_policy_lacks_is_refused(env: Any) -
     with pytest.raises(InvalidRequestError) as refused:
         await env.rights.objection("cust-1", ["quality", "qualty"], actor="privacy-user")
     assert refused.value.field == "purposes[1]"
+
+
+class _HoldBeforeDestroying:
+    """The audit log, covering the item by a new hold just before the destroying transaction."""
+
+    def __init__(self, log: SqlAuditLog, place: Callable[[], Awaitable[Any]]) -> None:
+        self._log = log
+        self._place: Callable[[], Awaitable[Any]] | None = place
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        if self._place is not None:
+            place, self._place = self._place, None
+            await place()
+        async with self._log.transaction():
+            yield
+
+    async def append(self, **entry: Any) -> Any:
+        return await self._log.append(**entry)
+
+    async def query(self, **filters: Any) -> Any:
+        return await self._log.query(**filters)
+
+    async def verify(self, *, batch: int = 1000) -> Any:
+        return await self._log.verify(batch=batch)
+
+
+async def test_a_hold_placed_while_the_erasure_runs_wins_and_defers_it(env: Env) -> None:
+    item_id = await env.add_item(attributes={"desk": "fx"})
+
+    async def place() -> None:
+        hold_id = await env.place_hold("late", "fx")
+        await env.cover(hold_id, item_id)
+        placed.append(hold_id)
+
+    placed: list[str] = []
+    rights = SubjectRightsService(
+        catalog=env.catalog,
+        subjects=env.subjects,
+        policies=env.policies,
+        audit=env.audit,
+        destroyer=ItemDestroyer(
+            env.catalog,
+            env.store,
+            _HoldBeforeDestroying(env.audit, place),
+        ),
+        lock_sync=env.lock_sync,
+        store=env.store,
+        clock=env.clock,
+    )
+    result = await rights.erasure("cust-1", actor="privacy-user")
+    assert placed
+    assert result.erased == ()
+    assert [(r.item_id, r.reason) for r in result.retained] == [(item_id, "legal_hold:late")]
+    assert result.deferred == (item_id,)
+    assert env.versions(item_id)  # the content is all there
+    assert await env.catalog.get(item_id) is not None
+    await env.release(placed[0])
+    assert await rights.run_deferred_erasures(env.clock.now) == 1
+    assert await env.catalog.get(item_id) is None
+    assert env.versions(item_id) == []

@@ -10,6 +10,7 @@ import pytest
 
 from storage.sql.database import Database
 from tests.catalog_contract import (
+    AuditCheckpointsContract,
     AuditLogContract,
     CatalogContract,
     CatalogScansContract,
@@ -18,6 +19,7 @@ from tests.catalog_contract import (
     MigrationsContract,
     PolicyStoreContract,
     SubjectStoreContract,
+    UnitOfWorkContract,
 )
 
 
@@ -64,4 +66,12 @@ class TestPolicyVersionsOnSqlite(PolicyStoreContract):
 
 
 class TestMigrationsOnSqlite(MigrationsContract):
+    pass
+
+
+class TestUnitsOfWorkOnSqlite(UnitOfWorkContract):
+    pass
+
+
+class TestAuditCheckpointsOnSqlite(AuditCheckpointsContract):
     pass

@@ -1,0 +1,1 @@
+"""The audit trail's signed checkpoints: when to sign the chain head."""
