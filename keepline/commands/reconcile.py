@@ -14,12 +14,14 @@ import asyncio
 import json
 import sys
 from datetime import timedelta
-from typing import Any
+from typing import Any, TextIO
 
+from keepline.commands.sweep import ProgressBar
 from keepline.root import build, now
 from service.maintenance.reconcile import (
     DEFAULT_MAX_ORPHAN_SHARE,
     DEFAULT_MIN_ORPHAN_AGE,
+    ReconcileProgress,
     ReconcileReport,
     reconcile,
 )
@@ -36,6 +38,7 @@ async def reconcile_configured(
     force: bool = False,
     max_orphan_share: float = DEFAULT_MAX_ORPHAN_SHARE,
     min_orphan_age: timedelta = DEFAULT_MIN_ORPHAN_AGE,
+    progress: ReconcileProgress | None = None,
 ) -> ReconcileReport:
     """Reconcile the configured bucket with the configured catalog (never marks the bucket)."""
     root = build(settings)
@@ -55,6 +58,7 @@ async def reconcile_configured(
             catalog_instance=catalog_instance,
             bucket_instance=bucket_instance,
             min_orphan_age=min_orphan_age,
+            progress=progress,
         )
     finally:
         await root.close()
@@ -93,8 +97,37 @@ def print_report(report: ReconcileReport, *, as_json: bool) -> None:
     sys.stdout.write(" ".join(f"{k}={v}" for k, v in counts.items()) + "\n")
 
 
+class ReconcileBars:
+    """What `--progress` draws on stderr: versions scanned, then a bar of removals."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._removing: ProgressBar | None = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        """Redraw for one phase's (done, total)."""
+        if phase == "scanning":
+            self._stream.write(f"\rscanning the bucket: {done} object versions")
+            self._stream.flush()
+            return
+        if self._removing is None:
+            self._stream.write("\n")
+            self._removing = ProgressBar("removing orphans", self._stream, min_total=0)
+        self._removing(done, total)
+
+    def close(self) -> None:
+        """End the line drawn last."""
+        if self._removing is not None:
+            self._removing.close()
+        else:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of `keepline reconcile`: 0 when the two agree (or were made to)."""
+    wanted = sys.stderr.isatty() if args.progress is None else args.progress
+    bars = ReconcileBars(sys.stderr) if wanted else None
     try:
         report = asyncio.run(
             reconcile_configured(
@@ -104,11 +137,15 @@ def run(args: argparse.Namespace) -> int:
                 force=args.force,
                 max_orphan_share=args.max_orphan_share,
                 min_orphan_age=timedelta(hours=args.min_orphan_age_h),
+                progress=bars,
             )
         )
     except StorageError as err:
         sys.stderr.write(f"keepline reconcile: {err}\n")
         return 2
+    finally:
+        if bars is not None:
+            bars.close()
     print_report(report, as_json=args.json)
     if report.refused is not None:
         sys.stderr.write(f"keepline reconcile: {report.refused}\n")
@@ -126,6 +163,12 @@ def add_parser(sub: Any) -> None:
         "--dry-run", action="store_true", help="change nothing; list what would be removed"
     )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show versions scanned and a bar of removals on stderr (default: on a terminal)",
+    )
     parser.add_argument(
         "--force",
         action="store_true",

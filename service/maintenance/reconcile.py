@@ -17,7 +17,7 @@ bypasses governance retention.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +26,8 @@ from storage.errors import StorageError
 from storage.models import OBJECT_PREFIX, ItemStatus
 from storage.ports import AuditLog, Catalog, ObjectStore, ObjectVersion
 
+#: Told (phase, done, total) as a reconciliation goes: "scanning", then "removing".
+ReconcileProgress = Callable[[str, int, int], None]
 #: Who the audit trail names for removals.
 ACTOR = "keepline-reconcile"
 #: Above this share of orphans among the versions scanned, removal needs --force.
@@ -94,6 +96,7 @@ async def reconcile(
     bucket_instance: str | None,
     min_orphan_age: timedelta = DEFAULT_MIN_ORPHAN_AGE,
     batch_keys: int = 500,
+    progress: ReconcileProgress | None = None,
 ) -> ReconcileReport:
     """Find (and unless dry_run remove) orphaned versions; report missing objects.
 
@@ -103,8 +106,58 @@ async def reconcile(
     does not name catalog_instance, nothing is removed at all. Orphans younger than
     min_orphan_age and versions under retention or legal hold are kept. Every removal is
     audited. Pending claims no attempt has touched since stale_before are reported as stale.
+    ``progress`` hears (phase, done, total) as it goes: ``scanning`` (total: what is scanned
+    so far) after each batch of keys, ``removing`` after each batch of removals.
     """
     report = ReconcileReport(dry_run=dry_run)
+    committed = await _scan(
+        catalog,
+        store,
+        report,
+        at=at,
+        min_orphan_age=min_orphan_age,
+        batch_keys=batch_keys,
+        progress=progress,
+    )
+    after = ""
+    while page := await catalog.stored_objects(after_item_id=after):
+        report.missing.extend(
+            MissingObject(row.item_id, row.object_key, row.version_id)
+            for row in page
+            if row.item_id not in committed
+        )
+        after = page[-1].item_id
+    if report.orphans and not dry_run:
+        report.refused = _refusal(
+            report,
+            catalog_instance=catalog_instance,
+            bucket_instance=bucket_instance,
+            force=force,
+            max_orphan_share=max_orphan_share,
+        )
+    if report.orphans and report.refused is None:
+        report.orphans = await _unlocked(store, report.orphans, report, at=at)
+    if report.orphans and report.refused is None and not dry_run:
+        await _remove(store, audit, report, at=at, progress=progress)
+    report.pending_claims = await catalog.pending_claims()
+    if stale_before is not None:
+        report.stale_claims, report.stale = await catalog.stale_claims(
+            attempted_before=stale_before
+        )
+    return report
+
+
+async def _scan(
+    catalog: Catalog,
+    store: ObjectStore,
+    report: ReconcileReport,
+    *,
+    at: datetime,
+    min_orphan_age: timedelta,
+    batch_keys: int,
+    progress: ReconcileProgress | None,
+) -> set[str]:
+    """Sort every listed version into the report; the items whose object is there."""
     committed: set[str] = set()
     batches = _KeyBatches(store.list_versions(OBJECT_PREFIX), batch_keys)
     while batch := await asyncio.to_thread(batches.take):
@@ -125,36 +178,18 @@ async def reconcile(
                     report.young += 1
                 else:
                     report.orphans.append(version)
-    after = ""
-    while page := await catalog.stored_objects(after_item_id=after):
-        report.missing.extend(
-            MissingObject(row.item_id, row.object_key, row.version_id)
-            for row in page
-            if row.item_id not in committed
-        )
-        after = page[-1].item_id
-    if report.orphans and not dry_run:
-        report.refused = _refusal(
-            report,
-            catalog_instance=catalog_instance,
-            bucket_instance=bucket_instance,
-            force=force,
-            max_orphan_share=max_orphan_share,
-        )
-    if report.orphans and report.refused is None:
-        report.orphans = await _unlocked(store, report.orphans, report, at=at)
-    if report.orphans and report.refused is None and not dry_run:
-        await _remove(store, audit, report, at=at)
-    report.pending_claims = await catalog.pending_claims()
-    if stale_before is not None:
-        report.stale_claims, report.stale = await catalog.stale_claims(
-            attempted_before=stale_before
-        )
-    return report
+        if progress is not None:
+            progress("scanning", report.versions_scanned, report.versions_scanned)
+    return committed
 
 
 async def _remove(
-    store: ObjectStore, audit: AuditLog, report: ReconcileReport, *, at: datetime
+    store: ObjectStore,
+    audit: AuditLog,
+    report: ReconcileReport,
+    *,
+    at: datetime,
+    progress: ReconcileProgress | None = None,
 ) -> None:
     """Remove the report's orphans in batches, never bypassing retention; audit each batch."""
     for start in range(0, len(report.orphans), _REMOVE_BATCH):
@@ -174,6 +209,8 @@ async def _remove(
                 "versions": [{"key": v.key, "version_id": v.version_id} for v in chunk],
             },
         )
+        if progress is not None:
+            progress("removing", min(start + len(chunk), len(report.orphans)), len(report.orphans))
 
 
 def _refusal(

@@ -175,3 +175,15 @@ async def test_an_unmarked_bucket_is_marked_by_start_up(root: Keepline) -> None:
     assert read_marker(root.storage.store) is None
     await prepare_storage(root.storage)
     assert read_marker(root.storage.store) == await root.storage.instance.instance_id(at=AT)
+
+
+async def test_progress_counts_the_scan_then_the_removals(root: Keepline) -> None:
+    await _objects(root, owned=30, orphans=2)
+    heard: list[tuple[str, int, int]] = []
+    report = await _reconcile(root, batch_keys=10, progress=lambda *step: heard.append(step))
+    assert report.removed == 2
+    scans = [done for phase, done, _ in heard if phase == "scanning"]
+    assert scans == sorted(scans)
+    assert scans[-1] == report.versions_scanned
+    assert len(scans) >= 3  # one report per batch of keys, not one at the end
+    assert [step for step in heard if step[0] == "removing"][-1] == ("removing", 2, 2)
