@@ -40,6 +40,22 @@ def test_legal_sees_the_items_a_hold_covers(
     check_accessible(page, axe_source)
     screenshot(page, "legal-hold-items")
 
+    # why one of them is kept, and until when: the retention explanation, as the API gives it
+    first = sorted(expected)[0]
+    with keepline.client("legal") as legal:
+        explained = legal.get(f"/v1/items/{first}/retention").json()
+    page.get_by_role("button", name=f"Why kept: {first}").click()
+    why = page.get_by_role("heading", name=f"Why item {first} is kept")
+    expect(why).to_be_focused()
+    purposes = page.locator("table", has=page.locator("caption", has_text="Each purpose"))
+    expect(purposes.locator("tbody tr")).to_have_count(len(explained["purposes"]))
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("Covered items 3")  # the hold that keeps it
+    expect(facts).to_contain_text("not while a hold or a review keeps it")
+    assert explained["destroy_after"] is None
+    check_accessible(page, axe_source)
+    screenshot(page, "legal-why-kept")
+
     # once released, the hold covers nothing and offers no list
     with keepline.client("legal") as legal:
         released = legal.post(f"/v1/holds/{placed.json()['hold_id']}/release")

@@ -50,6 +50,7 @@ export function render(root, ctx) {
   const outcome = h("div", { class: "outcome", "aria-live": "polite" });
   const holds = h("div", { class: "results" });
   const covered = h("div", { class: "results", "aria-live": "polite" });
+  const why = h("div", { class: "results", "aria-live": "polite" });
 
   function criteria() {
     const found = {};
@@ -124,6 +125,39 @@ export function render(root, ctx) {
     }
   }
 
+  // Why an item is kept and until when: GET /v1/items/{id}/retention, as the sweeper decides.
+  async function showWhy(item) {
+    replace(why, h("p", {}, `Asking why item ${item.item_id} is kept…`));
+    try {
+      const x = await api(`/v1/items/${encodeURIComponent(item.item_id)}/retention`);
+      const facts = [
+        ["Destroyed no earlier than", x.destroy_after ? when(x.destroy_after) : "not while a hold or a review keeps it"],
+        ["Object Lock until", x.worm_until ? when(x.worm_until) : "none"],
+        ["Covering holds", (x.holds || []).map((hold) => hold.matter).join(", ") || "none"],
+        ["Erasure pending", x.erasure_pending ? "yes, once the holds are released" : "no"],
+        ["Disposition review", x.review ? `${x.review.state} (${(x.review.purposes || []).join(", ")})` : "none"],
+      ];
+      replace(
+        why,
+        h("h2", { id: `${ctx.viewId}-why`, tabindex: "-1" }, `Why item ${x.item_id} is kept`),
+        table(
+          "Each purpose, its lawful basis and where it stands",
+          [
+            ["Purpose", (p) => p.name],
+            ["Basis", (p) => p.basis || ""],
+            ["Expires", (p) => when(p.expires_at)],
+            ["State", (p) => (p.removed_at ? `${p.state} ${when(p.removed_at)}` : p.state)],
+          ],
+          x.purposes || [],
+        ) || empty("No purpose keeps this item any more."),
+        h("dl", { class: "facts" }, facts.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
+      );
+      why.querySelector("h2").focus();
+    } catch (err) {
+      replace(why, ctx.problem(err, "legal"));
+    }
+  }
+
   async function showCovered(hold) {
     replace(covered, h("p", {}, `Finding the items the hold for ${hold.matter} covers…`));
     try {
@@ -139,6 +173,7 @@ export function render(root, ctx) {
             ["Occurred", (x) => when(x.occurred_at)],
             ["Purposes", (x) => (x.purposes || []).map((p) => p.name).join(", ")],
             ["Status", (x) => x.status || ""],
+            ["", (x) => h("button", { type: "button", onclick: () => showWhy(x) }, `Why kept: ${x.item_id}`)],
           ],
           items,
         ) || empty(`The hold for ${hold.matter} covers no stored item now.`),
@@ -200,6 +235,7 @@ export function render(root, ctx) {
     h("h2", {}, "Holds"),
     holds,
     covered,
+    why,
   );
   refresh();
 }
