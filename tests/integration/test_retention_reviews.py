@@ -7,7 +7,9 @@ expiry, ``destroy`` destroys it on the next sweep, and a hold placed meanwhile w
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
@@ -202,6 +204,19 @@ def test_destroy_waits_for_a_hold_placed_meanwhile_then_goes_on_the_next_sweep(
     assert object_versions(minio_client, service, item_id) == []
     decided = [e for e in audit_actions(service, "review.decided") if e["item_id"] == item_id]
     assert [e["details"]["decision"] for e in decided] == ["destroy"]
+    # and it is in that day's signed certificate of destructions, with the review as its reason
+    destroyed_at = stone["destroyed_at"]  # SQLite hands back naive UTC, PostgreSQL aware
+    if destroyed_at.tzinfo is None:
+        destroyed_at = destroyed_at.replace(tzinfo=UTC)
+    day = destroyed_at.astimezone(UTC).date().isoformat()
+    with service.client("auditor") as auditor:
+        certificate = auditor.get("/v1/disposals/certificate", params={"date": day})
+    assert certificate.status_code == 200, certificate.text
+    with zipfile.ZipFile(io.BytesIO(certificate.content)) as archive:
+        listed = json.loads(archive.read("destructions.json"))["destructions"]
+    certified = {d["item_id"]: d for d in listed}
+    assert certified[item_id]["reason"] == "review_destroy"
+    assert certified[item_id]["type"] == "call_recording"
 
 
 CLI_POLICY = """
