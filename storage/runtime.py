@@ -11,6 +11,7 @@ from storage.crypto.cipher import AesGcmSegmentCipher
 from storage.crypto.keyring import FileKeyRing
 from storage.crypto.signing import FileSigner
 from storage.crypto.vault import ContentVault
+from storage.crypto.witness import CheckpointWitness
 from storage.objects.filesystem_store import FilesystemObjectStore
 from storage.objects.marker import bind_bucket
 from storage.objects.minio_store import MinioObjectStore
@@ -69,7 +70,13 @@ def build_storage(settings: StorageSettings) -> StorageRuntime:
         signer=signer,
         guards=SqlRequestGuards(db),
         instance=SqlCatalogInstance(db),
-        checkpoints=SqlAuditCheckpoints(db, signer),
+        checkpoints=SqlAuditCheckpoints(
+            db,
+            signer,
+            witness=CheckpointWitness(
+                settings.resolved_signing_key_file().with_name("audit-witness.json")
+            ),
+        ),
     )
 
 

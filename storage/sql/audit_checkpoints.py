@@ -10,6 +10,7 @@ remove the copies a SIEM holds.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from storage.crypto.signing import b64url, b64url_decode, verify_signature
+from storage.crypto.witness import CheckpointWitness
 from storage.errors import CatalogConflictError
 from storage.models import AuditCheckpoint, CheckpointVerdict
 from storage.ports import Signer
@@ -35,9 +37,13 @@ def checkpoint_message(seq: int, digest: str, at: datetime) -> bytes:
 class SqlAuditCheckpoints:
     """Writes, lists, publishes and checks the signed checkpoints of the audit chain."""
 
-    def __init__(self, db: Database, signer: Signer) -> None:
+    def __init__(
+        self, db: Database, signer: Signer, *, witness: CheckpointWitness | None = None
+    ) -> None:
         self._db = db
         self._signer = signer
+        # The newest checkpoint, also kept outside the catalog (see storage.crypto.witness).
+        self._witness = witness
 
     async def head(self) -> tuple[int, str]:
         """The chain head (seq, hash) as committed now; (0, genesis) for an empty chain."""
@@ -74,6 +80,8 @@ class SqlAuditCheckpoints:
                 )
         except CatalogConflictError:
             return None  # this head was checkpointed already (by another process)
+        if self._witness is not None:
+            await asyncio.to_thread(self._witness.record, checkpoint)
         return checkpoint
 
     async def list(self, *, after_seq: int = 0, limit: int = 100) -> builtins.list[AuditCheckpoint]:
@@ -139,6 +147,27 @@ class SqlAuditCheckpoints:
                     )
                 checked += 1
             after = page[-1].seq
+        return await self._against_witness(keys, checked)
+
+    async def _against_witness(self, keys: dict[str, Any], checked: int) -> CheckpointVerdict:
+        # The catalog may have lost its checkpoints with the chain rewritten after: the
+        # witness outside it still names a signed (seq, hash) the chain must have, and a
+        # checkpoint row for it.
+        witnessed = None if self._witness is None else await asyncio.to_thread(self._witness.latest)
+        if witnessed is None:
+            return CheckpointVerdict(ok=True, checked=checked)
+        async with self._db.connect() as conn:
+            chain_hash = (
+                await conn.execute(select(audit.c.hash).where(audit.c.seq == witnessed.seq))
+            ).scalar_one_or_none()
+            row = (
+                await conn.execute(
+                    select(audit_checkpoints.c.hash).where(audit_checkpoints.c.seq == witnessed.seq)
+                )
+            ).scalar_one_or_none()
+        intact = _signed(keys, witnessed) and chain_hash == witnessed.hash == row
+        if not intact:
+            return CheckpointVerdict(ok=False, checked=checked, first_broken_seq=witnessed.seq)
         return CheckpointVerdict(ok=True, checked=checked)
 
     async def _select(self, stmt: Any) -> builtins.list[AuditCheckpoint]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from storage.crypto.signing import InMemorySigner, b64url
+from storage.crypto.witness import CheckpointWitness
 from storage.sql.audit import SqlAuditLog
 from storage.sql.audit_checkpoints import SqlAuditCheckpoints, checkpoint_message
 from storage.sql.database import Database
@@ -96,3 +99,29 @@ class AuditCheckpointsContract:
         async with db.begin() as conn:
             await conn.execute(update(audit_checkpoints).values(kid=written.kid))
         assert not (await checkpoints.verify()).ok
+
+    async def test_checkpoints_deleted_then_the_chain_rewritten_fail_against_the_witness(
+        self, db: Database, log: SqlAuditLog, signer: InMemorySigner, tmp_path: Path
+    ) -> None:
+        witness = CheckpointWitness(tmp_path / "keys" / "audit-witness.json")
+        checkpoints = SqlAuditCheckpoints(db, signer, witness=witness)
+        await _fill(log, 3)
+        first = await checkpoints.write(T0)
+        await _fill(log, 2, start=3)
+        second = await checkpoints.write(T0 + timedelta(minutes=1))
+        assert first is not None
+        assert second is not None
+        assert witness.latest() == second  # the newest, outside the catalog
+        assert stat.S_IMODE(witness.path.stat().st_mode) == 0o600
+        witness.record(first)  # it never moves back
+        assert witness.latest() == second
+        assert (await checkpoints.verify()).ok
+
+        # Someone with the catalog alone: every checkpoint row gone, the chain recomputed.
+        async with db.begin() as conn:
+            await conn.execute(delete(audit_checkpoints))
+        await rewrite_whole_chain(db, actor="nobody")
+        assert (await log.verify()).ok
+        assert (await SqlAuditCheckpoints(db, signer).verify()).ok  # the catalog agrees...
+        verdict = await checkpoints.verify()  # ...the witness does not
+        assert (verdict.ok, verdict.first_broken_seq) == (False, second.seq)
