@@ -141,7 +141,9 @@ def test_a_call_linked_to_the_wrong_subject_is_rectified(
         assert legal.get(f"/v1/items/{item_id}").status_code == 200
         retained = privacy.post(f"/v1/subjects/{right}/erasure").json()
         assert retained["erased"] == []
-        assert retained["retained"] == [{"item_id": item_id, "reason": "legal_hold:RX-1"}]
+        assert [(r["item_id"], r["reason"]) for r in retained["retained"]] == [
+            (item_id, "legal_hold:RX-1")
+        ]
 
     # The audit trail keeps the old link.
     entries = audit_entries(service, "rectification", item_id=item_id)
