@@ -16,7 +16,6 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
-from sqlalchemy.exc import DBAPIError
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -120,7 +119,7 @@ class ApiServices:
                     at=self.clock(),
                     details=entry.details,
                 )
-            except (StorageError, DBAPIError, RuntimeError) as err:
+            except (StorageError, RuntimeError) as err:  # catalog errors are StorageErrors
                 log.warning("access.denied not audited (%s)", type(err).__name__)
 
     async def record_route_denial(self, request: Request, err: ApiError) -> None:
