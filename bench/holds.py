@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from bench.artefacts import chat, message
 from bench.content import PatternSource
-from bench.context import BenchContext, legal_holds, object_versions
+from bench.context import RAW_PREFIX, BenchContext, legal_holds, object_versions
 from bench.errors import MeasurementError, WaitTimeoutError
 from bench.kafka_io import publish
 from bench.report import Result
@@ -61,10 +61,12 @@ def _raw_legal_holds(ctx: BenchContext, count: int) -> float:
     data = PatternSource(seed=60_000, size_bytes=TEXT_BYTES).chunk(0)
 
     def put(index: int) -> None:
-        ctx.stack.s3.put_object(bucket, f"raw/{index:06d}", io.BytesIO(data), length=len(data))
+        ctx.stack.s3.put_object(
+            bucket, f"{RAW_PREFIX}{index:06d}", io.BytesIO(data), length=len(data)
+        )
 
     def hold(index: int) -> None:
-        ctx.stack.s3.enable_object_legal_hold(bucket, f"raw/{index:06d}")
+        ctx.stack.s3.enable_object_legal_hold(bucket, f"{RAW_PREFIX}{index:06d}")
 
     threads = ctx.settings.concurrency
     with ThreadPoolExecutor(threads, thread_name_prefix="bench-hold-put") as pool:
@@ -73,7 +75,7 @@ def _raw_legal_holds(ctx: BenchContext, count: int) -> float:
     with ThreadPoolExecutor(threads, thread_name_prefix="bench-hold-raw") as pool:
         list(pool.map(hold, range(count)))
     elapsed = time.monotonic() - started
-    versions = object_versions(ctx.stack.s3, bucket)
+    versions = object_versions(ctx.stack.s3, bucket, RAW_PREFIX)
     if not all(legal_holds(ctx.stack.s3, bucket, versions)) or len(versions) != count:
         raise MeasurementError(f"raw legal holds: {len(versions)} objects, not all flagged")
     return elapsed

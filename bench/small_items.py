@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from bench.artefacts import chat, message
 from bench.content import PatternSource
-from bench.context import BenchContext, object_versions
+from bench.context import RAW_PREFIX, BenchContext, object_versions
 from bench.errors import MeasurementError
 from bench.kafka_io import publish
 from bench.report import Result
@@ -65,13 +65,15 @@ def small_items_vs_raw_put(ctx: BenchContext, service: KeeplineProcess) -> Resul
 
     def put(index: int) -> None:
         data = texts[index]
-        ctx.stack.s3.put_object(bucket, f"raw/{index:06d}", io.BytesIO(data), length=len(data))
+        ctx.stack.s3.put_object(
+            bucket, f"{RAW_PREFIX}{index:06d}", io.BytesIO(data), length=len(data)
+        )
 
     started = time.monotonic()
     with ThreadPoolExecutor(ctx.settings.concurrency, thread_name_prefix="bench-small") as pool:
         list(pool.map(put, range(count)))
     raw_s = time.monotonic() - started
-    written = object_versions(ctx.stack.s3, bucket)
+    written = object_versions(ctx.stack.s3, bucket, RAW_PREFIX)
     if len(written) != count or any(v[2] != ITEM_BYTES for v in written):
         raise MeasurementError(f"raw puts left {len(written)} objects, not {count}")
 
