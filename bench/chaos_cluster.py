@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from aiokafka import TopicPartition
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.catalogs import CatalogKind
 from bench.chaos_accounting import ItemRow, VersionRef
 from bench.chaos_faults import FaultKind, FaultRecord
 from bench.chaos_kafka import group_progress, read_topic
@@ -39,18 +39,13 @@ from storage.settings import StorageSettings
 from storage.sql.schema import items
 from streams.kafka_admin import ensure_topics, run_blocking
 
+__all__ = ["Catalog", "CatalogKind", "ChaosCluster", "Worker"]
+
 PARTITIONS = 4
 ARTEFACT_KINDS = ("calls", "emails", "chats")
 TOPIC_KINDS = (*ARTEFACT_KINDS, "consent", "dlq", "audit")
 READY_TIMEOUT_S = 120.0
 LOCK_WAIT_S = 0.5
-
-
-class CatalogKind(StrEnum):
-    """Where the catalog lives."""
-
-    SQLITE = "sqlite"
-    POSTGRESQL = "postgresql"
 
 
 class Catalog:

@@ -69,13 +69,20 @@ def wait_until(
         time.sleep(interval_s)
 
 
-def object_versions(s3: Minio, bucket: str) -> list[tuple[str, str | None, int]]:
-    """Every item's object version in a bucket: (name, version id, size in bytes).
+#: Where the raw (bare SDK) sides of the benches put their objects in scratch buckets.
+RAW_PREFIX = "raw/"
 
-    The bucket's marker object (which catalog the bucket belongs to) is not an item's.
+
+def object_versions(
+    s3: Minio, bucket: str, prefix: str = "items/"
+) -> list[tuple[str, str | None, int]]:
+    """Every object version under prefix in a bucket: (name, version id, size in bytes).
+
+    The default prefix lists items' objects: the bucket's marker object (which catalog the
+    bucket belongs to) is not an item's. The raw sides' objects are under RAW_PREFIX.
     """
     found: list[tuple[str, str | None, int]] = []
-    for obj in s3.list_objects(bucket, prefix="items/", recursive=True, include_version=True):
+    for obj in s3.list_objects(bucket, prefix=prefix, recursive=True, include_version=True):
         if obj.is_delete_marker or obj.object_name is None:
             continue
         found.append((obj.object_name, obj.version_id, int(obj.size or 0)))

@@ -36,14 +36,18 @@ class Result:
     unit: str
     extra: Mapping[str, JsonScalar] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, JsonScalar]:
-        """The JSON object: bench, value, unit first, then the extra fields.
+    def to_json(self, tags: Mapping[str, JsonScalar] | None = None) -> dict[str, JsonScalar]:
+        """The JSON object: bench, value, unit first, then the run's tags, then the extras.
+
+        Args:
+            tags: Fields every line of the run carries (e.g. ``catalog``).
 
         Raises:
             ValueError: value or an extra float is NaN or infinite, or an extra field would
-                replace one of the three fixed ones.
+                replace one of the fixed ones or a tag.
         """
-        clash = {"bench", "value", "unit", "error"} & set(self.extra)
+        run_tags = dict(tags or {})
+        clash = ({"bench", "value", "unit", "error"} | set(run_tags)) & set(self.extra)
         if clash:
             raise ValueError(f"extra fields {sorted(clash)} are reserved")
         line: dict[str, JsonScalar] = {
@@ -51,22 +55,26 @@ class Result:
             "value": significant(self.value),
             "unit": self.unit,
         }
+        line.update(run_tags)
         line.update({key: _clean(value) for key, value in self.extra.items()})
         return line
 
 
-def result_line(result: Result) -> str:
-    """One line of JSON (no newline) for a result."""
-    return json.dumps(result.to_json(), separators=(", ", ": "))
+def result_line(result: Result, tags: Mapping[str, JsonScalar] | None = None) -> str:
+    """One line of JSON (no newline) for a result, with the run's tags."""
+    return json.dumps(result.to_json(tags), separators=(", ", ": "))
 
 
-def error_line(bench: str, unit: str, error: BaseException) -> str:
-    """One line of JSON for a benchmark that failed: value null and the error's text."""
+def error_line(
+    bench: str, unit: str, error: BaseException, tags: Mapping[str, JsonScalar] | None = None
+) -> str:
+    """One line of JSON for a benchmark that failed: value null, the run's tags, the error."""
     message = " ".join(str(error).split()) or type(error).__name__
     body: dict[str, Any] = {
         "bench": bench,
         "value": None,
         "unit": unit,
+        **dict(tags or {}),
         "error": f"{type(error).__name__}: {message}"[:2000],
     }
     return json.dumps(body, separators=(", ", ": "))
@@ -78,23 +86,34 @@ class Reporter:
     Args:
         out: Where the JSON lines go (the real stdout).
         progress: Where progress goes (stderr).
+        tags: Fields every line carries (e.g. ``{"catalog": "sqlite"}``).
     """
 
-    def __init__(self, out: TextIO, progress: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        progress: TextIO | None = None,
+        tags: Mapping[str, JsonScalar] | None = None,
+    ) -> None:
         self._out = out
+        self._tags: dict[str, JsonScalar] = dict(tags or {})
         self._progress = progress or sys.stderr
         self._started = time.monotonic()
         self.failed: list[str] = []
         self.succeeded: list[str] = []
 
+    def tag(self, key: str, value: JsonScalar) -> None:
+        """Add a field every later line carries."""
+        self._tags[key] = value
+
     def emit(self, result: Result) -> None:
         """Print a result's line and remember that the bench succeeded."""
-        self._write(result_line(result))
+        self._write(result_line(result, self._tags))
         self.succeeded.append(result.bench)
 
     def fail(self, bench: str, unit: str, error: BaseException) -> None:
         """Print a failed bench's error line and remember the failure."""
-        self._write(error_line(bench, unit, error))
+        self._write(error_line(bench, unit, error, self._tags))
         self.failed.append(bench)
         self.say(f"{bench} FAILED: {type(error).__name__}: {error}")
 

@@ -27,6 +27,7 @@ from bench.memory import ingest_peak_rss_mb
 from bench.report import Reporter, Result
 from bench.service import KeeplineProcess
 from bench.settings import BENCHES, BenchSettings
+from bench.small_items import small_items_vs_raw_put
 from bench.stack import Stack
 from bench.sweep import sweep_vs_raw_delete
 from bench.throughput import events_vs_raw_consume, ingest_vs_raw_put
@@ -38,6 +39,7 @@ OwnBench = Callable[[BenchContext], Result]
 SHARED: dict[str, SharedBench] = {
     "ingest_vs_raw_put": ingest_vs_raw_put,
     "events_vs_raw_consume": events_vs_raw_consume,
+    "small_items_vs_raw_put": small_items_vs_raw_put,
     "hold_apply_items_s": hold_apply_items_s,
     "content_first_byte_ms_p99": content_first_byte_ms_p99,
 }
@@ -105,11 +107,15 @@ def main() -> int:
     except (BenchSettingsError, ValidationError) as err:
         reporter.say(f"bad settings: {err}")
         return 2
+    reporter.tag("catalog", settings.catalog.value)
     root = Path(tempfile.mkdtemp(prefix="keepline-bench-", dir=settings.workdir))
-    reporter.say(f"scale {settings.scale.value}: {', '.join(selected)}; working in {root}")
+    reporter.say(
+        f"scale {settings.scale.value}, catalog {settings.catalog.value}: "
+        f"{', '.join(selected)}; working in {root}"
+    )
     reporter.say(f"sizes: {sizes}")
     started = time.monotonic()
-    stack = Stack(root)
+    stack = Stack(root, settings.catalog)
     content = ContentServer()
     ctx = BenchContext(
         settings=settings,
@@ -123,7 +129,7 @@ def main() -> int:
     try:
         with content:
             try:
-                reporter.say("starting Kafka and MinIO")
+                reporter.say(f"starting Kafka, MinIO and the {settings.catalog.value} catalog")
                 stack.start()
             except Exception as err:  # every bench fails with the stack's error
                 for name in selected:

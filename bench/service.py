@@ -67,6 +67,9 @@ class KeeplineProcess:
             "KEEPLINE_CONTENT_SOURCES": ",".join(content_sources),
             **{f"KEEPLINE_TOPIC_{kind.upper()}": topic for kind, topic in self.topics.items()},
         }
+        catalog_url = stack.catalog.catalog_url(f"{name}_{suffix}")
+        if catalog_url is not None:
+            settings["KEEPLINE_CATALOG_URL"] = catalog_url
         if policy_text is not None:
             policy_path = workdir / "policy.yaml"
             policy_path.write_text(policy_text, encoding="utf-8")

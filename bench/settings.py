@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bench.catalogs import CatalogKind
 from bench.errors import BenchSettingsError
 
 MIB = 1 << 20
@@ -19,6 +20,7 @@ KIB = 1 << 10
 BENCHES: dict[str, str] = {
     "ingest_vs_raw_put": "ratio",
     "events_vs_raw_consume": "ratio",
+    "small_items_vs_raw_put": "ratio",
     "hold_apply_items_s": "items/s",
     "content_first_byte_ms_p99": "ms",
     "sweep_vs_raw_delete": "ratio",
@@ -42,6 +44,7 @@ class Sizes:
         ingest_items: Call recordings in ingest_vs_raw_put.
         ingest_item_bytes: Size of each of them.
         events: Metadata-only e-mail and chat events in events_vs_raw_consume.
+        small_items: 4 KiB chats (inline content) in small_items_vs_raw_put.
         hold_items: Stored items a new hold covers in hold_apply_items_s.
         sweep_items: Items that expire together in sweep_vs_raw_delete.
         sweep_item_bytes: Inline content of each of them.
@@ -54,6 +57,7 @@ class Sizes:
     ingest_items: int
     ingest_item_bytes: int
     events: int
+    small_items: int
     hold_items: int
     sweep_items: int
     sweep_item_bytes: int
@@ -68,6 +72,7 @@ SCALES: dict[Scale, Sizes] = {
         ingest_items=4,
         ingest_item_bytes=8 * MIB,
         events=2_000,
+        small_items=500,
         hold_items=200,
         sweep_items=200,
         sweep_item_bytes=4 * KIB,
@@ -81,6 +86,7 @@ SCALES: dict[Scale, Sizes] = {
         ingest_items=64,
         ingest_item_bytes=16 * MIB,
         events=50_000,
+        small_items=5_000,
         hold_items=5_000,
         sweep_items=2_000,
         sweep_item_bytes=4 * KIB,
@@ -93,6 +99,7 @@ SCALES: dict[Scale, Sizes] = {
         ingest_items=128,
         ingest_item_bytes=32 * MIB,
         events=200_000,
+        small_items=20_000,
         hold_items=20_000,
         sweep_items=10_000,
         sweep_item_bytes=4 * KIB,
@@ -118,6 +125,11 @@ class BenchSettings(BaseSettings):
     workdir: Path | None = Field(
         default=None, description="Parent of the run's temporary directory (default: /tmp)."
     )
+    catalog: CatalogKind = Field(
+        default=CatalogKind.SQLITE,
+        description="Every bench keepline's catalog: sqlite (a file each) or postgresql "
+        "(one server of the run's own, a database each).",
+    )
     keep_workdir: bool = Field(
         default=False, description="Keep the run's directory (logs, data) after a clean run."
     )
@@ -141,6 +153,9 @@ class BenchSettings(BaseSettings):
         default=None, ge=1, description="Override: MiB per recording in ingest_vs_raw_put."
     )
     events: int | None = Field(default=None, ge=2, description="Override: metadata events.")
+    small_items: int | None = Field(
+        default=None, ge=1, description="Override: 4 KiB chats in small_items_vs_raw_put."
+    )
     hold_items: int | None = Field(default=None, ge=1, description="Override: items held.")
     sweep_items: int | None = Field(default=None, ge=1, description="Override: items swept.")
     sweep_retention_s: int | None = Field(
@@ -164,6 +179,7 @@ class BenchSettings(BaseSettings):
             ("ingest_items", self.ingest_items, 1),
             ("ingest_item_bytes", self.ingest_item_mib, MIB),
             ("events", self.events, 1),
+            ("small_items", self.small_items, 1),
             ("hold_items", self.hold_items, 1),
             ("sweep_items", self.sweep_items, 1),
             ("sweep_retention_s", self.sweep_retention_s, 1),

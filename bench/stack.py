@@ -1,4 +1,4 @@
-"""The bench's own Kafka and MinIO, on free ports in the run's directory."""
+"""The bench's own Kafka, MinIO and catalog server, on free ports in the run's directory."""
 
 from __future__ import annotations
 
@@ -10,20 +10,24 @@ from typing import Self
 
 from minio import Minio
 
+from bench.catalogs import CatalogKind, CatalogServer
 from deploy.kafka import KafkaProcess
 from deploy.minio import MinioProcess
 
 
 class Stack:
-    """One Kafka broker and one MinIO server, started together and stopped together.
+    """One Kafka broker, one MinIO server and the catalog server, started and stopped together.
 
     Args:
         root: Where their data and logs go.
+        catalog: Where every keepline's catalog lives (PostgreSQL: one server, a database
+            per keepline).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, catalog: CatalogKind = CatalogKind.SQLITE) -> None:
         self.kafka = KafkaProcess(root / "kafka", num_partitions=1)
         self.minio = MinioProcess(root / "minio" / "data")
+        self.catalog = CatalogServer(catalog, root)
         self._client: Minio | None = None
 
     @property
@@ -44,18 +48,20 @@ class Stack:
         return self._client
 
     def start(self) -> None:
-        """Start both servers at once and wait until both are ready."""
-        with ThreadPoolExecutor(2, thread_name_prefix="bench-stack") as pool:
+        """Start the servers at once and wait until all are ready."""
+        with ThreadPoolExecutor(3, thread_name_prefix="bench-stack") as pool:
             kafka = pool.submit(self.kafka.start, 120.0)
             minio = pool.submit(self.minio.start, 60.0)
-            errors = [f.exception() for f in (kafka, minio)]
+            catalog = pool.submit(self.catalog.start)
+            errors = [f.exception() for f in (kafka, minio, catalog)]
         for error in errors:
             if error is not None:
                 self.stop()
                 raise error
 
     def stop(self) -> None:
-        """Stop both servers (each one only if it runs)."""
+        """Stop the servers (each one only if it runs)."""
+        self.catalog.stop()
         self.minio.stop()
         self.kafka.stop()
 

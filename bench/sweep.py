@@ -20,7 +20,7 @@ from minio.deleteobjects import DeleteObject
 
 from bench.artefacts import chat, message
 from bench.content import PatternSource
-from bench.context import BenchContext, object_versions, wait_until
+from bench.context import RAW_PREFIX, BenchContext, object_versions, wait_until
 from bench.errors import MeasurementError, WaitTimeoutError
 from bench.kafka_io import publish
 from bench.report import Result
@@ -46,10 +46,34 @@ def _remove_one(ctx: BenchContext, bucket: str, version: tuple[str, str | None, 
 def _fill(ctx: BenchContext, bucket: str, count: int, size: int) -> None:
     def put(index: int) -> None:
         data = PatternSource(seed=90_000 + index, size_bytes=size)
-        ctx.stack.s3.put_object(bucket, f"raw/{index:06d}", data.reader(), length=size)
+        ctx.stack.s3.put_object(bucket, f"{RAW_PREFIX}{index:06d}", data.reader(), length=size)
 
     with ThreadPoolExecutor(ctx.settings.sweep_concurrency) as pool:
         list(pool.map(put, range(count)))
+
+
+def _raw_deletes(ctx: BenchContext, one_by_one: str, bulk: str, count: int) -> tuple[float, float]:
+    """Seconds to delete the raw objects: one call each, as many at once as the sweeper; bulk."""
+    versions = object_versions(ctx.stack.s3, one_by_one, RAW_PREFIX)
+    if len(versions) != count:
+        raise MeasurementError(f"{len(versions)} raw objects to delete, not {count}")
+    started = time.monotonic()
+    with ThreadPoolExecutor(ctx.settings.sweep_concurrency) as pool:
+        list(pool.map(lambda v: _remove_one(ctx, one_by_one, v), versions))
+    raw_s = time.monotonic() - started
+    everything = [
+        DeleteObject(name, vid) for name, vid, _ in object_versions(ctx.stack.s3, bulk, RAW_PREFIX)
+    ]
+    started = time.monotonic()
+    errors = list(ctx.stack.s3.remove_objects(bulk, everything))
+    bulk_s = time.monotonic() - started
+    if (
+        errors
+        or object_versions(ctx.stack.s3, one_by_one, RAW_PREFIX)
+        or object_versions(ctx.stack.s3, bulk, RAW_PREFIX)
+    ):
+        raise MeasurementError(f"raw deletes left objects behind ({len(errors)} errors)")
+    return raw_s, bulk_s
 
 
 def sweep_vs_raw_delete(ctx: BenchContext) -> Result:
@@ -136,17 +160,7 @@ def _measure(ctx: BenchContext, service: KeeplineProcess, count: int, retention_
         raise MeasurementError(f"{len(left)} object versions survived their items' destruction")
 
     ctx.say(f"sweep: raw remove_objects of {count} objects")
-    versions = object_versions(ctx.stack.s3, one_by_one)
-    started = time.monotonic()
-    with ThreadPoolExecutor(ctx.settings.sweep_concurrency) as pool:
-        list(pool.map(lambda v: _remove_one(ctx, one_by_one, v), versions))
-    raw_s = time.monotonic() - started
-    everything = [DeleteObject(name, vid) for name, vid, _ in object_versions(ctx.stack.s3, bulk)]
-    started = time.monotonic()
-    errors = list(ctx.stack.s3.remove_objects(bulk, everything))
-    bulk_s = time.monotonic() - started
-    if errors or object_versions(ctx.stack.s3, one_by_one) or object_versions(ctx.stack.s3, bulk):
-        raise MeasurementError(f"raw deletes left objects behind ({len(errors)} errors)")
+    raw_s, bulk_s = _raw_deletes(ctx, one_by_one, bulk, count)
 
     keepline_rate, raw_rate, bulk_rate = (
         rate(count, keepline_s),

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from bench.artefacts import call_recording, chat, email, message
 from bench.content import PatternSource
-from bench.context import BenchContext, object_versions
+from bench.context import RAW_PREFIX, BenchContext, object_versions
 from bench.errors import MeasurementError
 from bench.kafka_io import consume_all, publish
 from bench.report import Result
@@ -78,7 +78,7 @@ def ingest_vs_raw_put(ctx: BenchContext, service: KeeplineProcess) -> Result:
     def put(index: int) -> None:
         ctx.stack.s3.put_object(
             bucket,
-            f"raw/{index:06d}",
+            f"{RAW_PREFIX}{index:06d}",
             sources[index].reader(),
             length=size,
             part_size=PART_SIZE_BYTES,
@@ -88,7 +88,7 @@ def ingest_vs_raw_put(ctx: BenchContext, service: KeeplineProcess) -> Result:
     with ThreadPoolExecutor(ctx.settings.concurrency, thread_name_prefix="bench-put") as pool:
         list(pool.map(put, range(count)))
     raw_s = time.monotonic() - started
-    written = object_versions(ctx.stack.s3, bucket)
+    written = object_versions(ctx.stack.s3, bucket, RAW_PREFIX)
     if len(written) != count or any(v[2] != size for v in written):
         raise MeasurementError(f"raw puts left {len(written)} objects, not {count} of {size} B")
 

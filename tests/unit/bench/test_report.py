@@ -56,3 +56,28 @@ def test_reporter_keeps_json_and_progress_apart() -> None:
     assert "b FAILED" in progress.getvalue()
     assert reporter.succeeded == ["a"]
     assert reporter.failed == ["b"]
+
+
+def test_every_line_of_a_run_says_its_catalog() -> None:
+    out = io.StringIO()
+    reporter = Reporter(out, io.StringIO())
+    reporter.tag("catalog", "postgresql")
+    reporter.emit(Result("hold_apply_items_s", 12.0, "items/s", {"items": 3}))
+    reporter.fail("sweep_vs_raw_delete", "ratio", RuntimeError("down"))
+    ok, failed = (json.loads(line) for line in out.getvalue().splitlines())
+    assert list(ok)[:4] == ["bench", "value", "unit", "catalog"]
+    assert ok["catalog"] == "postgresql"
+    assert ok["items"] == 3
+    assert failed["catalog"] == "postgresql"
+    assert failed["value"] is None
+    assert failed["error"] == "RuntimeError: down"
+
+
+def test_an_extra_field_cannot_replace_a_tag_of_the_run() -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        Result("x", 1.0, "ms", {"catalog": "sqlite"}).to_json({"catalog": "postgresql"})
+
+
+def test_lines_without_tags_are_as_before() -> None:
+    body = json.loads(error_line("x", "ms", ValueError("bad"), None))
+    assert list(body) == ["bench", "value", "unit", "error"]

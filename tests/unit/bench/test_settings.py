@@ -1,7 +1,9 @@
 import os
 
 import pytest
+from pydantic import ValidationError
 
+from bench.catalogs import CatalogKind
 from bench.errors import BenchSettingsError
 from bench.settings import BENCHES, MIB, SCALES, BenchSettings, Scale
 
@@ -52,3 +54,31 @@ def test_an_unknown_bench_is_refused_by_name() -> None:
 def test_every_setting_is_described() -> None:
     for name, field in BenchSettings.model_fields.items():
         assert field.description, name
+
+
+def test_small_items_bench_is_listed_after_the_event_bench() -> None:
+    names = list(BENCHES)
+    assert BENCHES["small_items_vs_raw_put"] == "ratio"
+    assert names.index("small_items_vs_raw_put") == names.index("events_vs_raw_consume") + 1
+
+
+def test_small_items_sizes_per_scale_and_their_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SCALES[Scale.SMALL].small_items == 500
+    assert SCALES[Scale.DEFAULT].small_items == 5_000
+    assert SCALES[Scale.FULL].small_items > SCALES[Scale.DEFAULT].small_items
+    monkeypatch.setenv("KEEPLINE_BENCH_SMALL_ITEMS", "42")
+    assert BenchSettings().sizes().small_items == 42
+
+
+def test_the_catalog_is_sqlite_unless_postgresql_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert BenchSettings().catalog is CatalogKind.SQLITE
+    monkeypatch.setenv("KEEPLINE_BENCH_CATALOG", "postgresql")
+    assert BenchSettings().catalog is CatalogKind.POSTGRESQL
+
+
+def test_an_unknown_catalog_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEPLINE_BENCH_CATALOG", "mysql")
+    with pytest.raises(ValidationError, match="catalog"):
+        BenchSettings()
