@@ -118,7 +118,7 @@ class SubjectExporter:
         document = {
             "format": EXPORT_FORMAT,
             "exported_at": now.isoformat(),
-            "subject": state.to_json(),
+            "subject": state.as_record(),
             "items": entries,
         }
         with_content = tuple(r.item_id for r in records if r.stored is not None)
