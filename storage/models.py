@@ -522,3 +522,22 @@ class CheckpointVerdict:
     ok: bool
     checked: int
     first_broken_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKeyRow:
+    """An item's wrapped data key, as the catalog holds it."""
+
+    item_id: str
+    key_id: str | None
+    wrapped_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class RewrappedKey:
+    """A data key re-wrapped under another KEK, and the value it replaces."""
+
+    item_id: str
+    old_wrapped_key: str
+    key_id: str
+    wrapped_key: str

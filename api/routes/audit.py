@@ -54,6 +54,8 @@ AUDIT_ACTIONS = frozenset(
         "rectification",
         "access_report",
         "key.retired",
+        "key.rotated",
+        "key.rewrapped",
     }
 )
 
