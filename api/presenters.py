@@ -15,6 +15,7 @@ from policies.explanation import Explanation
 from policies.holds import criteria_to_json
 from service.disclosures.models import Recipient
 from service.fixity.models import pass_ok
+from service.subjects.access_report import AccessReport
 from service.subjects.models import (
     ConsentResult,
     ErasureResult,
@@ -22,6 +23,7 @@ from service.subjects.models import (
     RestrictionResult,
     RetainedItem,
 )
+from service.subjects.rectification import RectificationResult, RectifiedItem
 from storage.models import (
     AuditCheckpoint,
     AuditEntry,
@@ -563,3 +565,30 @@ def erasure_json(result: ErasureResult) -> dict[str, Any]:
         "deferred": list(result.deferred),
         "recipients_to_inform": [recipient_json(r) for r in result.recipients],
     }
+
+
+def rectified_item_json(item: RectifiedItem) -> dict[str, Any]:
+    """What a rectification changed on one item: its parties before and after, and more."""
+    return {
+        "item_id": item.item_id,
+        "before": list(item.before),
+        "after": list(item.after),
+        "purposes_added": list(item.purposes_added),
+        "purposes_removed": list(item.purposes_removed),
+        "holds_added": list(item.holds_added),
+    }
+
+
+def rectification_json(result: RectificationResult) -> dict[str, Any]:
+    """``{"subject_id", "new_subject_id", "items": [..], "recipients_to_inform": [..]}``."""
+    return {
+        "subject_id": result.subject_id,
+        "new_subject_id": result.new_subject_id,
+        "items": [rectified_item_json(i) for i in result.items],
+        "recipients_to_inform": [recipient_json(r) for r in result.recipients],
+    }
+
+
+def access_report_json(report: AccessReport) -> dict[str, Any]:
+    """The access report: a versioned document (``format``), the same in a subject's export."""
+    return report.as_record()

@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.errors import BadRequestError, NotFoundError, UnavailableError, error_responses
 from api.presenters import (
+    access_report_json,
     consent_json,
     erasure_json,
     item_json,
     objection_json,
+    rectification_json,
     restriction_json,
 )
 from api.routes.items import PLAIN, RFC3339, utc
@@ -295,7 +297,7 @@ async def rectification(
         raise BadRequestError(err.field, err.message) from err
     except NothingToRectifyError as err:
         raise NotFoundError("no item of the subject matches") from err
-    return result.to_json()
+    return rectification_json(result)
 
 
 @router.get(
@@ -311,4 +313,4 @@ async def access_report(
     holds the same report as a readable document (``access-report.txt``).
     """
     report = await services.access_report.report(subject_id, actor=caller.name)
-    return report.to_json()
+    return access_report_json(report)

@@ -162,7 +162,9 @@ class SubjectExporter:
                 report = await self._reporter.build(result.subject_id)
                 readable = report.to_text().encode("utf-8")
                 await asyncio.to_thread(archive.writestr, "access-report.txt", readable)
-                detail = json.dumps(report.to_json(), indent=2, sort_keys=True, ensure_ascii=False)
+                detail = json.dumps(
+                    report.as_record(), indent=2, sort_keys=True, ensure_ascii=False
+                )
                 await asyncio.to_thread(
                     archive.writestr, "access-report.json", detail.encode("utf-8")
                 )

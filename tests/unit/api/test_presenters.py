@@ -13,6 +13,7 @@ from api.presenters import (
     erasure_json,
     hold_json,
     objection_json,
+    rectification_json,
     restriction_json,
 )
 from policies.models import HoldCriteria
@@ -24,6 +25,7 @@ from service.subjects.models import (
     RestrictionResult,
     RetainedItem,
 )
+from service.subjects.rectification import RectificationResult, RectifiedItem
 from storage.models import AuditCheckpoint, AuditEntry, Change, HoldRecord
 from storage.sql.dead_letters import DeadLetterRecord
 
@@ -187,6 +189,35 @@ def test_erasure_json_is_the_recorded_outcome() -> None:
             },
         ],
         "deferred": ["i-2"],
+        "recipients_to_inform": [RECIPIENT_JSON],
+    }
+    assert body == result.as_record()
+    _is_json(body)
+
+
+def test_rectification_json_gives_each_item_change_and_whom_to_tell() -> None:
+    before = ({"address": "+1", "role": "caller", "subject_id": "c1", "display_name": None},)
+    after = ({"address": "+1", "role": "caller", "subject_id": "c2", "display_name": "B"},)
+    result = RectificationResult(
+        "c1",
+        "c2",
+        (RectifiedItem("i-1", before, after, ("quality",), ("marketing",), ("h-1",)),),
+        (RECIPIENT,),
+    )
+    body = rectification_json(result)
+    assert body == {
+        "subject_id": "c1",
+        "new_subject_id": "c2",
+        "items": [
+            {
+                "item_id": "i-1",
+                "before": list(before),
+                "after": list(after),
+                "purposes_added": ["quality"],
+                "purposes_removed": ["marketing"],
+                "holds_added": ["h-1"],
+            }
+        ],
         "recipients_to_inform": [RECIPIENT_JSON],
     }
     assert body == result.as_record()
