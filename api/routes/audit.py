@@ -56,6 +56,7 @@ AUDIT_ACTIONS = frozenset(
         "key.retired",
         "key.rotated",
         "key.rewrapped",
+        "reconcile.refused",
     }
 )
 
