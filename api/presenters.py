@@ -12,9 +12,30 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from policies.explanation import Explanation
+from policies.holds import criteria_to_json
+from service.disclosures.models import Recipient
 from service.fixity.models import pass_ok
-from storage.models import AuditEntry, ChainVerdict, ItemRecord, ProductionRecord, ReviewRecord
+from service.subjects.access_report import AccessReport
+from service.subjects.models import (
+    ConsentResult,
+    ErasureResult,
+    ObjectionResult,
+    RestrictionResult,
+    RetainedItem,
+)
+from service.subjects.rectification import RectificationResult, RectifiedItem
+from storage.models import (
+    AuditCheckpoint,
+    AuditEntry,
+    ChainVerdict,
+    Change,
+    HoldRecord,
+    ItemRecord,
+    ProductionRecord,
+    ReviewRecord,
+)
 from storage.ports import FixityPass, Tombstone
+from storage.sql.dead_letters import DeadLetterRecord
 
 
 def item_json(record: ItemRecord, *, status: str | None = None) -> dict[str, Any]:
@@ -49,8 +70,17 @@ def item_json(record: ItemRecord, *, status: str | None = None) -> dict[str, Any
 
 
 def audit_json(entry: AuditEntry) -> dict[str, Any]:
-    """One audit entry as the API and the audit topic show it."""
-    return entry.to_json()
+    """One audit entry as the API shows it (the fields of its canonical form)."""
+    return {
+        "seq": entry.seq,
+        "at": entry.at.isoformat(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "item_id": entry.item_id,
+        "details": entry.details,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
 
 
 def verdict_json(verdict: ChainVerdict) -> dict[str, Any]:
@@ -423,3 +453,142 @@ class AuditCheckpointPageOut(BaseModel):
 
     checkpoints: list[AuditCheckpointOut]
     next_after: int | None = Field(description="Pass as `after` for the next page; null: done.")
+
+
+# --- Holds, checkpoints, dead letters -----------------------------------------------------
+
+
+def hold_json(record: HoldRecord) -> dict[str, Any]:
+    """A hold as the API shows it (SPEC section 5 fields plus counts)."""
+    return {
+        "hold_id": record.hold_id,
+        "matter": record.matter,
+        "description": record.description,
+        "criteria": criteria_to_json(record.criteria),
+        "created_by": record.created_by,
+        "created_at": record.created_at.isoformat(),
+        "released_at": _at(record.released_at),
+        "released_by": record.released_by,
+        "release_reason": record.release_reason,
+        "active": record.active,
+        "matched": record.matched,
+    }
+
+
+def checkpoint_json(checkpoint: AuditCheckpoint) -> dict[str, Any]:
+    """A signed checkpoint of the audit chain head."""
+    return {
+        "seq": checkpoint.seq,
+        "hash": checkpoint.hash,
+        "at": checkpoint.at.isoformat(),
+        "kid": checkpoint.kid,
+        "signature": checkpoint.signature,
+    }
+
+
+def dead_letter_json(letter: DeadLetterRecord) -> dict[str, Any]:
+    """A dead-lettered message: why, where it was, and its event id and source if known."""
+    return {
+        "reason": letter.reason,
+        "error": letter.error,
+        "topic": letter.topic,
+        "partition": letter.partition,
+        "offset": letter.offset,
+        "event_id": letter.event_id,
+        "source": letter.source,
+        "failed_at": letter.failed_at.isoformat(),
+    }
+
+
+# --- Subject rights -----------------------------------------------------------------------
+
+
+def recipient_json(recipient: Recipient) -> dict[str, Any]:
+    """A recipient of earlier disclosures to tell of a change."""
+    return {
+        "recipient": recipient.recipient,
+        "disclosure_id": recipient.disclosure_id,
+        "reference": recipient.reference,
+        "item_ids": list(recipient.item_ids),
+    }
+
+
+def consent_json(result: ConsentResult) -> dict[str, Any]:
+    """What a consent grant or withdrawal did."""
+    return {
+        "subject_id": result.subject_id,
+        "purpose": result.purpose,
+        "granted": result.granted,
+        "changed": result.change is Change.CHANGED,
+        "items_changed": list(result.items_changed),
+    }
+
+
+def objection_json(result: ObjectionResult) -> dict[str, Any]:
+    """What an objection did: ``ignored`` names purposes an objection cannot remove."""
+    return {
+        "subject_id": result.subject_id,
+        "purposes": None if result.purposes is None else list(result.purposes),
+        "ignored": list(result.ignored),
+        "items_changed": list(result.items_changed),
+    }
+
+
+def restriction_json(result: RestrictionResult) -> dict[str, Any]:
+    """What a restriction or its lifting did: ``restricted`` is what is in force now."""
+    return {
+        "subject_id": result.subject_id,
+        "restricted": result.restricted,
+        "changed": result.change is Change.CHANGED,
+        "lifting_at": _at(result.lifting_at),
+        "recipients_to_inform": [recipient_json(r) for r in result.recipients],
+    }
+
+
+def retained_json(item: RetainedItem) -> dict[str, Any]:
+    """``{"item_id", "reason"}`` as SPEC section 7 answers it, and what changed."""
+    return {
+        "item_id": item.item_id,
+        "reason": item.reason,
+        "dropped_purposes": list(item.dropped_purposes),
+        "kept_purposes": list(item.kept_purposes),
+    }
+
+
+def erasure_json(result: ErasureResult) -> dict[str, Any]:
+    """``{"erased": [..], "retained": [{"item_id", "reason"}..]}`` plus the request id."""
+    return {
+        "request_id": result.request_id,
+        "subject_id": result.subject_id,
+        "erased": list(result.erased),
+        "retained": [retained_json(r) for r in result.retained],
+        "deferred": list(result.deferred),
+        "recipients_to_inform": [recipient_json(r) for r in result.recipients],
+    }
+
+
+def rectified_item_json(item: RectifiedItem) -> dict[str, Any]:
+    """What a rectification changed on one item: its parties before and after, and more."""
+    return {
+        "item_id": item.item_id,
+        "before": list(item.before),
+        "after": list(item.after),
+        "purposes_added": list(item.purposes_added),
+        "purposes_removed": list(item.purposes_removed),
+        "holds_added": list(item.holds_added),
+    }
+
+
+def rectification_json(result: RectificationResult) -> dict[str, Any]:
+    """``{"subject_id", "new_subject_id", "items": [..], "recipients_to_inform": [..]}``."""
+    return {
+        "subject_id": result.subject_id,
+        "new_subject_id": result.new_subject_id,
+        "items": [rectified_item_json(i) for i in result.items],
+        "recipients_to_inform": [recipient_json(r) for r in result.recipients],
+    }
+
+
+def access_report_json(report: AccessReport) -> dict[str, Any]:
+    """The access report: a versioned document (``format``), the same in a subject's export."""
+    return report.as_record()

@@ -186,22 +186,6 @@ class HoldRecord:
             released_at=self.released_at,
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """The hold as the API shows it (SPEC section 5 fields plus counts)."""
-        return {
-            "hold_id": self.hold_id,
-            "matter": self.matter,
-            "description": self.description,
-            "criteria": self.criteria.to_json(),
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "released_at": self.released_at.isoformat() if self.released_at else None,
-            "released_by": self.released_by,
-            "release_reason": self.release_reason,
-            "active": self.active,
-            "matched": self.matched,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
@@ -216,8 +200,8 @@ class AuditEntry:
     prev_hash: str
     hash: str
 
-    def to_json(self) -> dict[str, Any]:
-        """The entry as the API and the audit topic show it."""
+    def as_record(self) -> dict[str, Any]:
+        """The entry's canonical form, as the audit topic carries it."""
         return {
             "seq": self.seq,
             "at": self.at.isoformat(),
@@ -270,8 +254,8 @@ class SubjectState:
     consents: Mapping[str, bool]
     objections: frozenset[str]
 
-    def to_json(self) -> dict[str, Any]:
-        """The state as plain JSON values."""
+    def as_record(self) -> dict[str, Any]:
+        """The state as plain JSON values (as a subject's export file holds it)."""
         return {
             "subject_id": self.subject_id,
             "restricted": self.restricted,
@@ -520,8 +504,8 @@ class AuditCheckpoint:
     kid: str
     signature: str
 
-    def to_json(self) -> dict[str, Any]:
-        """The checkpoint as the API and the audit topic show it."""
+    def as_record(self) -> dict[str, Any]:
+        """The checkpoint's canonical form, as the audit topic carries it."""
         return {
             "seq": self.seq,
             "hash": self.hash,
@@ -538,3 +522,22 @@ class CheckpointVerdict:
     ok: bool
     checked: int
     first_broken_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKeyRow:
+    """An item's wrapped data key, as the catalog holds it."""
+
+    item_id: str
+    key_id: str | None
+    wrapped_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class RewrappedKey:
+    """A data key re-wrapped under another KEK, and the value it replaces."""
+
+    item_id: str
+    old_wrapped_key: str
+    key_id: str
+    wrapped_key: str

@@ -39,10 +39,12 @@ from storage.models import (
     PurposeRow,
     Renew,
     ReviewRecord,
+    RewrappedKey,
     Signature,
     StoredContent,
     SubjectState,
     WrappedKey,
+    WrappedKeyRow,
 )
 
 __all__ = [
@@ -272,6 +274,25 @@ class Catalog(Protocol):
 
     async def event_fingerprint(self, item_id: str) -> str | None:
         """The fingerprint of the event the item was claimed with; None if unknown or gone."""
+        ...
+
+    # Key rotation (service.maintenance.keys)
+    async def wrapped_keys(
+        self, *, not_key_id: str, after_item_id: str = "", limit: int = 500
+    ) -> builtins.list[WrappedKeyRow]:
+        """One page, in item id order, of the wrapped data keys not under ``not_key_id``."""
+        ...
+
+    async def count_wrapped_keys(self, *, not_key_id: str) -> int:
+        """How many wrapped data keys are not under ``not_key_id``."""
+        ...
+
+    async def wrapped_key_counts(self) -> dict[str | None, int]:
+        """How many wrapped data keys each KEK version wraps (None: rows that do not say)."""
+        ...
+
+    async def replace_wrapped_keys(self, updates: Sequence[RewrappedKey]) -> int:
+        """Store re-wrapped data keys in one transaction (only rows still as read)."""
         ...
 
 

@@ -65,13 +65,13 @@ class RecordPublisher(Protocol):
 
 def audit_record(entry: AuditEntry) -> tuple[bytes, bytes]:
     """The (key, value) of an entry on the audit topic."""
-    value = json.dumps(entry.to_json(), separators=(",", ":"), sort_keys=True)
+    value = json.dumps(entry.as_record(), separators=(",", ":"), sort_keys=True)
     return str(entry.seq).encode("ascii"), value.encode("utf-8")
 
 
 def checkpoint_record(checkpoint: AuditCheckpoint) -> tuple[bytes, bytes]:
     """The (key, value) of a signed checkpoint on the audit topic."""
-    body = {"type": "audit.checkpoint", **checkpoint.to_json()}
+    body = {"type": "audit.checkpoint", **checkpoint.as_record()}
     value = json.dumps(body, separators=(",", ":"), sort_keys=True)
     return f"checkpoint-{checkpoint.seq}".encode("ascii"), value.encode("utf-8")
 

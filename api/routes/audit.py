@@ -13,6 +13,7 @@ from api.presenters import (
     AuditPageOut,
     ChainVerdictOut,
     audit_json,
+    checkpoint_json,
     verdict_json,
 )
 from api.routes.items import PLAIN, time_query, utc
@@ -53,6 +54,9 @@ AUDIT_ACTIONS = frozenset(
         "rectification",
         "access_report",
         "key.retired",
+        "key.rotated",
+        "key.rewrapped",
+        "reconcile.refused",
     }
 )
 
@@ -142,4 +146,6 @@ async def list_checkpoints(
     """Each checkpoint: `seq`, `hash`, `at`, `kid`, `signature` (verify with /v1/signing-keys)."""
     found = await services.storage.checkpoints.list(after_seq=after, limit=limit)
     next_after = found[-1].seq if len(found) == limit else None
-    return JSONResponse({"checkpoints": [c.to_json() for c in found], "next_after": next_after})
+    return JSONResponse(
+        {"checkpoints": [checkpoint_json(c) for c in found], "next_after": next_after}
+    )

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.errors import error_responses
+from api.presenters import dead_letter_json
 from api.routes.items import PLAIN, time_query, utc
 from api.services import Caller, Services
 from service.ingest.errors import DeadLetterReason
@@ -75,4 +76,4 @@ async def list_dead_letters(
         since=utc("since", since),
         limit=limit,
     )
-    return JSONResponse({"dead_letters": [letter.to_json() for letter in found]})
+    return JSONResponse({"dead_letters": [dead_letter_json(letter) for letter in found]})

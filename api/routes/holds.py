@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from api.errors import BadRequestError, ConflictError, NotFoundError, error_responses
+from api.presenters import hold_json
 from api.routes.items import PLAIN
 from api.services import ApiServices, Caller, Services
 from policies.errors import InvalidHoldCriteria
@@ -247,7 +248,7 @@ async def place_hold(body: HoldBody, services: Services, caller: Caller) -> dict
         by=caller.name,
         at=services.clock(),
     )
-    return record.to_json()
+    return hold_json(record)
 
 
 @router.get("", summary="Every hold, newest first, with its count")
@@ -261,7 +262,7 @@ async def list_holds(
     found = await SqlHoldStore(services.storage.db).list_all()
     if active is not None:
         found = [h for h in found if h.active is active]
-    return {"holds": [h.to_json() for h in found]}
+    return {"holds": [hold_json(h) for h in found]}
 
 
 @router.post(
@@ -282,7 +283,7 @@ async def get_hold(hold_id: HoldId, services: Services, caller: Caller) -> dict[
     record = await SqlHoldStore(services.storage.db).get(hold_id)
     if record is None:
         raise NotFoundError("no such hold")
-    return record.to_json()
+    return hold_json(record)
 
 
 @router.post(
@@ -304,4 +305,4 @@ async def release_hold(
         raise NotFoundError("no such hold") from err
     except HoldAlreadyReleasedError as err:
         raise ConflictError(str(err)) from err
-    return record.to_json()
+    return hold_json(record)

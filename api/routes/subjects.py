@@ -12,7 +12,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.errors import BadRequestError, NotFoundError, UnavailableError, error_responses
-from api.presenters import item_json
+from api.presenters import (
+    access_report_json,
+    consent_json,
+    erasure_json,
+    item_json,
+    objection_json,
+    rectification_json,
+    restriction_json,
+)
 from api.routes.items import PLAIN, RFC3339, utc
 from api.services import ApiServices, Caller, Services
 from service.errors import InvalidRequestError
@@ -103,7 +111,7 @@ async def erasure(subject_id: SubjectId, services: Services, caller: Caller) -> 
         raise UnavailableError(
             "the object store refused or is unreachable; the request is on file, repeat it"
         ) from err
-    return result.to_json()
+    return erasure_json(result)
 
 
 @router.get(
@@ -169,7 +177,7 @@ async def restriction(
         )
     except InvalidRequestError as err:
         raise BadRequestError(err.field, err.message) from err
-    return result.to_json()
+    return restriction_json(result)
 
 
 @router.post("/{subject_id}/objection", summary="Record an objection (GDPR Art. 21)")
@@ -186,7 +194,7 @@ async def objection(
         result = await _rights(services).objection(subject_id, purposes, actor=caller.name)
     except InvalidRequestError as err:
         raise BadRequestError(err.field, err.message) from err
-    return result.to_json()
+    return objection_json(result)
 
 
 @router.post("/{subject_id}/consent", summary="Grant or withdraw consent for a purpose")
@@ -205,7 +213,7 @@ async def consent(
         )
     except InvalidRequestError as err:
         raise BadRequestError(err.field, err.message) from err
-    return result.to_json()
+    return consent_json(result)
 
 
 class RectificationSet(_Body):
@@ -289,7 +297,7 @@ async def rectification(
         raise BadRequestError(err.field, err.message) from err
     except NothingToRectifyError as err:
         raise NotFoundError("no item of the subject matches") from err
-    return result.to_json()
+    return rectification_json(result)
 
 
 @router.get(
@@ -305,4 +313,4 @@ async def access_report(
     holds the same report as a readable document (``access-report.txt``).
     """
     report = await services.access_report.report(subject_id, actor=caller.name)
-    return report.to_json()
+    return access_report_json(report)

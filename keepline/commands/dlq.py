@@ -65,7 +65,7 @@ def letter_line(letter: DeadLetterRecord) -> str:
 def print_letters(letters: list[DeadLetterRecord], *, as_json: bool, out: TextIO) -> None:
     """Each letter, newest first: a line of text or a JSON object."""
     for letter in letters:
-        out.write((json.dumps(letter.to_json()) if as_json else letter_line(letter)) + "\n")
+        out.write((json.dumps(letter.as_record()) if as_json else letter_line(letter)) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ items still pending are left alone (ingest resumes them). A pending claim that n
 has touched for long has no worker on it: it is reported until its event is republished.
 Against an empty or a wrong catalog every object looks like an orphan, so nothing is removed
 from a bucket whose marker does not name this catalog (whatever --force says), and above a
-small share of orphans nothing is removed unless the operator forces it. An orphan younger
+small share of orphans nothing is removed unless the operator forces it; each refusal is
+audited (`reconcile.refused`, with why and the counts). An orphan younger
 than the minimum age may be an upload whose claim is not yet visible: it is left alone. A
 version under Object Lock retention or legal hold is never removed, and removal never
 bypasses governance retention.
@@ -35,6 +36,9 @@ DEFAULT_MAX_ORPHAN_SHARE = 0.10
 #: An orphan written more recently than this is left for a later run.
 DEFAULT_MIN_ORPHAN_AGE = timedelta(hours=1)
 _REMOVE_BATCH = 500
+#: Why a reconciliation refused to remove anything (the `reconcile.refused` audit entry).
+FOREIGN_MARKER = "foreign_marker"
+TOO_MANY_ORPHANS = "too_many_orphans"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +132,27 @@ async def reconcile(
         )
         after = page[-1].item_id
     if report.orphans and not dry_run:
-        report.refused = _refusal(
+        refusal = _refusal(
             report,
             catalog_instance=catalog_instance,
             bucket_instance=bucket_instance,
             force=force,
             max_orphan_share=max_orphan_share,
         )
+        if refusal is not None:
+            kind, report.refused = refusal
+            await audit.append(
+                actor=ACTOR,
+                action="reconcile.refused",
+                at=at,
+                details={
+                    "reason": kind,
+                    "versions_scanned": report.versions_scanned,
+                    "orphans": len(report.orphans),
+                    "max_orphan_share": max_orphan_share,
+                    "forced": force,
+                },
+            )
     if report.orphans and report.refused is None:
         report.orphans = await _unlocked(store, report.orphans, report, at=at)
     if report.orphans and report.refused is None and not dry_run:
@@ -220,11 +238,15 @@ def _refusal(
     bucket_instance: str | None,
     force: bool,
     max_orphan_share: float,
-) -> str | None:
-    """Why nothing may be removed, or None: a foreign bucket, or too many orphans unforced."""
+) -> tuple[str, str] | None:
+    """Why nothing may be removed (kind, message), or None.
+
+    The kind is ``foreign_marker`` (the bucket's marker names another catalog, or none) or
+    ``too_many_orphans`` (above max_orphan_share, unforced).
+    """
     if bucket_instance != catalog_instance:
         named = "no catalog" if bucket_instance is None else f"catalog {bucket_instance}"
-        return (
+        return FOREIGN_MARKER, (
             f"the bucket's marker names {named}, not this one ({catalog_instance}): its "
             "objects are not this catalog's to judge, and nothing was removed (--force does "
             "not change that). Check KEEPLINE_CATALOG_URL and KEEPLINE_S3_BUCKET; keepline "
@@ -232,7 +254,7 @@ def _refusal(
         )
     share = len(report.orphans) / report.versions_scanned if report.versions_scanned else 0.0
     if share > max_orphan_share and not force:
-        return (
+        return TOO_MANY_ORPHANS, (
             f"{len(report.orphans)} of {report.versions_scanned} object versions "
             f"({share:.0%}) have no catalog row: more than {max_orphan_share:.0%}, as when "
             "keepline is pointed at an empty or another catalog; nothing was removed. Check "

@@ -37,7 +37,7 @@ class PurposeLine:
     items: int
     last_expires_at: datetime
 
-    def to_json(self) -> dict[str, Any]:
+    def as_record(self) -> dict[str, Any]:
         """``{"name", "basis", "retention", "items", "last_expires_at"}``."""
         return {
             "name": self.name,
@@ -58,13 +58,13 @@ class TypeSection:
     sources: tuple[str, ...]
     held: int
 
-    def to_json(self) -> dict[str, Any]:
+    def as_record(self) -> dict[str, Any]:
         """The section as JSON values."""
         return {
             "type": self.type,
             "items": len(self.item_ids),
             "item_ids": list(self.item_ids),
-            "purposes": [p.to_json() for p in self.purposes],
+            "purposes": [p.as_record() for p in self.purposes],
             "sources": list(self.sources),
             "items_under_legal_hold": self.held,
         }
@@ -80,14 +80,14 @@ class AccessReport:
     recipients: tuple[DisclosureRecord, ...]
     state: SubjectState
 
-    def to_json(self) -> dict[str, Any]:
-        """The report as the API answers it."""
+    def as_record(self) -> dict[str, Any]:
+        """The report document (``keepline.access-report/1``), as exports and the API hold it."""
         objections = sorted(self.state.objections)
         return {
             "format": REPORT_FORMAT,
             "subject_id": self.subject_id,
             "generated_at": self.generated_at.isoformat(),
-            "items_by_type": [s.to_json() for s in self.sections],
+            "items_by_type": [s.as_record() for s in self.sections],
             "recipients": [disclosure_json(r) for r in self.recipients],
             "restricted": self.state.restricted,
             "objections": [
@@ -141,7 +141,7 @@ class AccessReport:
             if self.state.restricted
             else "  Processing is not restricted."
         )
-        objected = self.to_json()["objections"]
+        objected = self.as_record()["objections"]
         lines.append(f"  Objections: {', '.join(objected) if objected else 'none'}")
         granted = sorted(p for p, on in self.state.consents.items() if on)
         withdrawn = sorted(p for p, on in self.state.consents.items() if not on)

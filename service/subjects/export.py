@@ -118,7 +118,7 @@ class SubjectExporter:
         document = {
             "format": EXPORT_FORMAT,
             "exported_at": now.isoformat(),
-            "subject": state.to_json(),
+            "subject": state.as_record(),
             "items": entries,
         }
         with_content = tuple(r.item_id for r in records if r.stored is not None)
@@ -162,7 +162,9 @@ class SubjectExporter:
                 report = await self._reporter.build(result.subject_id)
                 readable = report.to_text().encode("utf-8")
                 await asyncio.to_thread(archive.writestr, "access-report.txt", readable)
-                detail = json.dumps(report.to_json(), indent=2, sort_keys=True, ensure_ascii=False)
+                detail = json.dumps(
+                    report.as_record(), indent=2, sort_keys=True, ensure_ascii=False
+                )
                 await asyncio.to_thread(
                     archive.writestr, "access-report.json", detail.encode("utf-8")
                 )

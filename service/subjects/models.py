@@ -1,4 +1,4 @@
-"""Answers to a subject's requests, as the service returns them and the API shows them."""
+"""Answers to a subject's requests, as the service returns them (`api.presenters` shows them)."""
 
 from __future__ import annotations
 
@@ -20,16 +20,6 @@ class ConsentResult:
     change: Change
     items_changed: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        """The API's answer."""
-        return {
-            "subject_id": self.subject_id,
-            "purpose": self.purpose,
-            "granted": self.granted,
-            "changed": self.change is Change.CHANGED,
-            "items_changed": list(self.items_changed),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class ObjectionResult:
@@ -39,15 +29,6 @@ class ObjectionResult:
     purposes: tuple[str, ...] | None
     ignored: tuple[str, ...]
     items_changed: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        """The API's answer: ``ignored`` names purposes an objection cannot remove."""
-        return {
-            "subject_id": self.subject_id,
-            "purposes": None if self.purposes is None else list(self.purposes),
-            "ignored": list(self.ignored),
-            "items_changed": list(self.items_changed),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +40,6 @@ class RestrictionResult:
     change: Change
     lifting_at: datetime | None = None
     recipients: tuple[Recipient, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """The API's answer: ``restricted`` is what is in force now."""
-        return {
-            "subject_id": self.subject_id,
-            "restricted": self.restricted,
-            "changed": self.change is Change.CHANGED,
-            "lifting_at": None if self.lifting_at is None else self.lifting_at.isoformat(),
-            "recipients_to_inform": [r.to_json() for r in self.recipients],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +60,8 @@ class RetainedItem:
     dropped_purposes: tuple[str, ...] = ()
     kept_purposes: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        """``{"item_id", "reason"}`` as SPEC section 7 answers it, and what changed."""
+    def as_record(self) -> dict[str, Any]:
+        """``{"item_id", "reason"}`` and what changed, as the erasure's outcome records it."""
         return {
             "item_id": self.item_id,
             "reason": self.reason,
@@ -114,13 +85,16 @@ class ErasureResult:
         """Items queued until the last hold covering them is released."""
         return tuple(r.item_id for r in self.retained if r.deferred)
 
-    def to_json(self) -> dict[str, Any]:
-        """``{"erased": [..], "retained": [{"item_id", "reason"}..]}`` plus the request id."""
+    def as_record(self) -> dict[str, Any]:
+        """The outcome the catalog and the audit entry record for the request.
+
+        ``{"erased": [..], "retained": [{"item_id", "reason"}..]}`` plus the request id.
+        """
         return {
             "request_id": self.request_id,
             "subject_id": self.subject_id,
             "erased": list(self.erased),
-            "retained": [r.to_json() for r in self.retained],
+            "retained": [r.as_record() for r in self.retained],
             "deferred": list(self.deferred),
             "recipients_to_inform": [r.to_json() for r in self.recipients],
         }

@@ -81,8 +81,8 @@ class RectifiedItem:
     purposes_removed: tuple[str, ...] = ()
     holds_added: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        """The item's change as the API answers it."""
+    def as_record(self) -> dict[str, Any]:
+        """The item's change, as the audit entry records it."""
         return {
             "item_id": self.item_id,
             "before": list(self.before),
@@ -102,12 +102,12 @@ class RectificationResult:
     items: tuple[RectifiedItem, ...]
     recipients: tuple[Recipient, ...] = field(default=())
 
-    def to_json(self) -> dict[str, Any]:
-        """``{"subject_id", "set", "items": [..], "recipients_to_inform": [..]}``."""
+    def as_record(self) -> dict[str, Any]:
+        """``{"subject_id", "new_subject_id", "items", "recipients_to_inform"}``, as audited."""
         return {
             "subject_id": self.subject_id,
             "new_subject_id": self.new_subject_id,
-            "items": [i.to_json() for i in self.items],
+            "items": [i.as_record() for i in self.items],
             "recipients_to_inform": [r.to_json() for r in self.recipients],
         }
 
@@ -240,7 +240,7 @@ class RectificationService:
             details={
                 "subject_id": request.subject_id,
                 "reason": request.reason,
-                **result.to_json(),
+                **result.as_record(),
             },
         )
         return result

@@ -351,12 +351,12 @@ class SubjectRightsService:
                     await self._notices.recipients_to_inform(subject_id, "erasure", recipients)
                 await self._subjects.close_erasure(
                     request_id,
-                    outcome=result.to_json(),
+                    outcome=result.as_record(),
                     deferred_item_ids=result.deferred,
                     at=now,
                 )
                 await self._audit.append(
-                    actor=actor, action="erasure.requested", at=now, details=result.to_json()
+                    actor=actor, action="erasure.requested", at=now, details=result.as_record()
                 )
         finally:
             await self.close_guard(guard)

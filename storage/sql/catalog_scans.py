@@ -7,33 +7,15 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, exists, func, or_, select, update
 
-from storage.models import ItemStatus, ObjectOwner
+from storage.models import ItemStatus, ObjectOwner, RewrappedKey, WrappedKeyRow
 from storage.sql.database import Database, must_utc
 from storage.sql.schema import hold_items, holds, item_purposes, items
 
-
-@dataclass(frozen=True, slots=True)
-class WrappedKeyRow:
-    """An item's wrapped data key, as the catalog holds it."""
-
-    item_id: str
-    key_id: str | None
-    wrapped_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class RewrappedKey:
-    """A data key re-wrapped under another KEK, and the value it replaces."""
-
-    item_id: str
-    old_wrapped_key: str
-    key_id: str
-    wrapped_key: str
+__all__ = ["CatalogScans", "RewrappedKey", "WrappedKeyRow"]
 
 
 class CatalogScans:

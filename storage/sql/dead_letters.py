@@ -37,8 +37,8 @@ class DeadLetterRecord:
     event_id: str | None = None
     source: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The letter as the API and `keepline dlq --json` show it."""
+    def as_record(self) -> dict[str, Any]:
+        """The letter as recorded, as `keepline dlq --json` prints it."""
         return {
             "reason": self.reason,
             "error": self.error,

@@ -42,7 +42,7 @@ class DeadLettersContract:
         found = await letters.recent()
         assert [f.offset for f in found] == [2, 1, 0]
         assert found[0] == letter(2)
-        assert found[0].to_json() == {
+        assert found[0].as_record() == {
             "reason": "schema_violation",
             "error": "parties: List should have at least 1 item after validation",
             "topic": "comms.calls",

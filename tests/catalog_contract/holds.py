@@ -107,7 +107,7 @@ class HoldStoreContract:
         assert record is not None
         assert record.matched == 2
         assert record.active
-        assert record.to_json()["criteria"] == {"subject_ids": ["cust-1"]}
+        assert record.criteria.to_json() == {"subject_ids": ["cust-1"]}
 
     async def test_every_criterion_given_must_match(self, env: Holds) -> None:
         add = env.catalog
@@ -219,7 +219,7 @@ class HoldStoreContract:
         assert released.release_reason == "Matter settled on 2026-11-30"
         again = await env.holds.get(with_reason)
         assert again is not None
-        assert again.to_json()["release_reason"] == "Matter settled on 2026-11-30"
+        assert again.release_reason == "Matter settled on 2026-11-30"
         plain, _ = await env.holds.release(without, by="legal-user", at=T0)
         assert plain.release_reason is None
         active = await env.place(subject_ids=["cust-3"])

@@ -31,7 +31,7 @@ class SubjectStoreContract:
         assert (grant, again, withdraw) == (Change.CHANGED, Change.UNCHANGED, Change.CHANGED)
         state = await subjects.state("c1")
         assert state.consents == {"marketing": False}
-        assert state.to_json() == {
+        assert state.as_record() == {
             "subject_id": "c1",
             "restricted": False,
             "consents": {"marketing": False},

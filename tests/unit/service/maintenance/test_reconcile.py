@@ -187,3 +187,33 @@ async def test_progress_counts_the_scan_then_the_removals(root: Keepline) -> Non
     assert scans[-1] == report.versions_scanned
     assert len(scans) >= 3  # one report per batch of keys, not one at the end
     assert [step for step in heard if step[0] == "removing"][-1] == ("removing", 2, 2)
+
+
+async def test_each_refusal_is_audited_with_why_and_the_counts(root: Keepline) -> None:
+    await _objects(root, owned=1, orphans=3)
+    too_many = await _reconcile(root)
+    foreign = await _reconcile(root, bucket_instance="another-catalog", force=True)
+    assert (too_many.refused is not None, foreign.refused is not None) == (True, True)
+    entries = await root.storage.audit.query(action="reconcile.refused")
+    assert [(e.actor, e.at, e.item_id) for e in entries] == [("keepline-reconcile", AT, None)] * 2
+    assert [e.details for e in entries] == [
+        {
+            "reason": "too_many_orphans",
+            "versions_scanned": 4,
+            "orphans": 3,
+            "max_orphan_share": 0.10,
+            "forced": False,
+        },
+        {
+            "reason": "foreign_marker",
+            "versions_scanned": 4,
+            "orphans": 3,
+            "max_orphan_share": 0.10,
+            "forced": True,
+        },
+    ]
+    # A dry run removes nothing, so it refuses nothing; a removal that goes is not a refusal.
+    await _reconcile(root, dry_run=True)
+    assert (await _reconcile(root, force=True)).removed == 3
+    assert len(await root.storage.audit.query(action="reconcile.refused")) == 2
+    assert await _removals(root) == [3]
