@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from minio import Minio
 from minio.credentials.providers import StaticProvider
 from minio.minioadmin import MinioAdmin
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy.errors import DeployError
 
@@ -170,3 +172,49 @@ def local_identities(secrets_file: Path, keeper: Identity) -> LocalIdentities:
         keeper=keeper,
         destroyer=Identity(DESTROYER_USER, stored["destroyer"]),
     )
+
+
+class UsersSettings(BaseSettings):
+    """What `python -m deploy.minio_iam` needs: MinIO's root user and the two to create.
+
+    The root credentials are MinIO's own variables (`MINIO_ROOT_USER`,
+    `MINIO_ROOT_PASSWORD`); the rest are keepline's settings of the same name.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KEEPLINE_", extra="ignore")
+
+    root_user: str = Field(
+        validation_alias="MINIO_ROOT_USER", description="MinIO's root user (creates only)."
+    )
+    root_password: SecretStr = Field(
+        validation_alias="MINIO_ROOT_PASSWORD", description="MinIO's root password."
+    )
+    s3_endpoint: str = Field(default="http://127.0.0.1:9000", description="MinIO's URL.")
+    s3_bucket: str = Field(default="keepline", description="keepline's bucket.")
+    s3_access_key: str = Field(default="keepline", description="keepline's own user.")
+    s3_secret_key: SecretStr = Field(description="Its secret key.")
+    s3_destroy_access_key: str = Field(default=DESTROYER_USER, description="The destroying user.")
+    s3_destroy_secret_key: SecretStr = Field(description="Its secret key.")
+
+
+def main() -> int:
+    """Create the bucket and keepline's two users (a one-shot step of docker-compose.yml)."""
+    settings = UsersSettings()
+    create_identities(
+        settings.s3_endpoint,
+        Identity(settings.root_user, settings.root_password.get_secret_value()),
+        settings.s3_bucket,
+        keeper=Identity(settings.s3_access_key, settings.s3_secret_key.get_secret_value()),
+        destroyer=Identity(
+            settings.s3_destroy_access_key, settings.s3_destroy_secret_key.get_secret_value()
+        ),
+    )
+    print(
+        f"MinIO users ready: {settings.s3_access_key} (keeps; deletes nothing), "
+        f"{settings.s3_destroy_access_key} (destroys; reads nothing), bucket {settings.s3_bucket}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -78,7 +78,10 @@ def _keepline_env(variables: Mapping[str, str]) -> dict[str, str]:
 
 def test_the_stack_has_kafka_minio_postgresql_and_keepline_each_healthchecked() -> None:
     services = _compose()["services"]
-    assert set(services) == {"kafka", "minio", "postgres", "keepline"}
+    assert set(services) == {"kafka", "minio", "minio-users", "postgres", "keepline"}
+    one_shot = services.pop("minio-users")  # a set-up step that exits
+    assert one_shot["restart"] == "no"
+    assert one_shot["command"] == ["python", "-m", "deploy.minio_iam"]
     for name, service in services.items():
         assert service["restart"] == "unless-stopped", name
         assert service["healthcheck"]["test"], name
@@ -87,6 +90,7 @@ def test_the_stack_has_kafka_minio_postgresql_and_keepline_each_healthchecked() 
     assert {name: dep["condition"] for name, dep in keepline["depends_on"].items()} == {
         "kafka": "service_healthy",
         "minio": "service_healthy",
+        "minio-users": "service_completed_successfully",
         "postgres": "service_healthy",
     }
     assert "/readyz" in " ".join(keepline["healthcheck"]["test"])
@@ -208,3 +212,50 @@ def test_the_keepline_healthcheck_is_healthy_only_when_readyz_answers_200(
     assert run() == 0
     handler.status = 503
     assert run() != 0
+
+
+def test_keepline_never_runs_as_minio_root() -> None:
+    services = _compose()["services"]
+    minio = {k: _interpolate(str(v), {}) for k, v in services["minio"]["environment"].items()}
+    keepline = _keepline_env({})
+    assert keepline["KEEPLINE_S3_ACCESS_KEY"] != minio["MINIO_ROOT_USER"]
+    assert keepline["KEEPLINE_S3_DESTROY_ACCESS_KEY"] not in {
+        minio["MINIO_ROOT_USER"],
+        keepline["KEEPLINE_S3_ACCESS_KEY"],
+    }
+    setup = {k: _interpolate(str(v), {}) for k, v in services["minio-users"]["environment"].items()}
+    # The set-up step creates exactly the users keepline is given, with the root user.
+    for name in ("KEEPLINE_S3_ACCESS_KEY", "KEEPLINE_S3_DESTROY_ACCESS_KEY", "KEEPLINE_S3_BUCKET"):
+        assert setup[name] == keepline[name], name
+    assert setup["MINIO_ROOT_USER"] == minio["MINIO_ROOT_USER"]
+
+
+def test_the_user_set_up_step_creates_what_it_is_given(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deploy import minio_iam  # noqa: PLC0415 - the module under test, patched below
+
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(minio_iam, "create_identities", lambda *a, **kw: calls.append((a, kw)))
+    env = {
+        "MINIO_ROOT_USER": "root-u",
+        "MINIO_ROOT_PASSWORD": "root-secret",
+        "KEEPLINE_S3_ENDPOINT": "http://minio:9000",
+        "KEEPLINE_S3_BUCKET": "kl",
+        "KEEPLINE_S3_ACCESS_KEY": "keeper",
+        "KEEPLINE_S3_SECRET_KEY": "keeper-secret",
+        "KEEPLINE_S3_DESTROY_ACCESS_KEY": "destroyer",
+        "KEEPLINE_S3_DESTROY_SECRET_KEY": "destroyer-secret",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert minio_iam.main() == 0
+    ((args, kwargs),) = calls
+    assert args == ("http://minio:9000", minio_iam.Identity("root-u", "root-secret"), "kl")
+    assert kwargs == {
+        "keeper": minio_iam.Identity("keeper", "keeper-secret"),
+        "destroyer": minio_iam.Identity("destroyer", "destroyer-secret"),
+    }
+    out = capsys.readouterr().out
+    assert "secret" not in out
+    assert "keeper" in out
