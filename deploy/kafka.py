@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import shutil
 import string
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,6 +257,14 @@ def render_server_properties(
     return "\n".join(lines) + "\n"
 
 
+def _collect_probe_sockets() -> None:
+    # aiokafka leaves the socket of a connection refused while the broker was starting to the
+    # garbage collector; collect it now, quietly, rather than at some later moment.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
 def new_cluster_id() -> str:
     """Return a random cluster id in Kafka's form: 16 bytes, URL-safe base64, unpadded."""
     while True:
@@ -433,6 +443,7 @@ class KafkaProcess:
                 interval_s=0.3,
             )
             ready = True
+            _collect_probe_sockets()
         finally:
             if not ready:
                 self.stop()
