@@ -146,11 +146,13 @@ class ContentVault:
             segment_size_bytes=stored.segment_size_bytes,
         )
         segments = self._chunks(stored, plan.ciphertext_offset, plan.ciphertext_length)
+        # The first segment is fetched while the header is read; if the header read fails,
+        # that fetch is ended before the generator is closed (closing a generator another
+        # task is still running raises RuntimeError and hides the real error).
+        first_fetch = asyncio.ensure_future(anext(segments, _END))
         try:
-            header, first = await asyncio.gather(
-                self._read_all(stored, 0, self._cipher.header_size_bytes),
-                anext(segments, _END),
-            )
+            header = await self._read_all(stored, 0, self._cipher.header_size_bytes)
+            first = await first_fetch
             decryptor = self._cipher.decryptor(
                 data_key=data_key,
                 item_id=item_id,
@@ -164,6 +166,10 @@ class ContentVault:
             ):
                 yield piece
         finally:
+            if not first_fetch.done():
+                first_fetch.cancel()
+            # Its outcome matters only when the header read succeeded (awaited above).
+            await asyncio.gather(first_fetch, return_exceptions=True)
             await segments.aclose()
 
     async def _read_all(self, stored: StoredContent, offset: int, length: int) -> bytes:

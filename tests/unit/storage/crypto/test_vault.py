@@ -9,7 +9,7 @@ import pytest
 from storage.crypto.cipher import HEADER_SIZE_BYTES, AesGcmSegmentCipher, parse_header
 from storage.crypto.keyring import InMemoryKeyRing
 from storage.crypto.vault import ContentVault
-from storage.errors import ContentMismatchError, IntegrityError, UnwrapError
+from storage.errors import ContentMismatchError, IntegrityError, ObjectNotFoundError, UnwrapError
 from storage.models import StoredContent, WrappedKey, object_key_for
 from storage.objects.filesystem_store import FilesystemObjectStore
 
@@ -174,3 +174,42 @@ def test_drop_versions_keeps_only_the_committed_one(
     vault.drop_version(first.object_key, first.version_id)  # already gone: no error
     vault.drop_version(second.object_key, second.version_id)
     assert store.versions(first.object_key) == []
+
+
+class VanishedStore(FilesystemObjectStore):
+    """The header read finds no object while the first segment's read is still under way."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.segment_started = threading.Event()
+        self.release = threading.Event()
+
+    def get_range(
+        self, key: str, version_id: str | None, *, offset: int, length: int
+    ) -> Iterator[bytes]:
+        if offset == 0:
+            # The header: only once the segment read has begun, so the two overlap.
+            self.segment_started.wait(timeout=5)
+            raise ObjectNotFoundError(key)
+        self.segment_started.set()
+        self.release.wait(timeout=5)  # still running when the header read fails
+        yield from super().get_range(key, version_id, offset=offset, length=length)
+
+
+async def test_a_vanished_object_is_reported_as_such_not_as_a_generator_error(
+    tmp_path: Path,
+) -> None:
+    keyring = InMemoryKeyRing()
+    writer = ContentVault(
+        FilesystemObjectStore(tmp_path / "bucket"), keyring, AesGcmSegmentCipher(SEGMENT)
+    )
+    writer_store = FilesystemObjectStore(tmp_path / "bucket")
+    writer_store.ensure_bucket()
+    stored = _seal(writer, os.urandom(5 * SEGMENT))
+    store = VanishedStore(tmp_path / "bucket")
+    reader = ContentVault(store, keyring, AesGcmSegmentCipher(SEGMENT))
+    try:
+        with pytest.raises(ObjectNotFoundError):
+            await _open(reader, stored, 3 * SEGMENT, 4 * SEGMENT)
+    finally:
+        store.release.set()
