@@ -34,7 +34,9 @@ async def test_in_flight_is_bounded_and_acks_only_finished_work() -> None:
             await in_flight.submit(work, ack)  # type: ignore[arg-type]
 
     feeder = asyncio.create_task(feed())
-    await asyncio.sleep(0.02)
+    async with asyncio.timeout(30):
+        while running < 3:  # noqa: ASYNC110 - waiting for the three slots to fill
+            await asyncio.sleep(0.001)
     assert peak == 3
     assert not feeder.done()  # the fourth waits for a slot
     gate.set()
