@@ -620,7 +620,10 @@ class ReviewStore(Protocol):
     async def open(
         self, item_id: str, *, purposes: Sequence[str], at: datetime
     ) -> ReviewRecord | None:
-        """Open a pending review of the item; None if one is open already (idempotent)."""
+        """Open a pending review of the item; None if one is open already (idempotent).
+
+        None too if one of these purposes no longer expires by ``at`` (a reviewer extended it).
+        """
         ...
 
     async def decide(

@@ -67,48 +67,60 @@ class ReviewService:
     async def decide(self, request: ReviewDecisionRequest) -> ReviewRecord:
         """Record a decision on the item's pending review; audited.
 
+        The decision, an extension's new expiries and the audit entry commit together, so
+        a sweep running meanwhile sees either the open review or its whole outcome.
+
         Raises:
             ItemNotFoundError: No stored item has this id.
             InvalidRequestError: ``extend`` without a positive ``extend_by``.
             ReviewNotPendingError: The item awaits no review decision.
         """
-        record = await self._catalog.get(request.item_id)
-        if record is None:
-            raise ItemNotFoundError(request.item_id)
+        extending = request.decision is ReviewDecision.EXTEND
+        if extending and (request.extend_by is None or request.extend_by.is_zero):
+            raise InvalidRequestError("extend_by", "an extend decision needs a positive duration")
         at = self._clock()
-        if request.decision is ReviewDecision.DESTROY:
-            review = await self._reviews.decide(
-                request.item_id,
-                state=ReviewState.DESTROY,
-                by=request.by,
+        async with self._audit.transaction():
+            record = await self._catalog.get(request.item_id)
+            if record is None:
+                raise ItemNotFoundError(request.item_id)
+            if extending:
+                review = await self._extend(record, request, at)
+            else:
+                review = await self._reviews.decide(
+                    request.item_id,
+                    state=ReviewState.DESTROY,
+                    by=request.by,
+                    at=at,
+                    justification=request.justification,
+                )
+            details: dict[str, object] = {
+                "role": request.role,
+                "review_id": review.review_id,
+                "decision": request.decision.value,
+                "justification": request.justification,
+                "purposes": list(review.purposes),
+            }
+            if review.expires_at is not None:
+                details.update(extend_by=review.extend_by, expires_at=review.expires_at.isoformat())
+            await self._audit.append(
+                actor=request.by,
+                action="review.decided",
                 at=at,
-                justification=request.justification,
+                item_id=request.item_id,
+                details=details,
             )
-        else:
-            review = await self._extend(record, request, at)
-        details: dict[str, object] = {
-            "role": request.role,
-            "review_id": review.review_id,
-            "decision": request.decision.value,
-            "justification": request.justification,
-            "purposes": list(review.purposes),
-        }
-        if review.expires_at is not None:
-            details.update(extend_by=review.extend_by, expires_at=review.expires_at.isoformat())
-        await self._audit.append(
-            actor=request.by,
-            action="review.decided",
-            at=at,
-            item_id=request.item_id,
-            details=details,
-        )
+        if extending:
+            updated = await self._catalog.get(request.item_id)
+            if updated is not None:
+                # A worm purpose extended locks the object until its new expiry (an object
+                # store call, so after the commit; the lock sync retries what fails here).
+                await self._lock_sync.sync(updated, at)
         return review
 
     async def _extend(
         self, record: ItemRecord, request: ReviewDecisionRequest, at: datetime
     ) -> ReviewRecord:
-        if request.extend_by is None or request.extend_by.is_zero:
-            raise InvalidRequestError("extend_by", "an extend decision needs a positive duration")
+        assert request.extend_by is not None  # checked by decide
         expires_at = extended_expiry(at, request.extend_by)
         # The decision first: if another reviewer decided meanwhile, nothing else changes.
         review = await self._reviews.decide(
@@ -126,8 +138,4 @@ class ReviewService:
             for state in purpose_states(record)
         )
         await self._catalog.set_purposes(record.item_id, purpose_rows(states))
-        updated = await self._catalog.get(record.item_id)
-        if updated is not None:
-            # A worm purpose extended locks the object until its new expiry.
-            await self._lock_sync.sync(updated, at)
         return review

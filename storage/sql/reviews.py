@@ -15,7 +15,7 @@ from policies.review import ReviewState
 from storage.errors import ReviewNotPendingError
 from storage.models import ItemStatus, ReviewRecord
 from storage.sql.database import Database, as_utc, must_utc
-from storage.sql.schema import TS, items, reviews
+from storage.sql.schema import TS, item_purposes, items, reviews
 
 #: A review still bearing on the item: waiting for a decision, or decided for destruction.
 _OPEN = (ReviewState.PENDING.value, ReviewState.DESTROY.value)
@@ -58,7 +58,12 @@ class SqlReviewStore:
     async def open(
         self, item_id: str, *, purposes: Sequence[str], at: datetime
     ) -> ReviewRecord | None:
-        """Open a pending review of the item; None if one is open already (idempotent)."""
+        """Open a pending review of the item; None if one is open already (idempotent).
+
+        None too if a reviewer extended one of these purposes past ``at`` since the caller
+        read the item: the extension and its closed review commit together, so a pass that
+        read the item before them does not reopen what was just decided.
+        """
         review_id = str(uuid.uuid4())
         async with self._db.begin() as conn:
             found = (
@@ -69,6 +74,17 @@ class SqlReviewStore:
                 )
             ).first()
             if found is not None:
+                return None
+            extended = (
+                await conn.execute(
+                    select(item_purposes.c.name).where(
+                        item_purposes.c.item_id == item_id,
+                        item_purposes.c.name.in_(list(purposes)),
+                        item_purposes.c.expires_at > at,
+                    )
+                )
+            ).first()
+            if extended is not None:
                 return None
             await conn.execute(
                 insert(reviews).values(

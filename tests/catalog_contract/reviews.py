@@ -9,6 +9,7 @@ import pytest
 from policies.explanation import Removal
 from policies.review import ReviewState
 from storage.errors import ReviewNotPendingError
+from storage.models import PurposeRow
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
 from storage.sql.reviews import SqlReviewStore
@@ -61,6 +62,19 @@ class ReviewStoreContract:
         current = await reviews.current(item_id)
         assert current is not None
         assert current.review_id == again.review_id
+
+    async def test_no_review_opens_for_a_purpose_extended_past_the_pass(
+        self, db: Database, reviews: SqlReviewStore
+    ) -> None:
+        # A sweep read the item due, then a reviewer extended it: the late pass opens nothing.
+        extended = PurposeRow("legal", "legal_obligation", T0 + timedelta(days=365))
+        item_id = await add_item(SqlCatalog(db), purposes=[extended])
+        assert await reviews.open(item_id, purposes=["legal"], at=T0) is None
+        assert await reviews.current(item_id) is None
+        # Once that expiry has passed, the next pass opens its review.
+        later = await reviews.open(item_id, purposes=["legal"], at=T0 + timedelta(days=366))
+        assert later is not None
+        assert later.state is ReviewState.PENDING
 
     async def test_no_review_no_decision(self, db: Database, reviews: SqlReviewStore) -> None:
         item_id = await add_item(SqlCatalog(db))

@@ -43,10 +43,11 @@ def test_json_logs_are_one_object_per_line_without_personal_data(
         erased = http.post(f"/v1/subjects/{subject}/erasure").json()
     # kept for its legal-obligation purpose under the shipped policy, or erased: answered
     assert item["item_id"] in [*erased["erased"], *(r["item_id"] for r in erased["retained"])]
-    assert service.client(None).get("/v1/items").status_code == 401
     forged = "forged-" + ident
-    unknown = service.client(None).get("/v1/items", headers={"Authorization": f"Bearer {forged}"})
-    assert unknown.status_code == 401
+    with service.client(None) as anonymous:
+        assert anonymous.get("/v1/items").status_code == 401
+        unknown = anonymous.get("/v1/items", headers={"Authorization": f"Bearer {forged}"})
+        assert unknown.status_code == 401
     service.stop()
 
     lines = [line for line in service.log_path.read_text("utf-8").splitlines() if line.strip()]
