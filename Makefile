@@ -25,11 +25,15 @@ stack: setup ## fetch Kafka (Maven), build MinIO (go install) into .cache/, find
 run: stack ## start Kafka, MinIO and keepline in the foreground (Ctrl-C stops all)
 	@$(BIN)/python -m deploy run
 
+# Test files spread over this many worker processes (one file stays on one worker, so the
+# services a module shares start once); the workers share one Kafka, MinIO and PostgreSQL.
+TEST_WORKERS ?= 4
+
 test: stack ## the whole suite, integration tests on real Kafka, MinIO and PostgreSQL
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: setup ## unit tests only (no services)
-	@$(BIN)/python -m pytest tests/unit
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests/unit
 
 lint: setup ## ruff and mypy --strict
 	@$(BIN)/ruff check .

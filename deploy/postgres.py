@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -91,6 +92,58 @@ def check_name(name: str) -> str:
     return name
 
 
+@dataclass(frozen=True, slots=True)
+class PostgresClient:
+    """Reaches a running cluster as its superuser: SQLAlchemy URLs and psql commands.
+
+    What another process needs to use a server it did not start (the test workers that
+    share one): its port, the superuser's password and the binaries (psql).
+    """
+
+    port: int
+    password: str
+    binaries: PostgresBinaries
+    user: str = SUPERUSER
+
+    def url(self, database: str, *, driver: str | None = "asyncpg") -> str:
+        """Return a SQLAlchemy URL of a database as the superuser, over TCP.
+
+        Args:
+            database: The database.
+            driver: The DBAPI, e.g. `asyncpg`; None for a plain `postgresql://` URL.
+        """
+        scheme = f"postgresql+{driver}" if driver else "postgresql"
+        name = check_name(database)
+        return f"{scheme}://{self.user}:{self.password}@{LOOPBACK}:{self.port}/{name}"
+
+    def execute(self, sql: str, *, database: str = "postgres") -> str:
+        """Run one SQL command with psql as the superuser; return its unaligned output.
+
+        Raises:
+            PostgresCommandError: psql or the server reported an error.
+        """
+        argv = [self.binaries.tool("psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]
+        argv += ["-h", LOOPBACK, "-p", str(self.port), "-U", self.user, "-d", check_name(database)]
+        env = child_environment({"PGPASSWORD": self.password, "PGCONNECT_TIMEOUT": "10"})
+        result = subprocess.run(  # noqa: S603 - argv built here, the SQL from this package
+            [*argv, "-c", sql], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+        if result.returncode != 0:
+            raise PostgresCommandError(sql, result.stderr or result.stdout)
+        return result.stdout.strip()
+
+    def create_database(self, name: str) -> None:
+        """Create a database owned by the superuser unless it exists."""
+        check_name(name)
+        exists = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"  # noqa: S608 - checked name
+        if self.execute(exists) != "1":
+            self.execute(f'CREATE DATABASE "{name}"')
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database, disconnecting its sessions; nothing if it does not exist."""
+        self.execute(f'DROP DATABASE IF EXISTS "{check_name(name)}" WITH (FORCE)')
+
+
 class PostgresProcess:
     """One PostgreSQL cluster listening on 127.0.0.1 (and a Unix socket where it fits).
 
@@ -160,6 +213,13 @@ class PostgresProcess:
         """Whether the server process is alive."""
         return self._process is not None and self._process.running
 
+    @property
+    def client(self) -> PostgresClient:
+        """What reaches this server as its superuser, in this process or another."""
+        password = self.password  # refuses before start()
+        assert self._binaries is not None  # set by start()
+        return PostgresClient(self.port, password, self._binaries, self.user)
+
     def url(self, database: str | None = None, *, driver: str | None = "asyncpg") -> str:
         """Return a SQLAlchemy URL of a database as the superuser, over TCP.
 
@@ -167,9 +227,7 @@ class PostgresProcess:
             database: The database; `self.database` when omitted.
             driver: The DBAPI, e.g. `asyncpg`; None for a plain `postgresql://` URL.
         """
-        scheme = f"postgresql+{driver}" if driver else "postgresql"
-        name = check_name(database or self.database)
-        return f"{scheme}://{self.user}:{self.password}@{LOOPBACK}:{self.port}/{name}"
+        return self.client.url(database or self.database, driver=driver)
 
     def ready(self) -> bool:
         """Tell whether the postmaster reports that it accepts connections."""
@@ -223,27 +281,15 @@ class PostgresProcess:
         Raises:
             PostgresCommandError: psql or the server reported an error.
         """
-        assert self._binaries is not None  # set by start()
-        argv = [self._binaries.tool("psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]
-        argv += ["-h", LOOPBACK, "-p", str(self.port), "-U", self.user, "-d", check_name(database)]
-        env = child_environment({"PGPASSWORD": self.password, "PGCONNECT_TIMEOUT": "10"})
-        result = subprocess.run(  # noqa: S603 - argv built here, the SQL from this package
-            [*argv, "-c", sql], capture_output=True, text=True, env=env, timeout=60, check=False
-        )
-        if result.returncode != 0:
-            raise PostgresCommandError(sql, result.stderr or result.stdout)
-        return result.stdout.strip()
+        return self.client.execute(sql, database=database)
 
     def create_database(self, name: str) -> None:
         """Create a database owned by the superuser unless it exists."""
-        check_name(name)
-        exists = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"  # noqa: S608 - checked name
-        if self.execute(exists) != "1":
-            self.execute(f'CREATE DATABASE "{name}"')
+        self.client.create_database(name)
 
     def drop_database(self, name: str) -> None:
         """Drop a database, disconnecting its sessions; nothing if it does not exist."""
-        self.execute(f'DROP DATABASE IF EXISTS "{check_name(name)}" WITH (FORCE)')
+        self.client.drop_database(name)
 
     def stop(self, grace_s: float = 20.0) -> None:
         """Stop the server: SIGINT (fast shutdown), then SIGTERM and SIGKILL after `grace_s`.

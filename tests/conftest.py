@@ -2,7 +2,7 @@
 
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["tests.integration.fixtures_keepline"]
+pytest_plugins = ["tests.integration.fixtures_keepline", "tests.shared_stack"]
 
 # The suite must pass on a loaded two-core machine: generation speed and per-example time
 # depend on the load, not on the code, so neither fails a test (the properties still do).

@@ -1,8 +1,10 @@
 """Real Kafka and MinIO for the integration tests, started once per session on free ports.
 
 Only the servers the collected tests need are started, both at once, in temporary
-directories that pytest keeps for the last runs (logs included). Every test in this
-folder is marked `integration`.
+directories that pytest keeps for the last runs (logs included). In a parallel run the
+workers share the servers the controller started (tests/shared_stack.py). A module whose
+tests stop or restart a server overrides `kafka` and `minio` with `private_kafka` and
+`private_minio`, servers of its own. Every test in this folder is marked `integration`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from minio import Minio
 from deploy.kafka import KafkaProcess, ensure_topics
 from deploy.minio import MinioProcess
 from tests.integration.fixtures_postgres import catalog_url, postgres  # noqa: F401 - fixtures
+from tests.shared_stack import SharedKafka, SharedMinio, handed, start_kafka, start_minio
 
 HERE = Path(__file__).parent
 _NEEDED = pytest.StashKey[frozenset[str]]()
@@ -47,35 +50,23 @@ class _Servers:
     """Starts the servers in the background; hands each out once it is ready."""
 
     def __init__(self, base: pytest.TempPathFactory, needed: frozenset[str]) -> None:
-        # Directories are made here, on the main thread: the factory is not thread-safe.
-        self._kafka_dir = base.mktemp("kafka")
-        self._minio_dir = base.mktemp("minio")
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="stack-start")
         self._kafka: Future[KafkaProcess] | None = None
         self._minio: Future[MinioProcess] | None = None
+        self._base = base
         if "kafka" in needed:
-            self._kafka = self._pool.submit(self._start_kafka)
+            self._kafka = self._pool.submit(start_kafka, base.mktemp("kafka"))
         if "minio" in needed:
-            self._minio = self._pool.submit(self._start_minio)
-
-    def _start_kafka(self) -> KafkaProcess:
-        kafka = KafkaProcess(self._kafka_dir, num_partitions=1)
-        kafka.start(timeout_s=120)
-        return kafka
-
-    def _start_minio(self) -> MinioProcess:
-        minio = MinioProcess(self._minio_dir / "data")
-        minio.start(timeout_s=60)
-        return minio
+            self._minio = self._pool.submit(start_minio, base.mktemp("minio"))
 
     def kafka(self) -> KafkaProcess:
         if self._kafka is None:  # requested dynamically, not seen at collection
-            self._kafka = self._pool.submit(self._start_kafka)
+            self._kafka = self._pool.submit(start_kafka, self._base.mktemp("kafka"))
         return self._kafka.result()
 
     def minio(self) -> MinioProcess:
         if self._minio is None:
-            self._minio = self._pool.submit(self._start_minio)
+            self._minio = self._pool.submit(start_minio, self._base.mktemp("minio"))
         return self._minio.result()
 
     def stop(self) -> None:
@@ -88,7 +79,10 @@ class _Servers:
 @pytest.fixture(scope="session")
 def _servers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[_Servers]:
+) -> Iterator[_Servers | None]:
+    if handed(request.config) is not None:  # a worker of a parallel run: shared servers
+        yield None
+        return
     needed = request.config.stash.get(_NEEDED, frozenset({"kafka", "minio"}))
     servers = _Servers(tmp_path_factory, needed)
     yield servers
@@ -96,27 +90,51 @@ def _servers(
 
 
 @pytest.fixture(scope="session")
-def kafka(_servers: _Servers) -> KafkaProcess:
+def kafka(request: pytest.FixtureRequest, _servers: _Servers | None) -> KafkaProcess | SharedKafka:
     """A KRaft broker on 127.0.0.1; `kafka.bootstrap` is its address."""
+    shared = handed(request.config)
+    if shared is not None:
+        return shared.kafka
+    assert _servers is not None
     return _servers.kafka()
 
 
 @pytest.fixture(scope="session")
-def minio(_servers: _Servers) -> MinioProcess:
+def minio(request: pytest.FixtureRequest, _servers: _Servers | None) -> MinioProcess | SharedMinio:
     """A MinIO server; `endpoint`, `url`, `access_key`, `secret_key` reach it."""
+    shared = handed(request.config)
+    if shared is not None:
+        return shared.minio
+    assert _servers is not None
     return _servers.minio()
 
 
-@pytest.fixture(scope="session")
-def minio_client(minio: MinioProcess) -> Minio:
+@pytest.fixture(scope="module")
+def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaProcess]:
+    """A broker of the module's own, for tests that stop or restart it."""
+    kafka = start_kafka(tmp_path_factory.mktemp("private-kafka"))
+    yield kafka
+    kafka.stop()
+
+
+@pytest.fixture(scope="module")
+def private_minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioProcess]:
+    """A MinIO server of the module's own, for tests that stop, pause or restart it."""
+    minio = start_minio(tmp_path_factory.mktemp("private-minio"))
+    yield minio
+    minio.stop()
+
+
+@pytest.fixture
+def minio_client(minio: MinioProcess | SharedMinio) -> Minio:
     """A `minio` SDK client with the server's root credentials."""
     return Minio(
         minio.endpoint, access_key=minio.access_key, secret_key=minio.secret_key, secure=False
     )
 
 
-@pytest.fixture(scope="session")
-def topic_factory(kafka: KafkaProcess) -> TopicFactory:
+@pytest.fixture
+def topic_factory(kafka: KafkaProcess | SharedKafka) -> TopicFactory:
     """Create a uniquely named topic: `topic_factory(prefix="test", partitions=1) -> name`."""
 
     def create(prefix: str = "test", partitions: int = 1) -> str:
@@ -127,7 +145,7 @@ def topic_factory(kafka: KafkaProcess) -> TopicFactory:
     return create
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def bucket_factory(minio_client: Minio) -> BucketFactory:
     """Create a uniquely named bucket: `bucket_factory(prefix="test", object_lock=True)`.
 

@@ -13,22 +13,30 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from deploy.postgres import PostgresProcess
+from deploy.postgres import PostgresClient, PostgresProcess
+from tests.shared_stack import handed, start_postgres
 
 CatalogUrlFactory = Callable[..., str]
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresProcess]:
-    """A PostgreSQL server on 127.0.0.1; `url(database)` reaches it as its superuser."""
-    server = PostgresProcess(tmp_path_factory.mktemp("postgres"), durable=False)
-    server.start(timeout_s=60)
+def postgres(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PostgresProcess | PostgresClient]:
+    """A PostgreSQL server on 127.0.0.1; `url(database)`, `execute(sql)` and
+    `create_database(name)` reach it as its superuser (in a parallel run, the one the
+    controller started)."""
+    shared = handed(request.config)
+    if shared is not None:
+        yield shared.postgres
+        return
+    server = start_postgres(tmp_path_factory.mktemp("postgres"))
     yield server
     server.close()
 
 
 @pytest.fixture(scope="session")
-def catalog_url(postgres: PostgresProcess) -> CatalogUrlFactory:
+def catalog_url(postgres: PostgresProcess | PostgresClient) -> CatalogUrlFactory:
     """Create a fresh, empty database: `catalog_url(prefix="catalog") -> URL`.
 
     The URL (`postgresql+asyncpg://...`) serves `storage.sql.database.Database` as it is and

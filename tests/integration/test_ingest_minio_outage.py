@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from minio import Minio
 
 from deploy.minio import MinioProcess
@@ -26,6 +27,12 @@ CALLS = 30
 CHATS = 10
 MAILS = 10
 OUTAGE_S = 20
+
+
+@pytest.fixture(scope="module")
+def minio(private_minio: MinioProcess) -> MinioProcess:
+    """A server of this module's own: its tests stop and restart it."""
+    return private_minio
 
 
 def _stored(service: KeeplineService) -> int:

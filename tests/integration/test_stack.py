@@ -21,6 +21,12 @@ from deploy.minio import MinioProcess
 from tests.integration.conftest import BucketFactory, TopicFactory
 
 
+@pytest.fixture(scope="module")
+def minio(private_minio: MinioProcess) -> MinioProcess:
+    """A server of this module's own: its tests stop and restart it."""
+    return private_minio
+
+
 async def test_kafka_produce_then_consume_in_a_group_and_commit(
     kafka: KafkaProcess, topic_factory: TopicFactory
 ) -> None:
