@@ -133,3 +133,16 @@ def object_versions(minio_client: Minio, service: KeeplineService, item_id: str)
         for o in minio_client.list_objects(service.bucket, prefix=key, include_version=True)
         if o.object_name == key
     ]
+
+
+def wait_versions_gone(minio_client: Minio, service: KeeplineService, item_id: str) -> None:
+    """Wait until the item's object has no version left.
+
+    A background destruction commits the tombstone first and removes the versions just
+    after, so a test that saw the tombstone waits for that outcome rather than racing it.
+    """
+    wait_for(
+        lambda: not object_versions(minio_client, service, item_id),
+        timeout_s=60,
+        what=f"the object versions of {item_id} to be removed",
+    )

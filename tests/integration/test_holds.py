@@ -28,6 +28,7 @@ from tests.integration.retention_support import (
     object_versions,
     sleep_until,
     tombstone,
+    wait_versions_gone,
 )
 
 LONG_POLICY = """
@@ -119,7 +120,7 @@ def test_held_item_survives_expiry_and_goes_after_release(
         lambda: tombstone(service, held["item_id"]), timeout_s=LATE_S + 2, what="held gone"
     )
     assert (stone["destroyed_at"] - released_at).total_seconds() <= LATE_S
-    assert object_versions(minio_client, service, held["item_id"]) == []
+    wait_versions_gone(minio_client, service, held["item_id"])
     placed = [
         e for e in audit_actions(service, "hold.placed") if e["details"]["matter"] == hold["matter"]
     ]
@@ -185,7 +186,7 @@ def test_several_holds_on_one_item_are_released_independently(
     assert tombstone(service, item["item_id"]) is None
     release(service, second["hold_id"])
     wait_for(lambda: tombstone(service, item["item_id"]), timeout_s=LATE_S + 2, what="item gone")
-    assert object_versions(minio_client, service, item["item_id"]) == []
+    wait_versions_gone(minio_client, service, item["item_id"])
 
 
 def test_hold_requests_are_validated_and_need_the_legal_role(lasting: KeeplineService) -> None:

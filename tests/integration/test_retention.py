@@ -29,6 +29,7 @@ from tests.integration.retention_support import (
     object_versions,
     sleep_until,
     tombstone,
+    wait_versions_gone,
 )
 
 pytestmark = on_both_catalogs
@@ -76,7 +77,7 @@ def test_purposes_expire_one_by_one_then_the_item_is_destroyed(
     assert (stone["type"], stone["reason"]) == ("chat", "retention_expired")
     assert stone["policy_version"] == item["policy_version"]
     # Content unreadable: every object version gone; key gone: the wrapped key is shredded.
-    assert object_versions(minio_client, service, item_id) == []
+    wait_versions_gone(minio_client, service, item_id)
     (row,) = catalog_select(service, select(items).where(items.c.item_id == item_id))
     assert row["status"] == "destroyed"
     assert row["wrapped_key"] is None
@@ -108,7 +109,7 @@ def test_item_no_rule_keeps_is_destroyed_at_the_next_sweep(
     stone = tombstone(service, item_id)
     assert stone is not None
     assert stone["reason"] == "no_purpose"
-    assert object_versions(minio_client, service, item_id) == []
+    wait_versions_gone(minio_client, service, item_id)
 
     def duplicates() -> float:
         with service.client() as anonymous:
