@@ -15,7 +15,6 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol
 
 import jwt
@@ -26,19 +25,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from api.errors import ConfigurationError
 from api.jwks import DiscoveredKeys, KeySet, StaticKeys, http_fetcher
 from api.settings import ApiSettings
+from policies.models import Role
 
 log = logging.getLogger(__name__)
-
-
-class Role(StrEnum):
-    """The roles of SPEC section 7."""
-
-    INGEST = "ingest"
-    QA = "qa"
-    LEGAL = "legal"
-    PRIVACY = "privacy"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
 
 
 #: keepline's own roles; any other role a caller holds is a reader role of the policy.

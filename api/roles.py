@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from starlette.routing import compile_path
 
-from api.auth import Role
+from policies.models import Role
 
 _READERS = frozenset({Role.QA, Role.LEGAL, Role.PRIVACY})
 _ALL = frozenset(Role)

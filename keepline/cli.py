@@ -16,7 +16,7 @@ from keepline.settings import CliSettings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from keepline.serve import serve  # noqa: PLC0415 - heavy imports only for this command
+    from keepline.serve import serve
 
     config, mistakes = check.read_configuration()
     if config is None:  # settings that do not even parse: say so in one line each

@@ -14,20 +14,18 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from api.auth import Role
-from api.settings import ApiSettings
-from policies.errors import PolicyFileUnreadableError, PolicyValidationError
-from policies.models import Policy
-from policies.policy_file import load_default_policy, load_policy
-from policies.settings import PolicySettings
-from storage.settings import StorageSettings
-from streams.settings import StreamSettings
+if TYPE_CHECKING:
+    from api.settings import ApiSettings
+    from policies.models import Policy
+    from policies.settings import PolicySettings
+    from storage.settings import StorageSettings
+    from streams.settings import StreamSettings
 
 #: The exit status of a configuration with mistakes (as for a usage error).
 EXIT_MISTAKES = 2
@@ -94,6 +92,9 @@ def check_tokens(
 
 def check_policy(settings: PolicySettings) -> tuple[Policy | None, list[Mistake]]:
     """The configured policy, or the mistake that stops it from loading."""
+    from policies.errors import PolicyFileUnreadableError, PolicyValidationError
+    from policies.policy_file import load_default_policy, load_policy
+
     path = settings.policy_file
     unset = "or unset KEEPLINE_POLICY_FILE to use the example policy shipped with keepline"
     if path is None:
@@ -201,6 +202,8 @@ def check_catalog_url(value: str | None) -> list[Mistake]:
 
 def check_configuration(config: Configuration) -> list[Mistake]:
     """Every mistake in the configuration, in the order a reader meets them."""
+    from policies.models import Role
+
     policy, mistakes = check_policy(config.policy)
     mistakes += check_tokens(
         config.api.api_tokens.get_secret_value(),
@@ -236,6 +239,11 @@ def _settings(cls: type[_S], mistakes: list[Mistake]) -> _S | None:
 
 def read_configuration() -> tuple[Configuration | None, list[Mistake]]:
     """The settings from the environment, or the mistakes that stop them from being read."""
+    from api.settings import ApiSettings
+    from policies.settings import PolicySettings
+    from storage.settings import StorageSettings
+    from streams.settings import StreamSettings
+
     mistakes: list[Mistake] = []
     api = _settings(ApiSettings, mistakes)
     storage = _settings(StorageSettings, mistakes)

@@ -91,7 +91,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("shell", choices=("bash", "zsh"))
 
     def run(args: argparse.Namespace) -> int:
-        from keepline.cli import build_parser  # noqa: PLC0415 - the whole tree, built late
+        from keepline.cli import build_parser
 
         script = bash_script(build_parser())
         sys.stdout.write(_ZSH_PRELUDE + script if args.shell == "zsh" else script)

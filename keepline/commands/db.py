@@ -10,15 +10,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storage.errors import StorageError
-from storage.settings import StorageSettings
-from storage.sql.database import Database, redacted_url
-from storage.sql.migrations import SchemaState, SchemaTooNewError
+
+if TYPE_CHECKING:
+    from storage.settings import StorageSettings
+    from storage.sql.database import Database
+    from storage.sql.migrations import SchemaState
 
 
 def _catalog(settings: StorageSettings) -> tuple[Database, str]:
+    from storage.sql.database import Database, redacted_url
+
     url = settings.resolved_catalog_url()
     return Database(url), redacted_url(url)
 
@@ -51,6 +55,8 @@ def describe(state: SchemaState) -> str:
 
 def run_upgrade(args: argparse.Namespace) -> int:
     """Entry point of `keepline db upgrade`."""
+    from storage.settings import StorageSettings
+
     settings = StorageSettings()
     shown = _catalog(settings)[1]
     try:
@@ -70,6 +76,9 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
 def run_current(args: argparse.Namespace) -> int:
     """Entry point of `keepline db current`: 0 up to date, 1 behind, 2 unknown revision."""
+    from storage.settings import StorageSettings
+    from storage.sql.migrations import SchemaTooNewError
+
     settings = StorageSettings()
     shown = _catalog(settings)[1]
     state = asyncio.run(catalog_state(settings))

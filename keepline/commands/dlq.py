@@ -7,12 +7,13 @@ import asyncio
 import json
 import sys
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from keepline.root import build
 from service.ingest.errors import DeadLetterReason
-from storage.settings import StorageSettings
-from storage.sql.dead_letters import DeadLetterRecord, SqlDeadLetters
+
+if TYPE_CHECKING:
+    from storage.settings import StorageSettings
+    from storage.sql.dead_letters import DeadLetterRecord
 
 
 def _since(value: str) -> datetime:
@@ -42,6 +43,9 @@ async def recent_letters(
     limit: int,
 ) -> list[DeadLetterRecord]:
     """The newest dead letters matching the filters (the catalog schema upgraded first)."""
+    from keepline.root import build
+    from storage.sql.dead_letters import SqlDeadLetters
+
     root = build(settings)
     try:
         await root.storage.db.create_schema()
@@ -70,6 +74,8 @@ def print_letters(letters: list[DeadLetterRecord], *, as_json: bool, out: TextIO
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `keepline dlq`."""
+    from storage.settings import StorageSettings
+
     letters = asyncio.run(
         recent_letters(
             StorageSettings(),

@@ -15,14 +15,13 @@ import asyncio
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from keepline.commands.sweep import opened
-from service.fixity.models import FIXITY_LEASE, RunFixity, pass_ok
-from service.fixity.settings import FixitySettings
-from service.retention.service import default_holder
 from storage.errors import LeaseUnavailableError
-from storage.ports import FixityPass
+
+if TYPE_CHECKING:
+    from storage.ports import FixityPass
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -40,6 +39,10 @@ async def fixity_once(*, wait_s: float, max_bytes_s: int | None) -> FixityPass:
     Raises:
         LeaseUnavailableError: Another process kept the lease for wait_s.
     """
+    from service.fixity.models import FIXITY_LEASE, RunFixity
+    from service.fixity.settings import FixitySettings
+    from service.retention.service import default_holder
+
     settings = FixitySettings()
     if max_bytes_s is not None:
         settings = settings.model_copy(update={"fixity_max_bytes_s": max_bytes_s})
@@ -77,6 +80,8 @@ def print_result(state: FixityPass, *, as_json: bool, out: TextIO) -> None:
 
 
 def _summary(state: FixityPass) -> dict[str, Any]:
+    from service.fixity.models import pass_ok
+
     return {
         "pass_id": state.pass_id,
         "finished": state.finished_at is not None,
@@ -101,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     if state.finished_at is None:
         sys.stderr.write("keepline fixity: the pass lost its lease; it resumes on the next run\n")
         return EXIT_PROBLEMS
+    from service.fixity.models import pass_ok
+
     return EXIT_OK if pass_ok(state) else EXIT_PROBLEMS
 
 

@@ -13,30 +13,15 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from service.maintenance.keys import (
-    RetireReport,
-    RewrapProgress,
-    RewrapReport,
-    retire_unused,
-    rewrap_all,
-)
-from service.maintenance.keys import rotate_and_rewrap as rotate_and_rewrap_with
-from storage.crypto.signing import FileSigner
 from storage.errors import StorageError
-from storage.runtime import build_storage
-from storage.settings import StorageSettings
 
-__all__ = [
-    "RetireReport",
-    "RewrapReport",
-    "add_parser",
-    "retire_configured",
-    "retire_unused",
-    "rewrap_all",
-    "rotate_and_rewrap",
-]
+if TYPE_CHECKING:
+    from service.maintenance.keys import RetireReport, RewrapProgress, RewrapReport
+    from storage.settings import StorageSettings
+
+__all__ = ["add_parser", "retire_configured", "rotate_and_rewrap"]
 
 
 async def rotate_and_rewrap(
@@ -47,6 +32,9 @@ async def rotate_and_rewrap(
     progress: RewrapProgress | None = None,
 ) -> RewrapReport:
     """Optionally add a KEK version, then re-wrap every data key with the current one."""
+    from service.maintenance.keys import rotate_and_rewrap as rotate_and_rewrap_with
+    from storage.runtime import build_storage
+
     runtime = build_storage(settings)
     try:
         await runtime.db.create_schema()
@@ -66,6 +54,9 @@ async def retire_configured(
     settings: StorageSettings, *, key_ids: Sequence[str], in_flight: timedelta
 ) -> RetireReport:
     """Retire unused KEK versions of the configured key ring."""
+    from service.maintenance.keys import retire_unused
+    from storage.runtime import build_storage
+
     runtime = build_storage(settings)
     try:
         await runtime.db.create_schema()
@@ -82,6 +73,8 @@ async def retire_configured(
 
 def run_retire(args: argparse.Namespace) -> int:
     """Entry point of `keepline keys retire [KEY_ID ...]`: 0 when every named one went."""
+    from storage.settings import StorageSettings
+
     try:
         report = asyncio.run(
             retire_configured(
@@ -120,6 +113,8 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `keepline keys rotate` and `keepline keys rewrap`."""
+    from storage.settings import StorageSettings
+
     progress = _Progress(sys.stderr)
     try:
         report = asyncio.run(
@@ -176,6 +171,9 @@ def add_parser(sub: Any) -> None:
 
 def run_rotate_signing(_args: argparse.Namespace) -> int:
     """Entry point of `keepline keys rotate-signing`."""
+    from storage.crypto.signing import FileSigner
+    from storage.settings import StorageSettings
+
     signer = FileSigner(StorageSettings().resolved_signing_key_file())
     try:
         kid = signer.rotate()

@@ -15,16 +15,16 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from keepline.commands import add_lease_options, policy_api
+from keepline.commands import add_lease_options, lease_wait_s, policy_api
 from keepline.commands.sweep import LEASE_TTL_S, now, opened, progress_bar
 from policies.errors import PolicyFileUnreadableError, PolicyValidationError
-from policies.outcomes import PolicyChange
-from policies.policy_file import load_policy
-from service.policy.service import ApplyReport
-from service.retention.service import SWEEP_LEASE, default_holder
 from storage.errors import LeaseUnavailableError
+
+if TYPE_CHECKING:
+    from policies.outcomes import PolicyChange
+    from service.policy.service import ApplyReport
 
 ACTOR = "keepline-cli"
 
@@ -60,6 +60,9 @@ def change_line(change: PolicyChange) -> str:
 
 
 async def _run(path: Path, *, dry_run: bool, wait_s: float, progress: Any) -> ApplyReport:
+    from policies.policy_file import load_policy
+    from service.retention.service import SWEEP_LEASE, default_holder
+
     new = load_policy(path)
     async with opened(write=not dry_run) as root:
         if dry_run:
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     bar = progress_bar("planning" if args.dry_run else "applying", args.progress, sys.stderr)
     try:
         report = asyncio.run(
-            _run(Path(args.file), dry_run=args.dry_run, wait_s=args.wait_s, progress=bar)
+            _run(Path(args.file), dry_run=args.dry_run, wait_s=lease_wait_s(args), progress=bar)
         )
     except (PolicyValidationError, PolicyFileUnreadableError) as err:
         sys.stderr.write(f"keepline policy apply: {err}\n")

@@ -14,10 +14,9 @@ import asyncio
 import json
 import sys
 from datetime import timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from keepline.commands.sweep import ProgressBar
-from keepline.root import build, now
+from keepline.commands.sweep import ProgressBar, now
 from service.maintenance.reconcile import (
     DEFAULT_MAX_ORPHAN_SHARE,
     DEFAULT_MIN_ORPHAN_AGE,
@@ -26,8 +25,9 @@ from service.maintenance.reconcile import (
     reconcile,
 )
 from storage.errors import StorageError
-from storage.objects.marker import read_marker
-from storage.settings import StorageSettings
+
+if TYPE_CHECKING:
+    from storage.settings import StorageSettings
 
 
 async def reconcile_configured(
@@ -41,6 +41,9 @@ async def reconcile_configured(
     progress: ReconcileProgress | None = None,
 ) -> ReconcileReport:
     """Reconcile the configured bucket with the configured catalog (never marks the bucket)."""
+    from keepline.root import build
+    from storage.objects.marker import read_marker
+
     root = build(settings)
     try:
         await root.storage.db.create_schema()
@@ -126,6 +129,8 @@ class ReconcileBars:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `keepline reconcile`: 0 when the two agree (or were made to)."""
+    from storage.settings import StorageSettings
+
     wanted = sys.stderr.isatty() if args.progress is None else args.progress
     bars = ReconcileBars(sys.stderr) if wanted else None
     try:

@@ -9,15 +9,15 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from api.presenters import retention_json
-from keepline.commands import add_lease_options
-from keepline.root import Keepline, build, configured_policy
-from policies.explanation import Explanation
-from service.retention.service import SWEEP_LEASE, SweepEntry, SweepReport, default_holder
+from keepline.commands import add_lease_options, lease_wait_s
 from storage.errors import LeaseUnavailableError
-from storage.settings import StorageSettings
+
+if TYPE_CHECKING:
+    from keepline.root import Keepline
+    from policies.explanation import Explanation
+    from service.retention.service import SweepEntry, SweepReport
 
 #: Below this many items a progress bar is not worth drawing.
 PROGRESS_FROM_ITEMS = 200
@@ -72,6 +72,9 @@ async def opened(*, write: bool) -> AsyncIterator[Keepline]:
     Args:
         write: Whether the command will change things (then the bucket is ensured too).
     """
+    from keepline.root import build, configured_policy
+    from storage.settings import StorageSettings
+
     root = build(StorageSettings(), clock=now)
     try:
         policy = configured_policy()
@@ -133,6 +136,8 @@ def _entry_json(entry: SweepEntry) -> dict[str, Any]:
         "holds": list(entry.holds),
     }
     if entry.explanation is not None:
+        from api.presenters import retention_json
+
         body["explanation"] = retention_json(entry.explanation)
     return body
 
@@ -161,6 +166,8 @@ async def sweep_once(
     Raises:
         LeaseUnavailableError: Another process kept the lease for wait_s.
     """
+    from service.retention.service import SWEEP_LEASE, default_holder
+
     async with opened(write=not dry_run) as root:
         sweeper = root.sweeper(actor="keepline-cli")
         if dry_run:
@@ -175,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `keepline sweep`."""
     bar = progress_bar("sweeping", args.progress, sys.stderr)
     try:
-        report = asyncio.run(sweep_once(dry_run=args.dry_run, wait_s=args.wait_s, progress=bar))
+        report = asyncio.run(
+            sweep_once(dry_run=args.dry_run, wait_s=lease_wait_s(args), progress=bar)
+        )
     except LeaseUnavailableError as err:
         sys.stderr.write(f"keepline sweep: {err}; try again later or raise --wait-s\n")
         return 3

@@ -15,10 +15,10 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from service.signing.bundle import BundleVerdict, check_bundle
-from storage.crypto.signing import verify_signature
+if TYPE_CHECKING:
+    from service.signing.bundle import BundleVerdict
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -58,6 +58,9 @@ def verify_file(bundle: Path, jwks: dict[str, Any]) -> BundleVerdict:
         zipfile.BadZipFile: Not a zip.
         OSError: It cannot be read.
     """
+    from service.signing.bundle import check_bundle
+    from storage.crypto.signing import verify_signature
+
     with zipfile.ZipFile(bundle) as archive:
         return check_bundle(
             ZipBundle(archive), lambda kid, data, sig: verify_signature(jwks, kid, data, sig)

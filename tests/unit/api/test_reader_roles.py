@@ -17,9 +17,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
-from api.auth import JwtAuthenticator, Principal, Role, TokenAuthenticator, build_authenticator
+from api.auth import JwtAuthenticator, Principal, TokenAuthenticator, build_authenticator
 from api.errors import ConfigurationError
 from api.settings import ApiSettings
+from policies.models import Role
 from tests.unit.api.conftest import TOKENS, Harness, api_settings, build_harness
 
 MARKETING_TOKEN = "unit-marketing"

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from api.auth import Role, TokenAuthenticator
+from api.auth import TokenAuthenticator
 from api.errors import ConfigurationError
 from deploy import cli as deploy_cli
 from deploy.settings import DeploySettings
 from keepline.cli import main
 from keepline.commands.check import check_tokens
+from policies.models import Role
 
 GOOD_TOKENS = "tok-a:admin:alice,tok-q:qa:quinn"
 FIX_TRIPLE = (
@@ -240,13 +241,24 @@ def test_half_configured_kafka_security_is_one_line_naming_what_to_set(
     ]
 
 
-@pytest.mark.parametrize("command", [["sweep", "--dry-run"], ["policy", "show"], ["check"]])
+@pytest.mark.parametrize(
+    ("command", "variable"),
+    [
+        (["sweep", "--dry-run"], "KEEPLINE_SWEEP_INTERVAL_S"),
+        (["check"], "KEEPLINE_SWEEP_INTERVAL_S"),
+        (["policy", "show"], "KEEPLINE_LOG_FORMAT"),  # over HTTP: it reads no stream setting
+        (["sweep", "--dry-run"], "KEEPLINE_LOG_FORMAT"),
+    ],
+)
 def test_every_command_reports_unparsable_settings_without_a_traceback(
-    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    command: list[str],
+    variable: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("KEEPLINE_SWEEP_INTERVAL_S", "every-minute")
+    monkeypatch.setenv(variable, "every-minute")
     assert main(command) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert "KEEPLINE_SWEEP_INTERVAL_S" in err
+    assert variable in err
     assert "every-minute" not in err

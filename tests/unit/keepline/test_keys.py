@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keepline.commands.keys import retire_unused, rewrap_all
+from service.maintenance.keys import retire_unused, rewrap_all
 from storage.crypto.keyring import FileKeyRing
 from storage.sql.audit import SqlAuditLog
 from storage.sql.catalog import SqlCatalog
