@@ -18,6 +18,7 @@ from storage.sql.audit import SqlAuditLog
 from storage.sql.database import Database
 from streams.audit_publisher import AuditPublisher
 from streams.kafka_publisher import AiokafkaEventPublisher
+from tests.catalog_templates import migrated_sqlite
 from tests.integration.conftest import TopicFactory
 from tests.integration.ingest_support import example
 from tests.integration.keepline_service import KeeplineService, wait_for
@@ -234,7 +235,7 @@ async def test_the_outbox_loses_nothing_when_kafka_fails(
     kafka: KafkaProcess, topic_factory: TopicFactory, tmp_path: Path, fail_after: int
 ) -> None:
     topic = topic_factory("audit")
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    db = Database(migrated_sqlite(tmp_path / "catalog.db"))
     await db.create_schema()
     log = SqlAuditLog(db)
     at = datetime(2026, 11, 25, tzinfo=UTC)
@@ -262,7 +263,7 @@ async def test_the_outbox_loses_nothing_when_kafka_fails(
 
 
 async def _entries_of(tmp_path: Path) -> dict[int, str]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    db = Database(migrated_sqlite(tmp_path / "catalog.db"))
     try:
         return {e.seq: e.hash for e in await SqlAuditLog(db).query(limit=100)}
     finally:

@@ -27,6 +27,7 @@ from storage.sql.subjects import SqlSubjectStore
 from streams.fetch import ContentFetcher
 from streams.metrics import StreamMetrics
 from streams.sources import ContentSources
+from tests.catalog_templates import migrated_sqlite
 from tests.contract_examples import example
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -118,7 +119,7 @@ async def env_factory(tmp_path: Path) -> AsyncIterator[EnvFactory]:
     ) -> IngestEnv:
         root = tmp_path / f"env-{next(counter)}"
         root.mkdir()
-        db = Database(f"sqlite+aiosqlite:///{root / 'catalog.db'}")
+        db = Database(migrated_sqlite(root / "catalog.db"))
         await db.create_schema()
         catalog = catalog_cls(db)
         policies = SqlPolicyStore(db)

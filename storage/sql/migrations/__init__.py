@@ -14,6 +14,7 @@ older code against it could corrupt it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Final
 
@@ -77,17 +78,21 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache
+def _revisions() -> tuple[str, ...]:
+    # The revision files ship with the code, so they are read once per process.
+    script = ScriptDirectory.from_config(alembic_config())
+    return tuple(rev.revision for rev in script.walk_revisions())
+
+
 def head_revision() -> str:
     """The newest revision this code knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None  # versions/ is never empty
-    return head
+    return _revisions()[0]  # versions/ is never empty; walk_revisions starts at the head
 
 
 def known_revisions() -> list[str]:
     """Every revision this code knows, newest first."""
-    script = ScriptDirectory.from_config(alembic_config())
-    return [rev.revision for rev in script.walk_revisions()]
+    return list(_revisions())
 
 
 def schema_state(connection: Connection) -> SchemaState:

@@ -24,6 +24,7 @@ from storage.runtime import StorageRuntime, prepare_storage
 from storage.settings import StorageSettings
 from storage.sql.subjects import SqlSubjectStore
 from streams.settings import StreamSettings
+from tests.catalog_templates import migrated_sqlite
 
 ROLES = ("ingest", "qa", "legal", "privacy", "auditor", "admin")
 TOKENS = {role: f"unit-{role}" for role in ROLES}
@@ -189,6 +190,8 @@ async def build_harness(
     """A harness whose catalog lives under tmp_path (tokens may hold reader_roles)."""
     settings = settings or api_settings()
     clock = Clock(NOW)
+    if not (tmp_path / "keepline.db").exists():  # the catalog the settings below resolve to
+        migrated_sqlite(tmp_path / "keepline.db")
     # Content goes to a directory with S3's semantics, so content routes need no server.
     root = build(
         StorageSettings(

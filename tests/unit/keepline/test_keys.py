@@ -15,11 +15,12 @@ from storage.sql.audit import SqlAuditLog
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
 from tests.catalog_contract.support import T0, add_item, stored_content
+from tests.catalog_templates import migrated_sqlite
 
 
 @pytest.fixture
 async def catalog(tmp_path: Path) -> AsyncIterator[SqlCatalog]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    db = Database(migrated_sqlite(tmp_path / "catalog.db"))
     await db.create_schema()
     yield SqlCatalog(db)
     await db.dispose()

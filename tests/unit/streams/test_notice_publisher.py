@@ -12,6 +12,7 @@ import pytest
 from storage.sql.database import Database
 from storage.sql.notices import SqlNotices
 from streams.notice_publisher import NoticePublisher
+from tests.catalog_templates import migrated_sqlite
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ class RecordingPublisher:
 
 @pytest.fixture
 async def outbox(tmp_path: Path) -> AsyncIterator[SqlNotices]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    db = Database(migrated_sqlite(tmp_path / "catalog.db"))
     await db.create_schema()
     yield SqlNotices(db)
     await db.dispose()

@@ -13,6 +13,7 @@ from storage.crypto.signing import InMemorySigner
 from storage.sql.audit import SqlAuditLog
 from storage.sql.audit_checkpoints import SqlAuditCheckpoints
 from storage.sql.database import Database
+from tests.catalog_templates import migrated_sqlite
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -27,7 +28,7 @@ class Clock:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    database = Database(migrated_sqlite(tmp_path / "catalog.db"))
     await database.create_schema()
     yield database
     await database.dispose()

@@ -17,6 +17,7 @@ from storage.sql.audit import SqlAuditLog
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
 from tests.catalog_contract.support import T0, add_item, stored_content
+from tests.catalog_templates import migrated_sqlite
 
 DATA_KEY = b"\x07" * 32
 
@@ -30,7 +31,7 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    db = Database(migrated_sqlite(tmp_path / "catalog.db"))
     await db.create_schema()
     catalog = SqlCatalog(db)
     yield Env(catalog, FileKeyRing(tmp_path / "keys" / "keyring.json"), SqlAuditLog(db))

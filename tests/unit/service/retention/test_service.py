@@ -36,6 +36,7 @@ from storage.sql.holds import SqlHoldStore
 from storage.sql.leases import SqlLeases
 from storage.sql.policies import SqlPolicyStore
 from storage.sql.schema import items
+from tests.catalog_templates import migrated_sqlite
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 POLICY = """
@@ -250,7 +251,7 @@ class Env:
 
 
 async def _env(tmp_path: Path, *, compliance: bool = False) -> Env:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / f'catalog-{uuid.uuid4().hex}.db'}")
+    db = Database(migrated_sqlite(tmp_path / f"catalog-{uuid.uuid4().hex}.db"))
     await db.create_schema()
     clock = Clock()
     catalog = SqlCatalog(db)

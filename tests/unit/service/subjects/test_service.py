@@ -40,6 +40,7 @@ from storage.sql.database import Database
 from storage.sql.policies import SqlPolicyStore
 from storage.sql.schema import deferred_erasures, hold_items, holds, tombstones
 from storage.sql.subjects import SqlSubjectStore
+from tests.catalog_templates import migrated_sqlite
 
 POLICY = """
 reader_roles: [marketing]
@@ -185,7 +186,7 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> Any:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    db = Database(migrated_sqlite(tmp_path / "catalog.db"))
     await db.create_schema()
     clock = Clock()
     catalog = SqlCatalog(db)

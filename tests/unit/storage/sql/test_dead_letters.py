@@ -9,11 +9,12 @@ import pytest
 
 from storage.sql.database import Database
 from tests.catalog_contract.dead_letters import DeadLettersContract
+from tests.catalog_templates import migrated_sqlite
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    database = Database(migrated_sqlite(tmp_path / "catalog.db"))
     await database.create_schema()
     yield database
     await database.dispose()

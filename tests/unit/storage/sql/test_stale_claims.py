@@ -11,13 +11,14 @@ import pytest
 from storage.models import PartyRow
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
+from tests.catalog_templates import migrated_sqlite
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 async def catalog(tmp_path: Path) -> AsyncIterator[SqlCatalog]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    database = Database(migrated_sqlite(tmp_path / "catalog.db"))
     await database.create_schema()
     yield SqlCatalog(database)
     await database.dispose()
