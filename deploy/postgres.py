@@ -132,12 +132,18 @@ class PostgresClient:
             raise PostgresCommandError(sql, result.stderr or result.stdout)
         return result.stdout.strip()
 
-    def create_database(self, name: str) -> None:
-        """Create a database owned by the superuser unless it exists."""
+    def create_database(self, name: str, *, template: str | None = None) -> None:
+        """Create a database owned by the superuser unless it exists.
+
+        Args:
+            name: The database.
+            template: A database to copy (it must have no session open); None: empty.
+        """
         check_name(name)
         exists = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"  # noqa: S608 - checked name
         if self.execute(exists) != "1":
-            self.execute(f'CREATE DATABASE "{name}"')
+            copied = f' TEMPLATE "{check_name(template)}"' if template else ""
+            self.execute(f'CREATE DATABASE "{name}"{copied}')
 
     def drop_database(self, name: str) -> None:
         """Drop a database, disconnecting its sessions; nothing if it does not exist."""
@@ -283,9 +289,9 @@ class PostgresProcess:
         """
         return self.client.execute(sql, database=database)
 
-    def create_database(self, name: str) -> None:
-        """Create a database owned by the superuser unless it exists."""
-        self.client.create_database(name)
+    def create_database(self, name: str, *, template: str | None = None) -> None:
+        """Create a database owned by the superuser unless it exists (a copy of template)."""
+        self.client.create_database(name, template=template)
 
     def drop_database(self, name: str) -> None:
         """Drop a database, disconnecting its sessions; nothing if it does not exist."""

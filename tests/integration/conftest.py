@@ -19,7 +19,11 @@ from minio import Minio
 
 from deploy.kafka import KafkaProcess, ensure_topics
 from deploy.minio import MinioProcess
-from tests.integration.fixtures_postgres import catalog_url, postgres  # noqa: F401 - fixtures
+from tests.integration.fixtures_postgres import (  # noqa: F401 - fixtures
+    catalog_url,
+    migrated_catalog_url,
+    postgres,
+)
 from tests.shared_stack import SharedKafka, SharedMinio, handed, start_kafka, start_minio
 
 HERE = Path(__file__).parent

@@ -45,7 +45,7 @@ class _Launcher:
         self._kafka, self._minio = servers
         # PostgreSQL starts only for a test that runs on it.
         self._catalog_url: Callable[[], str] | None = (
-            request.getfixturevalue("catalog_url") if catalog == "postgresql" else None
+            request.getfixturevalue("migrated_catalog_url") if catalog == "postgresql" else None
         )
         self._workdir = workdir
         self._origins = list(origins)

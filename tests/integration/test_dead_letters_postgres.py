@@ -12,8 +12,8 @@ from tests.integration.fixtures_postgres import CatalogUrlFactory
 
 
 @pytest.fixture
-async def db(catalog_url: CatalogUrlFactory) -> AsyncIterator[Database]:
-    database = Database(catalog_url())
+async def db(migrated_catalog_url: CatalogUrlFactory) -> AsyncIterator[Database]:
+    database = Database(migrated_catalog_url())
     await database.create_schema()
     yield database
     await database.dispose()
