@@ -40,7 +40,10 @@ def _sqlite_template() -> Path:
 
 
 def migrated_sqlite(path: Path) -> str:
-    """Put a fresh catalog at the newest revision at ``path``; return its async URL."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_sqlite_template(), path)
+    """Return the async URL of the catalog at ``path``, first putting a fresh one there at the
+    newest revision if there is none yet (a catalog already there is reopened, never replaced).
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_sqlite_template(), path)
     return f"sqlite+aiosqlite:///{path}"
