@@ -30,7 +30,7 @@ run: stack ## start Kafka, MinIO and keepline in the foreground (Ctrl-C stops al
 TEST_WORKERS ?= 4
 
 test: stack ## the whole suite, integration tests on real Kafka, MinIO and PostgreSQL
-	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test-unit: setup ## unit tests only (no services)
 	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests/unit

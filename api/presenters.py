@@ -472,6 +472,8 @@ def hold_json(record: HoldRecord) -> dict[str, Any]:
         "release_reason": record.release_reason,
         "active": record.active,
         "matched": record.matched,
+        # Items whose S3 legal-hold flag is still to follow the catalog (0: all in place).
+        "flags_pending": record.flags_pending,
     }
 
 

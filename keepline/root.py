@@ -134,7 +134,11 @@ class Keepline:
         await self.storage.policies.bootstrap(policy, at=self.clock(), audit=self.storage.audit)
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Stop the background hold flag tasks, then release the database connections.
+
+        Flags a stopped task left unset are the sweeper's repair pass's to set.
+        """
+        await self.holds.aclose()
         await self.storage.close()
 
     def fixity(self, settings: FixitySettings | None = None) -> FixityService:

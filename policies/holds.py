@@ -9,7 +9,13 @@ from typing import Any
 from policies.errors import InvalidHoldCriteria
 from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts
 
-__all__ = ["active_holds_covering", "criteria_from_json", "criteria_to_json", "hold_covers"]
+__all__ = [
+    "active_holds_covering",
+    "criteria_from_json",
+    "criteria_to_json",
+    "fold_address",
+    "hold_covers",
+]
 
 _SET_FIELDS = ("subject_ids", "addresses", "staff_ids")
 _KNOWN_FIELDS = (*_SET_FIELDS, "types", "since", "until", "attributes")
@@ -122,8 +128,17 @@ def criteria_to_json(criteria: HoldCriteria) -> dict[str, object]:
     return out
 
 
+def fold_address(address: str) -> str:
+    """An address as holds compare it: case-folded (``STRAßE@x`` and ``strasse@x`` are one).
+
+    The catalog keeps each party's folded address beside it, so that a hold finds its items
+    with one indexed comparison; this is the one definition of that fold.
+    """
+    return address.casefold()
+
+
 def _folded(addresses: frozenset[str]) -> frozenset[str]:
-    return frozenset(address.casefold() for address in addresses)
+    return frozenset(fold_address(address) for address in addresses)
 
 
 def _strings(value: object, name: str) -> list[str]:

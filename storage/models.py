@@ -120,6 +120,21 @@ class ItemRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class S3State:
+    """What the object store has been told about one item's object: its lock state.
+
+    Attributes:
+        item_id: The item.
+        legal_hold: Whether its object carries the legal-hold flag.
+        retain_until: The Object Lock retention date set on it, if any.
+    """
+
+    item_id: str
+    legal_hold: bool
+    retain_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ItemQuery:
     """Filters of GET /v1/items; all given filters must match."""
 
@@ -159,6 +174,8 @@ class HoldRecord:
         released_by: Who released it.
         matched: Items covered (stored, not destroyed) at the time of reading.
         release_reason: Why it was released, as the releaser gave it; None if not given.
+        flags_pending: Covered (or, once released, freed) items whose object's S3 lock state
+            is still to be brought in line with the catalog; 0 when every flag is in place.
     """
 
     hold_id: str
@@ -171,6 +188,7 @@ class HoldRecord:
     released_by: str | None
     matched: int
     release_reason: str | None = None
+    flags_pending: int = 0
 
     @property
     def active(self) -> bool:

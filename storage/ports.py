@@ -40,6 +40,7 @@ from storage.models import (
     Renew,
     ReviewRecord,
     RewrappedKey,
+    S3State,
     Signature,
     StoredContent,
     SubjectState,
@@ -238,8 +239,21 @@ class Catalog(Protocol):
         """For each subject, the purposes it has a standing grant for."""
         ...
 
-    async def unsynced_ids(self, *, after: str, limit: int) -> builtins.list[str]:
-        """The next stored item ids after `after` whose object lock state lags the catalog."""
+    async def unsynced_ids(
+        self, *, after: str, limit: int, hold_id: str | None = None
+    ) -> builtins.list[str]:
+        """The next stored item ids after `after` whose object lock state lags the catalog.
+
+        With `hold_id`, only items that hold covers (or covered, once released).
+        """
+        ...
+
+    async def get_many(self, item_ids: Sequence[str]) -> builtins.list[ItemRecord]:
+        """The stored items among these ids, in the order given (unknown ids left out)."""
+        ...
+
+    async def set_s3_states(self, states: Sequence[S3State]) -> None:
+        """Record, in one transaction, what the object store has been told about objects."""
         ...
 
     async def abandon(self, item_id: str) -> None:
@@ -303,8 +317,11 @@ class HoldStore(Protocol):
         """The policy engine's view of every unreleased hold (criteria only, no counts)."""
         ...
 
-    async def cover(self, hold_id: str, criteria: HoldCriteria) -> builtins.list[str]:
-        """Cover every matching stored item the hold does not cover yet (idempotent)."""
+    async def cover(self, hold_id: str, criteria: HoldCriteria) -> int:
+        """Cover every matching stored item the hold does not cover yet (idempotent).
+
+        Returns how many it newly covers; those with an object are marked for flag sync.
+        """
         ...
 
     async def create(
@@ -316,8 +333,8 @@ class HoldStore(Protocol):
         created_by: str,
         created_at: datetime,
         hold_id: str | None = None,
-    ) -> tuple[HoldRecord, builtins.list[str]]:
-        """Place a hold and cover every stored item it matches."""
+    ) -> tuple[HoldRecord, int]:
+        """Place a hold and cover every stored item it matches (how many is the int)."""
         ...
 
     async def release(

@@ -18,7 +18,6 @@ from policies.holds import criteria_from_json
 from policies.models import HoldCriteria
 from service.holds.service import HoldsService
 from storage.errors import HoldAlreadyReleasedError, HoldNotFoundError
-from storage.sql.holds import SqlHoldStore
 from storage.sql.schema import MAX_RELEASE_REASON_CHARS
 
 router = APIRouter(prefix="/v1/holds", tags=["holds"])
@@ -259,7 +258,7 @@ async def list_holds(
 ) -> dict[str, Any]:
     """``{"holds": [..]}``; each with ``matched``, the items it covers now."""
     del caller  # the role check is the dependency
-    found = await SqlHoldStore(services.storage.db).list_all()
+    found = await _service(services).holds.list_all()
     if active is not None:
         found = [h for h in found if h.active is active]
     return {"holds": [hold_json(h) for h in found]}
@@ -271,16 +270,14 @@ async def list_holds(
 async def preview_hold(body: PreviewBody, services: Services, caller: Caller) -> dict[str, int]:
     """``{"matched": n}``, without placing anything."""
     del caller
-    return {
-        "matched": await SqlHoldStore(services.storage.db).preview(_criteria(body.criteria.given()))
-    }
+    return {"matched": await _service(services).holds.preview(_criteria(body.criteria.given()))}
 
 
 @router.get("/{hold_id}", summary="One hold with its count", responses=error_responses(404, 422))
 async def get_hold(hold_id: HoldId, services: Services, caller: Caller) -> dict[str, Any]:
     """The hold; 404 if there is none."""
     del caller
-    record = await SqlHoldStore(services.storage.db).get(hold_id)
+    record = await _service(services).holds.get(hold_id)
     if record is None:
         raise NotFoundError("no such hold")
     return hold_json(record)

@@ -1,11 +1,10 @@
-"""HoldsService: placing and releasing legal holds, S3 legal-hold flags and audit included."""
+"""HoldsService: placing and releasing legal holds; S3 legal-hold flags follow in the background."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from policies.models import HoldCriteria
@@ -16,7 +15,8 @@ from storage.ports import AuditLog, Catalog, HoldStore
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 200
+#: Items read from the catalog, flagged and recorded as synced at a time.
+_PAGE = 200
 
 AfterRelease = Callable[[datetime], Awaitable[object]]
 
@@ -24,9 +24,12 @@ AfterRelease = Callable[[datetime], Awaitable[object]]
 class HoldsService:
     """Orchestrates a hold's life: coverage, S3 flags, audit entries, deferred erasures.
 
-    The catalog is changed first and every affected item is marked unsynced in the same
-    transaction, so a crash before the flags are set is repaired by the sweeper; the flags
-    are then applied here, several objects at a time.
+    The catalog is changed first, in one statement, and every affected item is marked
+    unsynced in the same transaction: the hold is in force (nothing it covers can be
+    destroyed) once that commits, and the route answers with the count. The S3 legal-hold
+    flags then follow in a background task of this process, many objects at a time; its
+    progress is the hold's ``flags_pending``. A crash, a stopped process or an unreachable
+    object store leaves the rest marked unsynced, and the sweeper's repair pass sets them.
     """
 
     def __init__(
@@ -37,8 +40,7 @@ class HoldsService:
         lock_sync: ObjectLockSync,
         audit: AuditLog,
         after_release: AfterRelease | None = None,
-        concurrency: int = 8,
-        sync_budget_s: float = 20.0,
+        concurrency: int = 16,
     ) -> None:
         self._holds = holds
         self._catalog = catalog
@@ -46,12 +48,19 @@ class HoldsService:
         self._audit = audit
         self._after_release = after_release
         self._concurrency = concurrency
-        self._sync_budget_s = sync_budget_s
+        self._tasks: set[asyncio.Task[int]] = set()
+        self.flags_synced = 0
+        """Objects whose lock state the background tasks of this process brought in line."""
 
     @property
     def holds(self) -> HoldStore:
         """The hold store (for listing, reading and previews)."""
         return self._holds
+
+    @property
+    def syncing(self) -> int:
+        """Background flag tasks running in this process."""
+        return len(self._tasks)
 
     async def place(
         self,
@@ -62,7 +71,7 @@ class HoldsService:
         by: str,
         at: datetime,
     ) -> HoldRecord:
-        """Place a hold: cover matching items, set their S3 legal-hold flags, audit it.
+        """Place a hold: cover matching items and audit it; their S3 flags follow.
 
         Returns:
             The hold, its ``matched`` count being the items it covers.
@@ -87,8 +96,8 @@ class HoldsService:
                 },
             )
         # The hold is in force in the catalog once committed; the S3 flags follow.
-        await self.sync_items(covered, at)
-        log.info("hold %s placed, covering %d items", record.hold_id, record.matched)
+        self.sync_in_background(record.hold_id, at)
+        log.info("hold %s placed, covering %d items", record.hold_id, covered)
         return record
 
     async def release(
@@ -118,7 +127,7 @@ class HoldsService:
                     **({"reason": reason} if reason else {}),
                 },
             )
-        await self.sync_items(freed, at)
+        self.sync_in_background(hold_id, at)
         log.info("hold %s released, %d items freed", hold_id, len(freed))
         if self._after_release is not None:
             try:
@@ -128,35 +137,40 @@ class HoldsService:
                 log.warning("deferred erasures after release left to the sweeper (%s)", err)
         return record
 
-    async def sync_items(self, item_ids: Iterable[str], now: datetime) -> int:
-        """Bring the S3 lock state of items in line with the catalog; returns how many synced.
+    def sync_in_background(self, hold_id: str, now: datetime) -> None:
+        """Start bringing the S3 lock state of a hold's items in line, without waiting."""
+        task = asyncio.create_task(self.sync_hold(hold_id, now), name=f"hold-flags-{hold_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
 
-        An object store that refuses or is unreachable does not fail the hold, which is in
-        force in the catalog already: the item stays marked unsynced and the sweeper's
-        repair pass sets its flag later. So do the items left when the time budget is spent,
-        so that placing a hold on a very large matter answers in bounded time.
+    def _finished(self, task: asyncio.Task[int]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The items stay marked unsynced: the sweeper's repair pass sets their flags.
+            log.warning("hold flags left to the sweeper (%s)", type(task.exception()).__name__)
+
+    async def sync_hold(self, hold_id: str, now: datetime) -> int:
+        """Bring the lock state of every unsynced item of a hold in line; returns how many.
+
+        An object the store refuses, or cannot be reached for, stays marked unsynced for the
+        sweeper's repair pass; the others are recorded a page at a time.
         """
-        gate = asyncio.Semaphore(self._concurrency)
-
-        async def one(item_id: str) -> int:
-            async with gate:
-                record = await self._catalog.get(item_id)
-                if record is None:
-                    return 0
-                try:
-                    await self._lock_sync.sync(record, now)
-                except StorageError as err:
-                    log.warning("item %s: lock sync deferred (%s)", item_id, type(err).__name__)
-                    return 0
-                return 1
-
-        ids = list(item_ids)
-        synced = 0
-        deadline = time.monotonic() + self._sync_budget_s
-        for start in range(0, len(ids), _CHUNK):
-            if time.monotonic() >= deadline:
-                log.info("%d lock syncs left to the sweeper's repair", len(ids) - start)
-                break
-            chunk = ids[start : start + _CHUNK]
-            synced += sum(await asyncio.gather(*(one(i) for i in chunk)))
+        synced, after = 0, ""
+        while ids := await self._catalog.unsynced_ids(after=after, limit=_PAGE, hold_id=hold_id):
+            after = ids[-1]
+            records = await self._catalog.get_many(ids)
+            done = await self._lock_sync.sync_many(records, now, concurrency=self._concurrency)
+            synced += done
+            self.flags_synced += done
         return synced
+
+    async def settle(self) -> None:
+        """Wait until the background flag tasks started so far have finished."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stop the background flag tasks; what they left is the sweeper's to repair."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -340,32 +340,17 @@ class Sweeper:
         """Cover items that became stored while a hold was being placed (ingest race)."""
         covered = 0
         for hold in await self._holds.active():
-            covered += len(await self._holds.cover(hold.hold_id, hold.criteria))
+            covered += await self._holds.cover(hold.hold_id, hold.criteria)
         return covered
 
     async def _repair(self, now: datetime) -> int:
         """Apply the lock state of items whose object is not in step with the catalog."""
         repaired, after = 0, ""
-        gate = asyncio.Semaphore(self._concurrency)
-        while True:
-            ids = await self._catalog.unsynced_ids(after=after, limit=self._batch)
-            if not ids:
-                return repaired
+        while ids := await self._catalog.unsynced_ids(after=after, limit=self._batch):
             after = ids[-1]
-            results = await asyncio.gather(*(self._repair_one(i, now, gate) for i in ids))
-            repaired += sum(results)
-
-    async def _repair_one(self, item_id: str, now: datetime, gate: asyncio.Semaphore) -> int:
-        async with gate:
-            record = await self._catalog.get(item_id)
-            if record is None or record.s3_synced:
-                return 0
-            try:
-                await self._lock_sync.sync(record, now)
-            except StorageError as err:
-                log.warning("sweep: lock state of item %s not repaired (%s)", item_id, err)
-                return 0
-            return 1
+            records = [r for r in await self._catalog.get_many(ids) if not r.s3_synced]
+            repaired += await self._lock_sync.sync_many(records, now, concurrency=self._concurrency)
+        return repaired
 
     async def _due_ids(self, now: datetime, after: str) -> list[str]:
         return await self._catalog.due_ids(now, after=after, limit=self._batch)

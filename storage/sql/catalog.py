@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,6 +24,7 @@ from storage.models import (
     NewItem,
     PartyRow,
     PurposeRow,
+    S3State,
     StoredContent,
 )
 from storage.sql.catalog_rows import (
@@ -37,6 +38,7 @@ from storage.sql.catalog_rows import (
 from storage.sql.catalog_scans import CatalogScans
 from storage.sql.database import Database, as_utc, must_utc
 from storage.sql.schema import (
+    TS,
     consents,
     hold_items,
     holds,
@@ -47,6 +49,9 @@ from storage.sql.schema import (
     subjects,
     tombstones,
 )
+
+#: Ids per IN list when reading many items (well under every backend's parameter limit).
+_IN_BATCH = 500
 
 
 def idempotency_key(source: str, event_id: str) -> str:
@@ -280,6 +285,22 @@ class SqlCatalog(CatalogScans):
                 return None
             return (await self._hydrate(conn, [row]))[0]
 
+    async def get_many(self, item_ids: Sequence[str]) -> builtins.list[ItemRecord]:
+        """The stored items among these ids, in the order given (unknown ids left out)."""
+        found: dict[str, ItemRecord] = {}
+        async with self._db.connect() as conn:
+            for start in range(0, len(item_ids), _IN_BATCH):
+                chunk = builtins.list(item_ids[start : start + _IN_BATCH])
+                rows = (
+                    await conn.execute(
+                        select(items).where(
+                            items.c.item_id.in_(chunk), items.c.status == ItemStatus.STORED.value
+                        )
+                    )
+                ).all()
+                found.update((r.item_id, r) for r in await self._hydrate(conn, rows))
+        return [found[i] for i in item_ids if i in found]
+
     async def list(self, query: ItemQuery) -> ItemPage:
         """Stored items matching every given filter, newest first."""
         stmt = select(items).where(items.c.status == ItemStatus.STORED.value)
@@ -474,6 +495,32 @@ class SqlCatalog(CatalogScans):
                 update(items)
                 .where(items.c.item_id == item_id)
                 .values(s3_legal_hold=legal_hold, s3_retain_until=retain_until, s3_synced=synced)
+            )
+
+    async def set_s3_states(self, states: Sequence[S3State]) -> None:
+        """Record, in one transaction, what the object store has been told about objects."""
+        if not states:
+            return
+        stmt = (
+            update(items)
+            .where(items.c.item_id == bindparam("b_item_id"))
+            .values(
+                s3_legal_hold=bindparam("b_legal_hold"),
+                s3_retain_until=bindparam("b_retain_until", type_=TS),
+                s3_synced=True,
+            )
+        )
+        async with self._db.begin() as conn:
+            await conn.execute(
+                stmt,
+                [
+                    {
+                        "b_item_id": s.item_id,
+                        "b_legal_hold": s.legal_hold,
+                        "b_retain_until": s.retain_until,
+                    }
+                    for s in states
+                ],
             )
 
     async def relink_parties(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from policies.holds import fold_address
 from storage.models import Claim, ItemStatus, NewItem, PartyRow, PurposeRow, StoredContent
 from storage.sql.schema import hold_items, item_attributes, item_parties, item_purposes, items
 
@@ -31,11 +32,12 @@ def content_values(stored: StoredContent | None) -> dict[str, Any]:
 
 
 def party_rows(item_id: str, parties: Sequence[PartyRow]) -> list[dict[str, Any]]:
-    """Rows of item_parties."""
+    """Rows of item_parties (with the folded address a hold compares)."""
     return [
         {
             "item_id": item_id,
             "address": p.address,
+            "address_folded": None if p.address is None else fold_address(p.address),
             "subject_id": p.subject_id,
             "staff_id": p.staff_id,
         }

@@ -198,23 +198,26 @@ class CatalogScans:
                 ).scalars()
             )
 
-    async def unsynced_ids(self, *, after: str, limit: int) -> builtins.list[str]:
-        """The next stored item ids after `after` whose object lock state lags the catalog."""
-        async with self._db.connect() as conn:
-            return list(
-                (
-                    await conn.execute(
-                        select(items.c.item_id)
-                        .where(
-                            items.c.status == ItemStatus.STORED.value,
-                            items.c.s3_synced.is_(False),
-                            items.c.item_id > after,
-                        )
-                        .order_by(items.c.item_id)
-                        .limit(limit)
-                    )
-                ).scalars()
+    async def unsynced_ids(
+        self, *, after: str, limit: int, hold_id: str | None = None
+    ) -> builtins.list[str]:
+        """The next stored item ids after `after` whose object lock state lags the catalog.
+
+        With `hold_id`, only the items that hold covers (or covered, once released).
+        """
+        stmt = select(items.c.item_id).where(
+            items.c.status == ItemStatus.STORED.value,
+            items.c.s3_synced.is_(False),
+            items.c.item_id > after,
+        )
+        if hold_id is not None:
+            stmt = stmt.where(
+                exists().where(
+                    hold_items.c.hold_id == hold_id, hold_items.c.item_id == items.c.item_id
+                )
             )
+        async with self._db.connect() as conn:
+            return list((await conn.execute(stmt.order_by(items.c.item_id).limit(limit))).scalars())
 
 
 def _due(now: datetime) -> ColumnElement[bool]:

@@ -1,99 +1,76 @@
 """SqlHoldStore: legal holds and the items each one covers (``hold_items``), in the catalog.
 
 Coverage is materialised: placing a hold records a ``hold_items`` row for every stored item
-its criteria match, and items ingested later get theirs at ingest (`service.ingest.service`). The
-candidates are found in SQL (types, dates, parties, attributes) and each one is confirmed by
-`policies.hold_covers`, the one definition of what a hold covers. Every newly covered or
-uncovered item is marked ``s3_synced = False`` in the same transaction, so its S3 legal-hold
-flag is brought in line by `ObjectLockSync` now or, after a crash, by the sweeper's repair.
+its criteria match, in one ``INSERT ... SELECT``, and items ingested later get theirs at
+ingest (`service.ingest.service`, through `policies.hold_covers`). The SQL filter here is
+exactly `policies.hold_covers` (types, dates, parties, attributes; addresses compared by
+their folded form, `policies.holds.fold_address`, kept beside each party), and a property
+test on both dialects holds the two to the same answer. Every newly covered item with an
+object whose S3 legal-hold flag is not set yet is marked ``s3_synced = False`` in the same
+transaction, so its flag is brought in line by `ObjectLockSync` in the background or, after a
+crash, by the sweeper's repair; ``flags_pending`` counts what is still to do.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select
+from sqlalchemy import and_, case, exists, func, insert, literal, select, update
+from sqlalchemy.sql import ColumnElement, Select
 
-from policies.holds import hold_covers
-from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts
+from policies.holds import fold_address
+from policies.models import Hold, HoldCriteria
 from storage.errors import CatalogConflictError, HoldAlreadyReleasedError, HoldNotFoundError
 from storage.models import HoldRecord, ItemStatus
 from storage.sql.database import Database, as_utc, must_utc
 from storage.sql.schema import hold_items, holds, item_attributes, item_parties, items
 
 _BATCH = 500
-#: The non-ASCII letters whose casefold is ASCII (ß to "ss", the Kelvin sign to "k", ...).
-FOLD_TO_ASCII = "\u00df\u017f\u1e9e\u212a\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
+#: Attempts of the covering statement when a concurrent ingest covered an item meanwhile.
+_COVER_ATTEMPTS = 5
 
 
-def _facts(row: Any) -> ItemFacts:
-    event: Mapping[str, Any] = row.event or {}
-    parties = event.get("parties") or []
-    return ItemFacts(
-        item_id=row.item_id,
-        type=ArtefactType(row.type),
-        occurred_at=must_utc(row.occurred_at),
-        attributes=dict(event.get("attributes") or {}),
-        subject_ids=frozenset(p["subject_id"] for p in parties if p.get("subject_id")),
-        addresses=frozenset(p["address"] for p in parties if p.get("address")),
-        staff_ids=frozenset(p["staff_id"] for p in parties if p.get("staff_id")),
-    )
+def _party(column: Any, values: list[str]) -> ColumnElement[bool]:
+    return exists().where(item_parties.c.item_id == items.c.item_id, column.in_(values))
 
 
-def _party_clause(column: Any, values: Iterable[str]) -> Any:
-    return exists().where(item_parties.c.item_id == items.c.item_id, column.in_(sorted(values)))
-
-
-def _address_clause(lowered: set[str]) -> Any:
-    """Parties whose address may casefold to one of these ASCII addresses.
-
-    SQL lower() folds ASCII letters on every backend, but an address can also casefold to
-    ASCII through a non-ASCII letter ("STRAßE" to "strasse"): those addresses are candidates
-    too, and hold_covers decides.
-    """
-    address = item_parties.c.address
-    return exists().where(
-        item_parties.c.item_id == items.c.item_id,
-        or_(
-            func.lower(address).in_(sorted(lowered)),
-            *(address.contains(letter, autoescape=True) for letter in FOLD_TO_ASCII),
-        ),
-    )
-
-
-def candidates(criteria: HoldCriteria) -> Select[Any]:
-    """Stored items that may match the criteria (a superset; confirm with hold_covers)."""
-    stmt = select(items.c.item_id, items.c.type, items.c.occurred_at, items.c.event).where(
-        items.c.status == ItemStatus.STORED.value
-    )
+def matching(criteria: HoldCriteria) -> ColumnElement[bool]:
+    """Stored items the criteria cover: every criterion given, any value within one."""
+    clauses: list[ColumnElement[bool]] = [items.c.status == ItemStatus.STORED.value]
     if criteria.types:
-        stmt = stmt.where(items.c.type.in_(sorted(str(t) for t in criteria.types)))
+        clauses.append(items.c.type.in_(sorted(str(t) for t in criteria.types)))
     if criteria.since is not None:
-        stmt = stmt.where(items.c.occurred_at >= criteria.since)
+        clauses.append(items.c.occurred_at >= criteria.since)
     if criteria.until is not None:
-        stmt = stmt.where(items.c.occurred_at < criteria.until)
+        clauses.append(items.c.occurred_at < criteria.until)
     if criteria.subject_ids:
-        stmt = stmt.where(_party_clause(item_parties.c.subject_id, criteria.subject_ids))
+        clauses.append(_party(item_parties.c.subject_id, sorted(criteria.subject_ids)))
     if criteria.staff_ids:
-        stmt = stmt.where(_party_clause(item_parties.c.staff_id, criteria.staff_ids))
-    if criteria.addresses and all(a.isascii() for a in criteria.addresses):
-        # SQL lower() folds ASCII only; other addresses are left to hold_covers' casefold,
-        # since a narrower SQL filter could miss an item the hold must cover.
-        stmt = stmt.where(_address_clause({a.lower() for a in criteria.addresses}))
-    for key, values in criteria.attributes.items():
-        stmt = stmt.where(
+        clauses.append(_party(item_parties.c.staff_id, sorted(criteria.staff_ids)))
+    if criteria.addresses:
+        folded = sorted({fold_address(a) for a in criteria.addresses})
+        clauses.append(_party(item_parties.c.address_folded, folded))
+    for key, values in sorted(criteria.attributes.items()):
+        clauses.append(
             exists().where(
                 item_attributes.c.item_id == items.c.item_id,
                 item_attributes.c.key == key,
                 item_attributes.c.value.in_(sorted(values)),
             )
         )
-    return stmt
+    return and_(*clauses)
+
+
+def _flag_pending(hold_id: Any) -> Select[Any]:
+    """Items of a hold whose object has not been brought in line with the catalog yet."""
+    return select(func.count()).where(
+        hold_items.c.hold_id == hold_id,
+        hold_items.c.item_id == items.c.item_id,
+        items.c.status == ItemStatus.STORED.value,
+        items.c.s3_synced.is_(False),
+    )
 
 
 class SqlHoldStore:
@@ -112,14 +89,14 @@ class SqlHoldStore:
         created_by: str,
         created_at: datetime,
         hold_id: str | None = None,
-    ) -> tuple[HoldRecord, list[str]]:
+    ) -> tuple[HoldRecord, int]:
         """Place a hold and cover every stored item it matches.
 
         The hold row is committed first, so items ingested from then on see it; coverage of
         stored items follows in batches (a crash in between is completed by `cover`).
 
         Returns:
-            The hold with its count, and the ids of the items it newly covers.
+            The hold with its count, and how many items it newly covers.
         """
         hold_id = hold_id or str(uuid.uuid4())
         async with self._db.begin() as conn:
@@ -138,33 +115,49 @@ class SqlHoldStore:
         assert record is not None
         return record, covered
 
-    async def cover(self, hold_id: str, criteria: HoldCriteria) -> list[str]:
+    async def cover(self, hold_id: str, criteria: HoldCriteria) -> int:
         """Cover every matching stored item the hold does not cover yet (idempotent).
 
+        Two set-based statements in one transaction. The first updates every item about to
+        be covered: it marks those with an object not yet flagged for S3 flag sync, and,
+        above all, takes each item's row lock, which `SqlCatalog.mark_destroyed` takes too:
+        a destruction deciding at the same moment waits for this coverage and then sees it
+        (or has committed first, and the item is no longer stored here). The second records
+        the coverage.
+
         Returns:
-            The ids of the items newly covered; each is marked for S3 flag sync.
+            How many items were newly covered.
         """
         not_covered = ~exists().where(
             hold_items.c.hold_id == hold_id, hold_items.c.item_id == items.c.item_id
         )
-        newly: list[str] = []
-        async for batch in self._matching(candidates(criteria).where(not_covered), criteria):
-            ids = [facts.item_id for facts in batch]
+        wanted = and_(matching(criteria), not_covered)
+        needs_flag = and_(items.c.object_key.is_not(None), items.c.s3_legal_hold.is_(False))
+        lock_and_mark = (
+            update(items)
+            .where(wanted)
+            .values(s3_synced=case((needs_flag, False), else_=items.c.s3_synced))
+        )
+        record = insert(hold_items).from_select(
+            ["hold_id", "item_id"], select(literal(hold_id), items.c.item_id).where(wanted)
+        )
+        for attempt in range(_COVER_ATTEMPTS):
             try:
                 async with self._db.begin() as conn:
-                    await self._insert_coverage(conn, hold_id, ids)
+                    await conn.execute(lock_and_mark)
+                    done = await conn.execute(record)
+                    return max(done.rowcount, 0)
             except CatalogConflictError:
-                # Another writer covered some of them meanwhile; take the rest one by one.
-                ids = [i for i in ids if await self._cover_one(hold_id, i)]
-            newly.extend(ids)
-        return newly
+                # An ingest covered one of them meanwhile (at ingest); the next try skips it.
+                if attempt == _COVER_ATTEMPTS - 1:
+                    raise
+        return 0
 
     async def preview(self, criteria: HoldCriteria) -> int:
         """How many stored items a hold with these criteria would cover now."""
-        count = 0
-        async for batch in self._matching(candidates(criteria), criteria):
-            count += len(batch)
-        return count
+        async with self._db.connect() as conn:
+            found = await conn.execute(select(func.count()).where(matching(criteria)))
+            return int(found.scalar_one())
 
     async def get(self, hold_id: str) -> HoldRecord | None:
         """One hold with its current count, or None."""
@@ -243,48 +236,17 @@ class SqlHoldStore:
         assert record is not None
         return record, freed
 
-    async def _matching(
-        self, stmt: Select[Any], criteria: HoldCriteria
-    ) -> AsyncIterator[list[ItemFacts]]:
-        """Batches of candidate items that hold_covers confirms, in item_id order."""
-        after = ""
-        while True:
-            async with self._db.connect() as conn:
-                rows = (
-                    await conn.execute(
-                        stmt.where(items.c.item_id > after)
-                        .order_by(items.c.item_id)
-                        .limit(self._batch)
-                    )
-                ).all()
-            if not rows:
-                return
-            after = rows[-1].item_id
-            confirmed = [f for f in map(_facts, rows) if hold_covers(criteria, f)]
-            if confirmed:
-                yield confirmed
-
-    async def _insert_coverage(self, conn: AsyncConnection, hold_id: str, ids: list[str]) -> None:
-        await conn.execute(insert(hold_items), [{"hold_id": hold_id, "item_id": i} for i in ids])
-        await conn.execute(update(items).where(items.c.item_id.in_(ids)).values(s3_synced=False))
-
-    async def _cover_one(self, hold_id: str, item_id: str) -> bool:
-        try:
-            async with self._db.begin() as conn:
-                await self._insert_coverage(conn, hold_id, [item_id])
-        except CatalogConflictError:
-            return False
-        return True
-
     async def _select(self, where: Any) -> list[HoldRecord]:
         live = select(func.count()).where(
             hold_items.c.hold_id == holds.c.hold_id,
             hold_items.c.item_id == items.c.item_id,
             items.c.status == ItemStatus.STORED.value,
         )
-        stmt = select(holds, live.scalar_subquery().label("matched")).order_by(
-            holds.c.created_at.desc(), holds.c.hold_id
-        )
+        stmt = select(
+            holds,
+            live.scalar_subquery().label("matched"),
+            _flag_pending(holds.c.hold_id).scalar_subquery().label("flags_pending"),
+        ).order_by(holds.c.created_at.desc(), holds.c.hold_id)
         if where is not None:
             stmt = stmt.where(where)
         async with self._db.connect() as conn:
@@ -301,6 +263,7 @@ class SqlHoldStore:
                 released_by=r.released_by,
                 matched=int(r.matched),
                 release_reason=r.release_reason,
+                flags_pending=int(r.flags_pending),
             )
             for r in rows
         ]

@@ -96,6 +96,9 @@ items = Table(
 )
 Index("ix_items_occurred", items.c.occurred_at)
 Index("ix_items_status", items.c.status)
+# Listing and filtering newest first, by state or by type, read in index order (0013).
+Index("ix_items_status_occurred", items.c.status, items.c.occurred_at, items.c.item_id)
+Index("ix_items_type_occurred", items.c.type, items.c.occurred_at, items.c.item_id)
 # Only the rows the sweeper must bring in line with the object store (revision 0002).
 Index(
     "ix_items_unsynced",
@@ -111,10 +114,13 @@ item_parties = Table(
     Column("address", String(320), nullable=True),
     Column("subject_id", String(200), nullable=True),
     Column("staff_id", String(200), nullable=True),
+    # policies.holds.fold_address(address): what a hold on addresses compares (revision 0013).
+    Column("address_folded", String(1000), nullable=True),
 )
-Index("ix_parties_subject", item_parties.c.subject_id)
-Index("ix_parties_staff", item_parties.c.staff_id)
+Index("ix_parties_subject", item_parties.c.subject_id, item_parties.c.item_id)
+Index("ix_parties_staff", item_parties.c.staff_id, item_parties.c.item_id)
 Index("ix_parties_address", item_parties.c.address)
+Index("ix_parties_address_folded", item_parties.c.address_folded, item_parties.c.item_id)
 Index("ix_parties_item", item_parties.c.item_id)
 
 item_attributes = Table(

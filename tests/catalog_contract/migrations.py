@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -12,10 +12,15 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+import storage.sql.catalog
+import storage.sql.catalog_rows
 from keepline.cli import main
+from policies.models import HoldCriteria
+from storage.models import PartyRow
 from storage.sql.audit import SqlAuditLog
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
+from storage.sql.holds import SqlHoldStore
 from storage.sql.migrations import SchemaTooNewError, head_revision, known_revisions, upgrade
 from storage.sql.schema import metadata
 from tests.catalog_contract.support import T0, add_item, purpose, stored_content
@@ -30,6 +35,22 @@ def _differences(connection: Connection) -> list[Any]:
 
 def _indexes(connection: Connection, table: str) -> set[str]:
     return {str(index["name"]) for index in inspect(connection).get_indexes(table)}
+
+
+def _parties_before_0013(item_id: str, parties: Sequence[PartyRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "item_id": item_id,
+            "address": p.address,
+            "subject_id": p.subject_id,
+            "staff_id": p.staff_id,
+        }
+        for p in parties
+    ]
+
+
+def hold_on(**criteria: Any) -> HoldCriteria:
+    return HoldCriteria.from_json(criteria)
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -78,14 +99,22 @@ class MigrationsContract:
         db = await _at_revision(fresh_url(), previous)
         try:
             catalog = SqlCatalog(db)
-            item_id = await add_item(
-                catalog, subjects=["cust-1"], stored=stored_content("m"), purposes=[purpose("q")]
-            )
+            with pytest.MonkeyPatch.context() as patch:
+                # Parties as revision 0012 wrote them: without the folded address.
+                patch.setattr(storage.sql.catalog, "party_rows", _parties_before_0013)
+                patch.setattr(storage.sql.catalog_rows, "party_rows", _parties_before_0013)
+                item_id = await add_item(
+                    catalog,
+                    subjects=["cust-1"],
+                    addresses=["STRAßE@bank.example"],
+                    stored=stored_content("m"),
+                    purposes=[purpose("q")],
+                )
             await catalog.set_purposes(item_id, [purpose("legal", 1825)])  # now unsynced
             await SqlAuditLog(db).append(actor="alice", action="hold.placed", at=T0)
             async with db.engine.connect() as conn:
-                # What the newest revision adds (0012: signed audit checkpoints).
-                assert "audit_checkpoints" in str(await conn.run_sync(_differences))
+                # What the newest revision adds (0013: the folded address of each party).
+                assert "address_folded" in str(await conn.run_sync(_differences))
             before, after = await db.create_schema()
             assert (before.current, after.current) == (previous, head_revision())
             record = await catalog.get(item_id)
@@ -101,6 +130,8 @@ class MigrationsContract:
                 )
                 assert await conn.run_sync(_differences) == []
             assert record.submitted_by is None  # nobody recorded who sent the older items
+            # The older party's folded address was filled in: a hold on it finds the item.
+            assert await SqlHoldStore(db).preview(hold_on(addresses=["strasse@BANK.example"])) == 1
         finally:
             await db.dispose()
 

@@ -72,7 +72,17 @@ def place(service: KeeplineService, criteria: dict[str, Any], matter: str = "m-1
             "/v1/holds", json={"matter": matter, "description": "test", "criteria": criteria}
         )
     assert response.status_code == 201, response.text
-    return response.json()
+    return settled(service, response.json())
+
+
+def settled(service: KeeplineService, hold: dict[str, Any]) -> dict[str, Any]:
+    """The hold once its S3 legal-hold flags, which follow in the background, are all set."""
+    with service.client("legal") as http:
+        wait_for(
+            lambda: http.get(f"/v1/holds/{hold['hold_id']}").json()["flags_pending"] == 0,
+            what="the hold's S3 legal-hold flags",
+        )
+    return hold
 
 
 def release(service: KeeplineService, hold_id: str) -> Any:
@@ -80,7 +90,7 @@ def release(service: KeeplineService, hold_id: str) -> Any:
     with service.client("legal") as http:
         response = http.post(f"/v1/holds/{hold_id}/release")
     assert response.status_code == 200, response.text
-    return response.json()
+    return settled(service, response.json())
 
 
 def test_held_item_survives_expiry_and_goes_after_release(

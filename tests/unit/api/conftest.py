@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.settings import ApiSettings
-from keepline.root import api_services, build
+from keepline.root import Keepline, api_services, build
 from policies.policy_file import load_default_policy
 from storage.models import PartyRow, PurposeRow
 from storage.runtime import StorageRuntime, prepare_storage
@@ -66,12 +66,21 @@ class Harness:
     """The app, a client per role and the storage underneath."""
 
     app: FastAPI
-    storage: StorageRuntime
+    root: Keepline
     clock: Clock
     registry: CollectorRegistry
     transport: httpx.ASGITransport
     counter: list[int] = field(default_factory=lambda: [0])
     shared_content: dict[bytes, str] = field(default_factory=dict)
+
+    @property
+    def storage(self) -> StorageRuntime:
+        """The storage adapters underneath."""
+        return self.root.storage
+
+    async def close(self) -> None:
+        """Stop the background tasks and release the catalog."""
+        await self.root.close()
 
     def client(self, role: str | None = None, *, token: str | None = None) -> httpx.AsyncClient:
         """A client with the token of role (or the token given; none: anonymous)."""
@@ -219,7 +228,7 @@ async def build_harness(
         topics={"calls": "calls", "emails": "emails", "chats": "chats"},
     )
     app = create_app(services)
-    return Harness(app, storage, clock, registry, httpx.ASGITransport(app=app))
+    return Harness(app, root, clock, registry, httpx.ASGITransport(app=app))
 
 
 @pytest.fixture
@@ -227,4 +236,4 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     """An API over an empty catalog with the example policy."""
     built = await build_harness(tmp_path)
     yield built
-    await built.storage.close()
+    await built.close()

@@ -108,7 +108,7 @@ async def test_config_with_a_provider_names_it_and_the_policy_lets_it_be_reached
             response = await anonymous.get("/console/config.json")
             page = await anonymous.get("/")
     finally:
-        await harness.storage.close()
+        await harness.close()
     assert response.json()["oidc"] == {
         "issuer": "https://idp.example:8443/realms/k",
         "client_id": "keepline-console",

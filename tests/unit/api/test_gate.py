@@ -162,7 +162,7 @@ async def test_failures_are_clean_json_without_traces(
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
             response = await http.get("/boom")
     finally:
-        await harness.storage.close()
+        await harness.close()
     assert response.status_code == status
     body = response.json()
     assert set(body) <= {"error", "detail", "field", "errors"}

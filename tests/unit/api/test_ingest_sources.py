@@ -26,7 +26,7 @@ async def test_a_principal_bound_to_its_sources_cannot_claim_another_systems_eve
         assert len(publisher.sent) == 1  # nothing of the refused event reached Kafka
         assert publisher.headers == [(("keepline-submitted-by", b"ingest-user"),)]
     finally:
-        await harness.storage.close()
+        await harness.close()
 
 
 async def test_without_a_mapping_every_ingest_principal_may_submit_for_any_source(
@@ -38,4 +38,4 @@ async def test_without_a_mapping_every_ingest_principal_may_submit_for_any_sourc
             response = await http.post("/v1/events", json=example("chat"))
         assert response.status_code == 202, response.text
     finally:
-        await harness.storage.close()
+        await harness.close()

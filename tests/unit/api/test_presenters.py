@@ -56,6 +56,7 @@ def test_hold_json_gives_the_hold_fields_and_counts() -> None:
         released_by="legal-lead",
         matched=3,
         release_reason="settled",
+        flags_pending=2,
     )
     body = hold_json(hold)
     assert body == {
@@ -70,6 +71,7 @@ def test_hold_json_gives_the_hold_fields_and_counts() -> None:
         "release_reason": "settled",
         "active": False,
         "matched": 3,
+        "flags_pending": 2,
     }
     _is_json(body)
 

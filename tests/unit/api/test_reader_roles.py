@@ -35,7 +35,7 @@ async def readers(tmp_path: Path) -> AsyncIterator[Harness]:
     settings = api_settings(api_tokens=SecretStr(f"{tokens},{MARKETING_TOKEN}:marketing:mo"))
     built = await build_harness(tmp_path, settings, reader_roles=frozenset({"marketing"}))
     yield built
-    await built.storage.close()
+    await built.close()
 
 
 async def test_a_reader_role_token_lists_and_reads_only_its_purposes(readers: Harness) -> None:

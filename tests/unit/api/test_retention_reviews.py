@@ -81,7 +81,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         publisher=RecordingPublisher(),
     )
     app = create_app(services)
-    harness = Harness(app, root.storage, clock, registry, httpx.ASGITransport(app=app))
+    harness = Harness(app, root, clock, registry, httpx.ASGITransport(app=app))
     yield Env(harness, root)
     await root.close()
 

@@ -244,7 +244,12 @@ class Env:
             by="legal-user",
             at=self.clock.now,
         )
+        await self.service.settle()  # the S3 flags follow in the background
         return record.hold_id
+
+    async def release(self, hold_id: str, **given: Any) -> None:
+        await self.service.release(hold_id, **given)
+        await self.service.settle()
 
     async def actions(self, action: str) -> list[Any]:
         return await self.audit.query(action=action)
@@ -341,7 +346,7 @@ async def test_held_item_survives_expiry_and_goes_after_release(env: Env) -> Non
     assert record.purposes == ()  # QA loses access on time; legal keeps the item
     assert record.hold_ids == (hold_id,)
     assert (await sweeper.sweep()).destroyed == 0
-    await env.service.release(hold_id, by="legal-user", at=env.clock.now)
+    await env.release(hold_id, by="legal-user", at=env.clock.now)
     assert not env.versions(held)[0].legal_hold
     report = await sweeper.sweep()
     assert report.destroyed == 1
@@ -359,13 +364,13 @@ async def test_several_holds_are_counted_independently(env: Env) -> None:
     second = await env.hold(staff_ids=["agent-1"])
     sweeper = env.sweeper()
     env.clock.advance(30)
-    await env.service.release(first, by="legal-user", at=env.clock.now)
+    await env.release(first, by="legal-user", at=env.clock.now)
     assert env.versions(item_id)[0].legal_hold
     assert (await sweeper.sweep()).destroyed == 0
     record = await env.catalog.get(item_id)
     assert record is not None
     assert record.hold_ids == (second,)
-    await env.service.release(second, by="legal-user", at=env.clock.now)
+    await env.release(second, by="legal-user", at=env.clock.now)
     assert (await sweeper.sweep()).destroyed == 1
 
 
@@ -575,7 +580,7 @@ async def test_nothing_held_destroyed_nothing_expired_and_unheld_survives(
         env.clock.now = T0
         holds = {n: await env.hold(subject_ids=[f"s{n}"]) for n in held}
         for n in released & held:
-            await env.service.release(holds[n], by="legal-user", at=T0)
+            await env.release(holds[n], by="legal-user", at=T0)
         env.clock.now = T0 + timedelta(seconds=sweep_after_s)
         await env.sweeper().sweep()
         for n, item_id in enumerate(ids):
@@ -609,25 +614,59 @@ async def test_unsynced_marker_is_set_by_purpose_drop_and_cleared(env: Env) -> N
     assert (await _row(env, item_id)).s3_synced
 
 
-async def test_flags_beyond_the_time_budget_are_left_to_the_sweeper(env: Env) -> None:
+class _RefusingFlags(MemoryObjectStore):
+    """An object store that cannot be reached for legal-hold flags."""
+
+    def set_legal_hold(self, key: str, version_id: str | None, *, on: bool) -> None:
+        raise ObjectStoreUnavailableError("connection refused")
+
+
+async def test_the_route_answers_before_the_flags_which_follow_in_the_background(
+    env: Env,
+) -> None:
     item_id = await env.add("chat", subject="cust-big")
-    hurried = HoldsService(
-        holds=env.holds,
-        catalog=env.catalog,
-        lock_sync=env.lock_sync,
-        audit=env.audit,
-        sync_budget_s=0,
-    )
-    record = await hurried.place(
+    record = await env.service.place(
         matter="m",
         description="",
         criteria=HoldCriteria.from_json({"subject_ids": ["cust-big"]}),
         by="legal-user",
         at=env.clock.now,
     )
+    # In force in the catalog at once: the item cannot be destroyed from here on.
+    assert (record.matched, record.flags_pending) == (1, 1)
+    assert (await env.catalog.get(item_id)).hold_ids == (record.hold_id,)  # type: ignore[union-attr]
+    await env.service.settle()
+    assert env.versions(item_id)[0].legal_hold
+    after = await env.holds.get(record.hold_id)
+    assert after is not None
+    assert after.flags_pending == 0
+    assert env.service.flags_synced == 1
+
+
+async def test_flags_the_store_refuses_are_left_to_the_sweeper(env: Env) -> None:
+    item_id = await env.add("chat", subject="cust-big")
+    refusing = _RefusingFlags(env.clock)
+    refusing.objects = env.store.objects
+    service = HoldsService(
+        holds=env.holds,
+        catalog=env.catalog,
+        lock_sync=ObjectLockSync(env.catalog, refusing),
+        audit=env.audit,
+    )
+    record = await service.place(
+        matter="m",
+        description="",
+        criteria=HoldCriteria.from_json({"subject_ids": ["cust-big"]}),
+        by="legal-user",
+        at=env.clock.now,
+    )
+    await service.settle()
     assert record.matched == 1
     assert not env.versions(item_id)[0].legal_hold
     assert not (await _row(env, item_id)).s3_synced
+    pending = await env.holds.get(record.hold_id)
+    assert pending is not None
+    assert pending.flags_pending == 1
     assert (await env.sweeper().sweep()).repaired == 1
     assert env.versions(item_id)[0].legal_hold
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-import sys
+from policies.holds import fold_address
+from storage.models import PartyRow
+from storage.sql.catalog_rows import party_rows
 
-from storage.sql.holds import FOLD_TO_ASCII
+
+def test_each_party_row_keeps_its_address_as_holds_compare_it() -> None:
+    rows = party_rows(
+        "item-1",
+        [
+            PartyRow("STRAßE@Bank.example", "cust-1", None),
+            PartyRow("\u212aim@bank.example", None, "agent-1"),
+            PartyRow(None, "cust-2", None),
+        ],
+    )
+    assert [r["address_folded"] for r in rows] == ["strasse@bank.example", "kim@bank.example", None]
+    assert [r["address"] for r in rows] == ["STRAßE@Bank.example", "\u212aim@bank.example", None]
 
 
-def test_fold_to_ascii_lists_every_non_ascii_letter_that_casefolds_to_ascii() -> None:
-    letters = (chr(cp) for cp in range(0x80, sys.maxunicode + 1))
-    expected = {c for c in letters if c.casefold() != c and c.casefold().isascii()}
-    assert set(FOLD_TO_ASCII) == expected
+def test_the_fold_is_the_case_fold() -> None:
+    assert fold_address("ALICE@Example.COM") == "alice@example.com"
+    assert fold_address("ﬀ@x") == "ff@x"
