@@ -16,6 +16,7 @@ from api.body_limit import DEFAULT_BODY_BYTES, BodyLimit
 from api.console.routes import router as console_router
 from api.docs import install_docs
 from api.errors import ERROR_DESCRIPTIONS, ErrorBody, install_error_handlers
+from api.hold_metrics import HoldFlagMetrics
 from api.roles import allowed_roles
 from api.routes import (
     audit,
@@ -177,6 +178,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.add_middleware(BodyLimit, default_bytes=DEFAULT_BODY_BYTES, per_route=BODY_LIMITS)
     app.add_middleware(RoleGate)
     app.add_middleware(RequestMetrics, registry=metrics_registry)
+    metrics_registry.register(HoldFlagMetrics(services.holds))
     for module in (
         health,
         events,
