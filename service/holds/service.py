@@ -169,8 +169,13 @@ class HoldsService:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def aclose(self) -> None:
-        """Stop the background flag tasks; what they left is the sweeper's to repair."""
+    async def aclose(self, *, grace_s: float = 10.0) -> None:
+        """Stop the background flag tasks, letting them finish for up to ``grace_s``.
+
+        What a task stopped after that leaves is the sweeper's repair pass's to set.
+        """
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace_s)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

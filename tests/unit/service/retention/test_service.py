@@ -284,6 +284,7 @@ async def _env(tmp_path: Path, *, compliance: bool = False) -> Env:
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     environment = await _env(tmp_path)
     yield environment
+    await environment.service.aclose()
     await environment.db.dispose()
 
 
@@ -693,6 +694,7 @@ async def test_release_runs_the_deferred_erasure_hook_and_survives_its_failure(e
         at=env.clock.now,
     )
     released = await service.release(record.hold_id, by="legal-user", at=env.clock.now)
+    await service.settle()
     assert released.released_at == env.clock.now
     assert calls == [env.clock.now]
     assert len(await env.actions("hold.released")) == 1
