@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from policies.models import HoldCriteria
-from service.retention.locks import ObjectLockSync
+from service.retention.locks import MAX_CALLS, ObjectLockSync
 from storage.errors import StorageError
 from storage.models import HoldRecord
 from storage.ports import AuditLog, Catalog, HoldStore
@@ -40,7 +40,7 @@ class HoldsService:
         lock_sync: ObjectLockSync,
         audit: AuditLog,
         after_release: AfterRelease | None = None,
-        concurrency: int = 16,
+        concurrency: int = MAX_CALLS,
     ) -> None:
         self._holds = holds
         self._catalog = catalog

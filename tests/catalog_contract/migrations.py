@@ -37,15 +37,14 @@ def _indexes(connection: Connection, table: str) -> set[str]:
     return {str(index["name"]) for index in inspect(connection).get_indexes(table)}
 
 
+_PARTY_ROWS = storage.sql.catalog_rows.party_rows
+
+
 def _parties_before_0013(item_id: str, parties: Sequence[PartyRow]) -> list[dict[str, Any]]:
+    """Party rows as revision 0012 wrote them: today's, without the folded address."""
     return [
-        {
-            "item_id": item_id,
-            "address": p.address,
-            "subject_id": p.subject_id,
-            "staff_id": p.staff_id,
-        }
-        for p in parties
+        {key: value for key, value in row.items() if key != "address_folded"}
+        for row in _PARTY_ROWS(item_id, parties)
     ]
 
 
