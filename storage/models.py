@@ -206,6 +206,31 @@ class HoldRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Destruction:
+    """What one destroying transaction did.
+
+    Attributes:
+        destroyed: The items destroyed by it, in id order.
+        held: Items left as they were because an active hold covers them: (hold_id, matter)
+            of the first such hold.
+    """
+
+    destroyed: tuple[str, ...]
+    held: Mapping[str, tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditDraft:
+    """An entry to append: the chain gives it its seq and hashes."""
+
+    actor: str
+    action: str
+    at: datetime
+    item_id: str | None = None
+    details: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One link of the chain."""
 

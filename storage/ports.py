@@ -19,12 +19,14 @@ from policies.models import Hold, HoldCriteria, Policy
 from policies.review import ReviewState
 from storage.models import (
     AuditCheckpoint,
+    AuditDraft,
     AuditEntry,
     ChainVerdict,
     Change,
     CheckpointVerdict,
     Claim,
     DeferredErasure,
+    Destruction,
     DisclosureRecord,
     HoldRecord,
     ItemPage,
@@ -221,6 +223,10 @@ class Catalog(Protocol):
 
     async def mark_destroyed(self, item_id: str, *, reason: str, at: datetime) -> bool:
         """Forget everything about an item but its tombstone; False if already destroyed."""
+        ...
+
+    async def mark_destroyed_many(self, reasons: Mapping[str, str], *, at: datetime) -> Destruction:
+        """Forget items but their tombstones in one transaction; held ones stay as they are."""
         ...
 
     async def set_purposes(
@@ -453,6 +459,10 @@ class AuditLog(Protocol):
         details: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
         """Append one entry at the head of the chain."""
+        ...
+
+    async def append_many(self, drafts: Sequence[AuditDraft]) -> builtins.list[AuditEntry]:
+        """Append entries in order with one head update (one statement per batch)."""
         ...
 
     async def query(

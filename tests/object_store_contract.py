@@ -130,6 +130,17 @@ class ObjectStoreContract:
         assert store.versions("items/kl/d") == []
         assert list(store.list_keys("items/kl/")) == []
 
+    def test_a_bulk_delete_removes_all_it_may_then_refuses(self, store: ObjectStore) -> None:
+        keys = [f"items/bk/{i}" for i in range(5)]
+        puts = [_put(store, key, key.encode()) for key in keys]
+        store.set_legal_hold(keys[1], puts[1].version_id, on=True)
+        with pytest.raises(ObjectStoreError):
+            store.delete_versions(
+                [ObjectVersion(k, p.version_id) for k, p in zip(keys, puts, strict=True)],
+                bypass_governance=True,
+            )
+        assert [k for k in keys if store.versions(k)] == [keys[1]]
+
     def test_legal_hold_refuses_delete_until_cleared(self, store: ObjectStore) -> None:
         put = _put(store, "items/mn/held", b"held")
         version = ObjectVersion("items/mn/held", put.version_id)

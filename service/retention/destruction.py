@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from service.errors import ServiceError
-from storage.errors import ObjectStoreError
-from storage.models import ItemRecord
+from storage.errors import ItemHeldError, ObjectStoreError
+from storage.models import AuditDraft, ItemRecord
 from storage.ports import AuditLog, Catalog, ObjectStore, ObjectVersion, RequestGuards
 
 log = logging.getLogger(__name__)
@@ -24,17 +26,38 @@ class ItemGuardedError(ServiceError):
         self.item_id = item_id
 
 
-class ItemDestroyer:
-    """Shreds the data key, keeps a tombstone, audits it, then removes the object versions.
+@dataclass(slots=True)
+class BatchDestruction:
+    """What destroying a batch did, item by item.
 
-    Callers decide *whether* (policies.decide, policies.erasure_outcome); this only does it.
-    Nothing is destroyed that a request in progress names (an open export, erasure or
-    production), except by that request itself. The catalog decides last: in one
-    transaction it checks again that no active hold covers the item (a hold placed after the
-    caller's decision wins: ItemHeldError, nothing changed), forgets the wrapped data key and
-    records the audit entry. Only then are the object versions removed, so a hold can never
-    find its item's content already gone. Without its key the ciphertext is unreadable;
-    versions the store refuses to remove are left to `keepline reconcile` as orphans.
+    Attributes:
+        destroyed: Destroyed now (key shredded, tombstone and audit entry written).
+        held: Left as they were: an active hold covers them now (hold_id, matter).
+        guarded: Left as they were: a request in progress names them.
+        unlisted: Left as they were: the store could not list their versions (the error).
+    """
+
+    destroyed: list[str] = field(default_factory=list)
+    held: dict[str, tuple[str, str]] = field(default_factory=dict)
+    guarded: list[str] = field(default_factory=list)
+    unlisted: dict[str, ObjectStoreError] = field(default_factory=dict)
+
+
+class ItemDestroyer:
+    """Shreds the data keys, keeps tombstones, audits, then removes the object versions.
+
+    Callers decide *whether* (policies.decide, policies.erasure_outcome); this only does it,
+    one item or a batch at a time. Nothing is destroyed that a request in progress names (an
+    open export, erasure or production), except by that request itself. The catalog decides
+    last: in one transaction it checks again that no active hold covers each item (a hold
+    placed after the caller's decision wins: the item is left as it was), forgets the
+    wrapped data keys and records one audit entry per item. Only then are the object
+    versions removed, with one bulk delete per batch, so a hold can never find its item's
+    content already gone. Without its key the ciphertext is unreadable; versions the store
+    refuses to remove are left to `keepline reconcile` as orphans.
+
+    Args:
+        concurrency: Most version listings in flight at once.
     """
 
     def __init__(
@@ -43,11 +66,14 @@ class ItemDestroyer:
         store: ObjectStore,
         audit: AuditLog,
         guards: RequestGuards | None = None,
+        *,
+        concurrency: int = 8,
     ) -> None:
         self._catalog = catalog
         self._store = store
         self._audit = audit
         self._guards = guards
+        self._concurrency = concurrency
 
     async def destroy(
         self,
@@ -73,45 +99,124 @@ class ItemDestroyer:
             ObjectStoreError: The store cannot list the object's versions (e.g. it is
                 unreachable); nothing changed, so a later attempt can succeed.
         """
-        if self._guards is not None and await self._guards.guarded(
-            [record.item_id], now=at, exempt=on_behalf_of
-        ):
+        outcome = await self.destroy_many(
+            [(record, reason)], actor=actor, at=at, on_behalf_of=on_behalf_of
+        )
+        if outcome.guarded:
             raise ItemGuardedError(record.item_id)
-        versions: list[ObjectVersion] = []
-        if record.stored is not None:
-            versions = await asyncio.to_thread(self._store.versions, record.stored.object_key)
+        if record.item_id in outcome.unlisted:
+            raise outcome.unlisted[record.item_id]
+        if record.item_id in outcome.held:
+            hold_id, matter = outcome.held[record.item_id]
+            raise ItemHeldError(record.item_id, hold_id, matter)
+        return bool(outcome.destroyed)
+
+    async def destroy_many(
+        self,
+        batch: Sequence[tuple[ItemRecord, str]],
+        *,
+        actor: str,
+        at: datetime,
+        on_behalf_of: str | None = None,
+    ) -> BatchDestruction:
+        """Destroy a batch of items, each with its tombstone's reason, in one transaction.
+
+        Items already gone are in no list of the outcome. An item whose versions the store
+        cannot list (e.g. it is unreachable) is left as it was, so a later attempt can
+        succeed; the others go on.
+        """
+        outcome = BatchDestruction()
+        ids = [record.item_id for record, _ in batch]
+        guarded: set[str] = set()
+        if self._guards is not None and ids:
+            guarded = await self._guards.guarded(ids, now=at, exempt=on_behalf_of)
+        outcome.guarded = [i for i in ids if i in guarded]
+        chosen = [(record, reason) for record, reason in batch if record.item_id not in guarded]
+        if not chosen:
+            return outcome
+        versions = await self._versions([record for record, _ in chosen], outcome)
+        chosen = [
+            (record, reason) for record, reason in chosen if record.item_id not in outcome.unlisted
+        ]
+        if not chosen:
+            return outcome
         async with self._audit.transaction():
-            if not await self._catalog.mark_destroyed(record.item_id, reason=reason, at=at):
-                return False
-            await self._audit.append(
-                actor=actor,
-                action="item.destroyed",
-                at=at,
-                item_id=record.item_id,
-                details={
-                    "reason": reason,
-                    "type": record.type,
-                    "policy_version": record.policy_version,
-                },
+            done = await self._catalog.mark_destroyed_many(
+                {record.item_id: reason for record, reason in chosen}, at=at
             )
-        if record.stored is not None:
+            destroyed = set(done.destroyed)
+            await self._audit.append_many(
+                [
+                    AuditDraft(
+                        actor=actor,
+                        action="item.destroyed",
+                        at=at,
+                        item_id=record.item_id,
+                        details={
+                            "reason": reason,
+                            "type": record.type,
+                            "policy_version": record.policy_version,
+                        },
+                    )
+                    for record, reason in chosen
+                    if record.item_id in destroyed
+                ]
+            )
+        outcome.held = dict(done.held)
+        outcome.destroyed = [r.item_id for r, _ in chosen if r.item_id in destroyed]
+        gone = [record for record, _ in chosen if record.item_id in destroyed]
+        if any(record.stored is not None for record in gone):
             try:
-                await asyncio.to_thread(self._remove_objects, record, versions)
+                await asyncio.to_thread(self._remove_objects, gone, versions)
             except ObjectStoreError as err:
-                # The data key is gone already: what is left is unreadable ciphertext.
+                # The data keys are gone already: what is left is unreadable ciphertext.
                 log.warning(
-                    "item %s destroyed; its object versions are left to reconcile (%s)",
-                    record.item_id,
+                    "%d items destroyed; object versions are left to reconcile (%s)",
+                    len(gone),
                     type(err).__name__,
                 )
-        log.info("item %s destroyed (%s)", record.item_id, reason)
-        return True
+        for item_id in outcome.destroyed:
+            log.info("item %s destroyed", item_id)
+        return outcome
 
-    def _remove_objects(self, record: ItemRecord, versions: list[ObjectVersion]) -> None:
-        assert record.stored is not None
-        key = record.stored.object_key
-        if record.s3_legal_hold:
-            # The flag would make S3 refuse; no active hold covers the item any more.
-            for version in versions:
-                self._store.set_legal_hold(key, version.version_id, on=False)
-        self._store.delete_versions(versions, bypass_governance=True)
+    async def _versions(
+        self, records: Sequence[ItemRecord], outcome: BatchDestruction
+    ) -> dict[str, list[ObjectVersion]]:
+        """Every version of each record's object, listed a few at a time.
+
+        The items whose listing fails go to ``outcome.unlisted``.
+        """
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def listing(key: str) -> list[ObjectVersion] | ObjectStoreError:
+            async with gate:
+                try:
+                    return await asyncio.to_thread(self._store.versions, key)
+                except ObjectStoreError as err:
+                    return err
+
+        keyed = {r.item_id: r.stored.object_key for r in records if r.stored is not None}
+        found = await asyncio.gather(*(listing(key) for key in keyed.values()))
+        listed: dict[str, list[ObjectVersion]] = {}
+        for item_id, result in zip(keyed, found, strict=True):
+            if isinstance(result, ObjectStoreError):
+                outcome.unlisted[item_id] = result
+            else:
+                listed[item_id] = result
+        return listed
+
+    def _remove_objects(
+        self, records: Sequence[ItemRecord], versions: dict[str, list[ObjectVersion]]
+    ) -> None:
+        doomed: list[ObjectVersion] = []
+        for record in records:
+            listed = versions.get(record.item_id, [])
+            if record.s3_legal_hold:
+                # The flag would make S3 refuse; no active hold covers the item any more.
+                assert record.stored is not None
+                for version in listed:
+                    self._store.set_legal_hold(
+                        record.stored.object_key, version.version_id, on=False
+                    )
+            doomed.extend(listed)
+        self._store.delete_versions(doomed, bypass_governance=True)

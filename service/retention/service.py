@@ -3,9 +3,11 @@
 Every pass is a fresh scan of the catalog for due items (a purpose expired at ``now``, or no
 purpose at all), in ``item_id`` batches. Each item's step is idempotent and ordered so a
 crash anywhere is completed by the next pass: purposes are replaced in one transaction that
-also marks the object unsynced, and `ItemDestroyer` removes objects before the catalog row.
-Each item is read, then the active holds, right before `policies.decide` judges it and the
-decision is carried out, so a hold placed while a pass runs still protects.
+also marks the object unsynced, and `ItemDestroyer` shreds the keys of a whole batch's
+destructions in one transaction before one bulk delete removes their objects. A batch is
+read, then the active holds, right before `policies.decide` judges each item, and the
+destroying transaction checks the holds once more, so a hold placed while a pass runs still
+protects.
 
 An item whose last purpose asks for a disposition review (`review: true`) is not destroyed:
 the pass opens a review (audited) and the item waits, shown as `awaiting_review`, until a
@@ -31,10 +33,10 @@ from policies.outcomes import Decision, SweepAction
 from policies.retention import decide
 from policies.review import ReviewState, review_purposes
 from service.facts import item_facts
-from service.retention.destruction import ItemDestroyer, ItemGuardedError
+from service.retention.destruction import ItemDestroyer
 from service.retention.explain import RetentionExplainer
 from service.retention.locks import ObjectLockSync
-from storage.errors import ItemHeldError, LeaseUnavailableError, StorageError
+from storage.errors import LeaseUnavailableError, StorageError
 from storage.models import ItemRecord, PurposeRow, Renew
 from storage.ports import (
     AuditLog,
@@ -172,18 +174,13 @@ class Sweeper:
         total = await self.count_due(now) if progress else 0
         policy = await self._policies.active()
         gate = asyncio.Semaphore(self._concurrency)
-
-        async def one(item_id: str) -> None:
-            async with gate:
-                await self._item(item_id, policy, now, report)
-
         after = ""
         while True:
             ids = await self._due_ids(now, after)
             if not ids:
                 break
             after = ids[-1]
-            await asyncio.gather(*(one(i) for i in ids))
+            await self._batch_of(ids, policy, now, report, gate)
             if progress is not None:
                 progress(report.examined, max(total, report.examined))
             if keep_going is not None and not await keep_going():
@@ -196,55 +193,110 @@ class Sweeper:
         report.duration_s = time.monotonic() - started
         return report
 
-    async def _item(self, item_id: str, policy: Policy, now: datetime, report: SweepReport) -> None:
-        record = await self._catalog.get(item_id)
-        if record is None:
-            return
-        report.examined += 1
-        # The holds are read after the item, right before acting on it: a hold placed while
-        # the pass runs wins over a decision taken on older facts.
-        facts = item_facts(record)
+    async def _batch_of(
+        self,
+        ids: list[str],
+        policy: Policy,
+        now: datetime,
+        report: SweepReport,
+        gate: asyncio.Semaphore,
+    ) -> None:
+        """Judge one batch of due items; the destructions among them go in one transaction."""
+        records = await self._catalog.get_many(ids)
+        report.examined += len(records)
+        # The holds are read after the items, right before acting on them: a hold placed
+        # while the pass runs wins over a decision taken on older facts (and one placed
+        # after this read is seen by the destroying transaction itself).
         holds = await self._holds.active()
-        decision: Decision | None = decide(facts, policy, holds, now)
+
+        async def one(record: ItemRecord) -> tuple[ItemRecord, str] | None:
+            async with gate:
+                return await self._item(record, policy, holds, now, report)
+
+        judged = await asyncio.gather(*(one(record) for record in records))
+        doomed = [entry for entry in judged if entry is not None]
+        if doomed:
+            await self._destroy(doomed, report)
+
+    async def _destroy(self, doomed: list[tuple[ItemRecord, str]], report: SweepReport) -> None:
         try:
-            if decision is not None and decision.action is SweepAction.REVIEW:
-                decision = await self._review(
-                    record, facts, policy=policy, holds=holds, now=now, report=report
-                )
+            outcome = await self._destroyer.destroy_many(
+                doomed, actor=self._actor, at=self._clock()
+            )
         except StorageError as err:
-            report.failed += 1
-            log.warning("sweep: review of item %s left for the next pass (%s)", item_id, err)
+            report.failed += len(doomed)
+            log.warning("sweep: %d items left for the next pass (%s)", len(doomed), err)
             return
+        report.destroyed += len(outcome.destroyed)
+        for item_id, error in outcome.unlisted.items():
+            log.warning("sweep: item %s left for the next pass (%s)", item_id, error)
+        report.failed += len(outcome.unlisted)
+        # An export, erasure or production in progress reads them: the pass after it ends.
+        for item_id in outcome.guarded:
+            log.info("sweep: item %s kept while a request in progress names it", item_id)
+        # A hold placed after the decision: the destroying transaction saw it and won.
+        for item_id, (hold_id, _matter) in outcome.held.items():
+            log.info("sweep: item %s kept, hold %s placed meanwhile", item_id, hold_id)
+        report.kept += len(outcome.guarded) + len(outcome.held)
+
+    async def _item(
+        self,
+        record: ItemRecord,
+        policy: Policy,
+        holds: list[Hold],
+        now: datetime,
+        report: SweepReport,
+    ) -> tuple[ItemRecord, str] | None:
+        """Judge one item and carry out what is not a destruction; a destruction is returned."""
+        decision = await self._decision(record, policy, holds, now, report)
         if decision is None:
-            return
+            return None
         if decision.action is SweepAction.KEEP:
             report.kept += 1
-            return
+            return None
         if report.dry_run:
             await self._plan(record, decision, policy=policy, holds=holds, report=report)
-            return
+            return None
+        if decision.action is not SweepAction.DESTROY:
+            await self._drop_purposes(record, decision, now, report)
+            return None
+        if self._compliance and record.s3_retain_until and record.s3_retain_until > now:
+            # COMPLIANCE retention cannot be bypassed; the object goes once it runs out.
+            report.locked += 1
+            return None
+        return record, decision.reason.value
+
+    async def _decision(
+        self,
+        record: ItemRecord,
+        policy: Policy,
+        holds: list[Hold],
+        now: datetime,
+        report: SweepReport,
+    ) -> Decision | None:
+        """What `policies.decide` says of an item, a disposition review taken into account."""
+        facts = item_facts(record)
+        decision: Decision | None = decide(facts, policy, holds, now)
+        if decision is None or decision.action is not SweepAction.REVIEW:
+            return decision
         try:
-            if decision.action is SweepAction.DROP_PURPOSES:
-                await self._drop(record, decision, now)
-                report.purposes_dropped += 1
-            elif self._compliance and record.s3_retain_until and record.s3_retain_until > now:
-                # COMPLIANCE retention cannot be bypassed; the object goes once it runs out.
-                report.locked += 1
-            elif await self._destroyer.destroy(
-                record, reason=decision.reason.value, actor=self._actor, at=self._clock()
-            ):
-                report.destroyed += 1
-        except ItemGuardedError:
-            # An export, erasure or production in progress reads it: the pass after it ends.
-            report.kept += 1
-            log.info("sweep: item %s kept while a request in progress names it", item_id)
-        except ItemHeldError as held:
-            # A hold placed after the decision: the destroying transaction saw it and won.
-            report.kept += 1
-            log.info("sweep: item %s kept, hold %s placed meanwhile", item_id, held.hold_id)
+            return await self._review(
+                record, facts, policy=policy, holds=holds, now=now, report=report
+            )
         except StorageError as err:
             report.failed += 1
-            log.warning("sweep: item %s left for the next pass (%s)", item_id, err)
+            log.warning("sweep: review of item %s left for the next pass (%s)", record.item_id, err)
+            return None
+
+    async def _drop_purposes(
+        self, record: ItemRecord, decision: Decision, now: datetime, report: SweepReport
+    ) -> None:
+        try:
+            await self._drop(record, decision, now)
+            report.purposes_dropped += 1
+        except StorageError as err:
+            report.failed += 1
+            log.warning("sweep: item %s left for the next pass (%s)", record.item_id, err)
 
     async def _plan(
         self,

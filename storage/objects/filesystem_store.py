@@ -129,8 +129,13 @@ class FilesystemObjectStore:
         return [ObjectVersion(key, v) for v in self._version_ids(key)]
 
     def delete_versions(self, versions: list[ObjectVersion], *, bypass_governance: bool) -> None:
-        """Remove versions for good; refuses held or locked ones as S3 does."""
+        """Remove versions for good; refuses held or locked ones as S3 does.
+
+        As S3's multi-object delete does, every version it may remove is removed, and only
+        then is the first refusal raised.
+        """
         now = datetime.now(UTC)
+        refused: list[str] = []
         with self._lock:
             for version in versions:
                 if version.version_id is None:
@@ -139,18 +144,22 @@ class FilesystemObjectStore:
                 if meta is None:
                     continue  # already gone
                 if meta["legal_hold"]:
-                    raise ObjectStoreError("delete refused: legal hold")
+                    refused.append("legal hold")
+                    continue
                 until = meta["retain_until"]
                 if (
                     until
                     and datetime.fromisoformat(until) > now
                     and (self._lock_mode == "COMPLIANCE" or not bypass_governance)
                 ):
-                    raise ObjectStoreError("delete refused: retention")
+                    refused.append("retention")
+                    continue
                 folder = self._versions_dir(version.key)
                 (folder / version.version_id).unlink(missing_ok=True)
                 (folder / f"{version.version_id}{_META}").unlink(missing_ok=True)
                 self._prune(folder)
+        if refused:
+            raise ObjectStoreError(f"delete refused: {refused[0]}")
 
     def set_legal_hold(self, key: str, version_id: str | None, *, on: bool) -> None:
         """Set or clear the legal-hold flag of one version."""

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.errors import CatalogConflictError
-from storage.models import AuditEntry, ChainVerdict
+from storage.models import AuditDraft, AuditEntry, ChainVerdict
 from storage.sql.database import Database
 from storage.sql.schema import audit, audit_head
 
@@ -78,15 +78,33 @@ class SqlAuditLog:
 
         Inside `transaction()` the entry commits (or rolls back) with the change it records.
         """
-        clean = json.loads(json.dumps(dict(details or {}), default=str))
-        # Hashed in UTC, as the catalog hands it back, so verification is exact.
-        at = at.astimezone(UTC)
+        (entry,) = await self.append_many(
+            [AuditDraft(actor=actor, action=action, at=at, item_id=item_id, details=details)]
+        )
+        return entry
+
+    async def append_many(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """Append entries in order, one after the other, with one head update for them all.
+
+        Inside `transaction()` they commit (or roll back) with the changes they record.
+        """
+        if not drafts:
+            return []
+        clean = [
+            AuditDraft(
+                actor=d.actor,
+                action=d.action,
+                # Hashed in UTC, as the catalog hands it back, so verification is exact.
+                at=d.at.astimezone(UTC),
+                item_id=d.item_id,
+                details=json.loads(json.dumps(dict(d.details or {}), default=str)),
+            )
+            for d in drafts
+        ]
         for _ in range(_MAX_RACES):
             try:
                 async with self._db.begin() as conn:
-                    return await _append_in(
-                        conn, actor=actor, action=action, at=at, item_id=item_id, details=clean
-                    )
+                    return await _append_in(conn, clean)
             except CatalogConflictError:
                 continue  # only the very first entry of a catalog can race (no head row)
         raise RuntimeError("audit append lost too many races; the catalog is overloaded")
@@ -177,15 +195,7 @@ class SqlAuditLog:
             await conn.execute(update(audit).where(audit.c.seq.in_(seqs)).values(published=True))
 
 
-async def _append_in(
-    conn: AsyncConnection,
-    *,
-    actor: str,
-    action: str,
-    at: datetime,
-    item_id: str | None,
-    details: dict[str, Any],
-) -> AuditEntry:
+async def _append_in(conn: AsyncConnection, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
     """Append inside the caller's transaction, holding the head row until it commits.
 
     Writing the head row first locks it (a row lock on PostgreSQL, the write lock on
@@ -195,33 +205,52 @@ async def _append_in(
     last = (
         await conn.execute(select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1))
     ).first()
-    seq = (last.seq + 1) if last else 1
+    first = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS_HASH
-    digest = entry_hash(
-        seq=seq, at=at, actor=actor, action=action, item_id=item_id, details=details, prev_hash=prev
-    )
-    await conn.execute(
-        insert(audit).values(
+    entries: list[AuditEntry] = []
+    for seq, draft in enumerate(drafts, start=first):
+        details = dict(draft.details or {})
+        digest = entry_hash(
             seq=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            item_id=item_id,
+            at=draft.at,
+            actor=draft.actor,
+            action=draft.action,
+            item_id=draft.item_id,
             details=details,
             prev_hash=prev,
-            hash=digest,
-            published=False,
         )
+        entry = AuditEntry(
+            seq, draft.at, draft.actor, draft.action, draft.item_id, details, prev, digest
+        )
+        entries.append(entry)
+        prev = digest
+    await conn.execute(
+        insert(audit),
+        [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "item_id": e.item_id,
+                "details": e.details,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+                "published": False,
+            }
+            for e in entries
+        ],
     )
+    head = entries[-1]
     moved = await conn.execute(
         update(audit_head)
-        .where(audit_head.c.id == 1, audit_head.c.seq == seq - 1)
-        .values(seq=seq, hash=digest)
+        .where(audit_head.c.id == 1, audit_head.c.seq == first - 1)
+        .values(seq=head.seq, hash=head.hash)
     )
     if moved.rowcount == 0:
         # First entry ever (no head yet): two first appenders both insert id 1, one fails.
-        await conn.execute(insert(audit_head).values(id=1, seq=seq, hash=digest))
-    return AuditEntry(seq, at, actor, action, item_id, details, prev, digest)
+        await conn.execute(insert(audit_head).values(id=1, seq=head.seq, hash=head.hash))
+    return entries
 
 
 def _entry(row: Any) -> AuditEntry:

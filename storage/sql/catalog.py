@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from storage.errors import CatalogConflictError, ItemHeldError
 from storage.models import (
     Claim,
     ContentInfo,
+    Destruction,
     ItemPage,
     ItemQuery,
     ItemRecord,
@@ -406,69 +407,89 @@ class SqlCatalog(CatalogScans):
     async def mark_destroyed(self, item_id: str, *, reason: str, at: datetime) -> bool:
         """Forget everything about an item but its tombstone; False if already destroyed.
 
-        Holds are checked again inside this transaction: a hold placed after the caller
-        decided to destroy wins (ItemHeldError), whatever the caller read before.
+        Raises:
+            ItemHeldError: An active hold covers the item now; nothing changed.
+        """
+        outcome = await self.mark_destroyed_many({item_id: reason}, at=at)
+        if item_id in outcome.held:
+            hold_id, matter = outcome.held[item_id]
+            raise ItemHeldError(item_id, hold_id, matter)
+        return item_id in outcome.destroyed
+
+    async def mark_destroyed_many(self, reasons: Mapping[str, str], *, at: datetime) -> Destruction:
+        """Forget items but their tombstones, in one transaction; each with its reason.
+
+        Holds are checked again inside this transaction: an item a hold covers now (placed
+        after the caller decided) is left as it is and named in ``held``, whatever the
+        caller read before. Items already destroyed or unknown are in neither list.
 
         The wrapped data key goes with the row's content fields (crypto-shredding), and with
         it any personal data: parties, attributes, the event, its source and id. The
         idempotency digest stays, so a republished event never brings the item back.
         """
+        wanted = sorted(reasons)
         async with self._db.transaction() as conn:
-            # The row lock (PostgreSQL; SQLite holds the write lock already) orders this
-            # against a hold covering the item, whose coverage also updates the item row
-            # (s3_synced): it waits for us, or we for it and then see its coverage below.
-            row = (
-                await conn.execute(
-                    select(items.c.type, items.c.status, items.c.policy_version)
-                    .where(items.c.item_id == item_id)
+            # The row locks (PostgreSQL, taken in id order; SQLite holds the write lock
+            # already) order this against a hold covering the items, whose coverage also
+            # updates the item rows (s3_synced): it waits for us, or we for it and then
+            # see its coverage below.
+            live: dict[str, Any] = {}
+            for chunk in _chunks(wanted):
+                rows = await conn.execute(
+                    select(items.c.item_id, items.c.type, items.c.status, items.c.policy_version)
+                    .where(items.c.item_id.in_(chunk))
+                    .order_by(items.c.item_id)
                     .with_for_update()
                 )
-            ).first()
-            if row is None or row.status == ItemStatus.DESTROYED.value:
-                return False
-            held = (
+                live.update((r.item_id, r) for r in rows if r.status != ItemStatus.DESTROYED.value)
+            held: dict[str, tuple[str, str]] = {}
+            for chunk in _chunks(sorted(live)):
+                rows = await conn.execute(
+                    select(hold_items.c.item_id, holds.c.hold_id, holds.c.matter)
+                    .join(holds, hold_items.c.hold_id == holds.c.hold_id)
+                    .where(hold_items.c.item_id.in_(chunk), holds.c.released_at.is_(None))
+                    .order_by(hold_items.c.item_id, holds.c.hold_id)
+                )
+                for r in rows:
+                    held.setdefault(r.item_id, (r.hold_id, r.matter))
+            doomed = [i for i in sorted(live) if i not in held]
+            for chunk in _chunks(doomed):
+                for table in (item_parties, item_attributes, item_purposes, hold_items):
+                    await conn.execute(delete(table).where(table.c.item_id.in_(chunk)))
                 await conn.execute(
-                    select(holds.c.hold_id, holds.c.matter)
-                    .join(hold_items, hold_items.c.hold_id == holds.c.hold_id)
-                    .where(hold_items.c.item_id == item_id, holds.c.released_at.is_(None))
-                    .order_by(holds.c.hold_id)
-                    .limit(1)
+                    update(items)
+                    .where(items.c.item_id.in_(chunk))
+                    .values(
+                        status=ItemStatus.DESTROYED.value,
+                        source=None,
+                        event_id=None,
+                        event={},
+                        event_sha256=None,
+                        object_key=None,
+                        object_version_id=None,
+                        wrapped_key=None,
+                        key_id=None,
+                        content_sha256=None,
+                        content_type=None,
+                        s3_legal_hold=False,
+                        s3_retain_until=None,
+                        s3_synced=True,
+                    )
                 )
-            ).first()
-            if held is not None:
-                raise ItemHeldError(item_id, held.hold_id, held.matter)
-            for table in (item_parties, item_attributes, item_purposes, hold_items):
-                await conn.execute(delete(table).where(table.c.item_id == item_id))
-            await conn.execute(
-                update(items)
-                .where(items.c.item_id == item_id)
-                .values(
-                    status=ItemStatus.DESTROYED.value,
-                    source=None,
-                    event_id=None,
-                    event={},
-                    event_sha256=None,
-                    object_key=None,
-                    object_version_id=None,
-                    wrapped_key=None,
-                    key_id=None,
-                    content_sha256=None,
-                    content_type=None,
-                    s3_legal_hold=False,
-                    s3_retain_until=None,
-                    s3_synced=True,
+                await conn.execute(
+                    insert(tombstones),
+                    [
+                        {
+                            "item_id": i,
+                            "type": live[i].type,
+                            "destroyed_at": at,
+                            "reason": reasons[i],
+                            "policy_version": live[i].policy_version,
+                        }
+                        for i in chunk
+                    ],
                 )
-            )
-            await conn.execute(
-                insert(tombstones).values(
-                    item_id=item_id,
-                    type=row.type,
-                    destroyed_at=at,
-                    reason=reason,
-                    policy_version=row.policy_version,
-                )
-            )
-        return True
+        return Destruction(destroyed=tuple(doomed), held=held)
 
     async def tombstone(self, item_id: str) -> dict[str, Any] | None:
         """The tombstone of a destroyed item."""
@@ -611,3 +632,9 @@ def _record(
         s3_synced=bool(row.s3_synced),
         submitted_by=row.submitted_by,
     )
+
+
+def _chunks(ids: Sequence[str], size: int = _IN_BATCH) -> Iterator[Sequence[str]]:
+    """The ids in slices small enough for one IN list."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]

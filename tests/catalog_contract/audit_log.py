@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, update
 
+from storage.models import AuditDraft
 from storage.sql.audit import GENESIS_HASH, SqlAuditLog
 from storage.sql.database import Database
 from storage.sql.schema import audit, audit_head
@@ -58,6 +59,51 @@ class AuditLogContract:
         assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
         verdict = await log.verify(batch=2)
         assert (verdict.ok, verdict.entries, verdict.head) == (True, 5, entries[-1].hash)
+
+    async def test_a_batch_appends_in_order_and_links_to_the_chain(self, log: SqlAuditLog) -> None:
+        await _fill(log, 2)
+        assert await log.append_many([]) == []
+        drafts = [
+            AuditDraft(
+                actor="sweeper",
+                action="item.destroyed",
+                at=T0 + timedelta(minutes=1),
+                item_id=f"batch-{i}",
+                details={"reason": "expired", "i": i},
+            )
+            for i in range(4)
+        ]
+        written = await log.append_many(drafts)
+        assert [e.seq for e in written] == [3, 4, 5, 6]
+        assert [e.item_id for e in written] == [f"batch-{i}" for i in range(4)]
+        after = await log.append(actor="a", action="hold.placed", at=T0 + timedelta(minutes=2))
+        entries = await log.query()
+        assert entries[2:6] == written
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
+        verdict = await log.verify(batch=3)
+        assert (verdict.ok, verdict.entries, verdict.head) == (True, 7, after.hash)
+
+    async def test_a_batch_rolls_back_with_its_transaction(self, log: SqlAuditLog) -> None:
+        await _fill(log, 1)
+        draft = AuditDraft(actor="a", action="item.destroyed", at=T0, item_id="x")
+
+        async def failing() -> None:
+            async with log.transaction():
+                await log.append_many([draft, draft])
+                raise RuntimeError("the change it records failed")
+
+        with pytest.raises(RuntimeError):
+            await failing()
+        assert [e.seq for e in await log.query()] == [1]
+        assert (await log.append_many([draft]))[0].seq == 2
+        assert (await log.verify()).ok
+
+    async def test_concurrent_batches_take_turns(self, log: SqlAuditLog) -> None:
+        drafts = [AuditDraft(actor="a", action="x", at=T0, item_id=str(i)) for i in range(5)]
+        await asyncio.gather(*(log.append_many(drafts) for _ in range(4)))
+        entries = await log.query(limit=100)
+        assert [e.seq for e in entries] == list(range(1, 21))
+        assert (await log.verify()).ok
 
     async def test_what_is_read_back_is_what_was_hashed(self, log: SqlAuditLog) -> None:
         local = T0.astimezone(timezone(timedelta(hours=-5)))

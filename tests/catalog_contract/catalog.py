@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from policies.models import HoldCriteria
-from storage.errors import CatalogError
-from storage.models import ItemQuery, ItemStatus
+from storage.errors import CatalogError, ItemHeldError
+from storage.models import Destruction, ItemQuery, ItemStatus
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
 from storage.sql.holds import SqlHoldStore
@@ -378,6 +378,41 @@ class CatalogContract:
             ItemStatus.DESTROYED,
             False,
         )
+
+    async def test_a_batch_destroys_all_but_the_held_in_one_go(
+        self, db: Database, catalog: SqlCatalog
+    ) -> None:
+        hold_id = await _hold(db, subject="cust-held")
+        held = await add_item(
+            catalog, subjects=["cust-held"], stored=stored_content("h"), hold_ids=[hold_id]
+        )
+        free = [
+            await add_item(catalog, subjects=[f"cust-{i}"], stored=stored_content(f"f{i}"))
+            for i in range(3)
+        ]
+        earlier = await add_item(catalog, stored=stored_content("e"))
+        assert await catalog.mark_destroyed(earlier, reason="erasure", at=T0)
+        at = T0 + timedelta(days=1)
+        reasons = {i: f"reason-{n}" for n, i in enumerate([*free, held, earlier, "no-such-item"])}
+        outcome = await catalog.mark_destroyed_many(reasons, at=at)
+        assert outcome.destroyed == tuple(sorted(free))
+        assert dict(outcome.held) == {held: (hold_id, "m-1")}
+        assert [r.item_id for r in await catalog.get_many([*free, held])] == [held]
+        for n, item_id in enumerate(free):
+            tombstone = await catalog.tombstone(item_id)
+            assert tombstone is not None
+            assert (tombstone["reason"], tombstone["destroyed_at"]) == (
+                f"reason-{n}",
+                at.isoformat(),
+            )
+            assert await _ids(catalog, ItemQuery(subject_id=f"cust-{n}")) == []
+        # The earlier destruction keeps its own tombstone.
+        assert (await catalog.tombstone(earlier) or {})["reason"] == "erasure"
+        assert await catalog.mark_destroyed_many({}, at=at) == Destruction((), {})
+        # One item alone: a hold is an error, a second destruction a no.
+        with pytest.raises(ItemHeldError):
+            await catalog.mark_destroyed(held, reason="again", at=at)
+        assert not await catalog.mark_destroyed(free[0], reason="again", at=at)
 
     async def test_an_abandoned_claim_can_be_claimed_afresh(self, catalog: SqlCatalog) -> None:
         first = await add_item(catalog, source="pbx", event_id="bad", subjects=["s"], commit=False)

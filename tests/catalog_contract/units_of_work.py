@@ -46,6 +46,11 @@ class FailingAfterAppend:
         await self._log.append(**entry)
         raise InjectedFailureError
 
+    async def append_many(self, drafts: Any) -> Any:
+        """Append for real, then fail before the unit of work commits."""
+        await self._log.append_many(drafts)
+        raise InjectedFailureError
+
     async def query(self, **filters: Any) -> Any:
         """The real query."""
         return await self._log.query(**filters)

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from service.productions.models import ProductionRequest
 from service.retention.destruction import ItemGuardedError
 from service.subjects.export import SubjectExporter
 from service.subjects.service import REQUEST_IN_PROGRESS
-from storage.models import ItemStatus, ProductionStatus, PurposeRow
+from storage.models import ItemStatus, ProductionStatus, PurposeRow, object_key_for
 from storage.settings import StorageSettings
 from tests.catalog_contract.support import add_item
 
@@ -216,3 +217,60 @@ async def test_a_guard_expires_unless_renewed_and_closing_it_frees_its_items(
     assert await guards.guarded([item_id], now=now + timedelta(seconds=10)) == set()
     await guards.close(guard)
     assert await guards.guarded([item_id], now=now) == set()
+
+
+async def test_a_sweep_destroys_a_batch_in_one_transaction_and_one_bulk_delete(
+    root: Keepline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doomed = [await chat(root, f"cust-b{i}") for i in range(4)]
+    held, guarded = await chat(root, "cust-held"), await chat(root, "cust-guarded")
+    await root.holds.place(
+        matter="m-2",
+        description="",
+        criteria=criteria_from_json({"subject_ids": ["cust-held"]}),
+        by="legal-user",
+        at=root.clock(),
+    )
+    await root.holds.settle()
+    await root.storage.guards.open("export", [guarded], at=root.clock(), ttl_s=3600)
+    store = root.storage.store
+    deletes: list[list[str]] = []
+    real_delete = store.delete_versions
+
+    def counted(versions: list[Any], *, bypass_governance: bool) -> None:
+        deletes.append(sorted(v.key for v in versions))
+        real_delete(versions, bypass_governance=bypass_governance)
+
+    monkeypatch.setattr(store, "delete_versions", counted)
+    clock(root).advance(11)
+
+    report = await root.sweeper().sweep()
+    # The held item loses its expired purpose and stays; the guarded one waits.
+    assert (report.destroyed, report.purposes_dropped, report.kept, report.failed) == (4, 1, 1, 0)
+    assert len(deletes) == 1  # one bulk delete for the batch
+    assert len(deletes[0]) == 4
+    for item_id in doomed:
+        assert not await stored(root, item_id)
+        assert root.storage.store.versions(object_key_for(item_id)) == []
+    assert await stored(root, held)
+    assert await stored(root, guarded)
+    assert root.storage.store.versions(object_key_for(held))
+    entries = await root.storage.audit.query(action="item.destroyed")
+    assert sorted(e.item_id or "" for e in entries) == sorted(doomed)
+    seqs = [e.seq for e in entries]
+    assert seqs == list(range(seqs[0], seqs[0] + 4))  # appended together
+    assert (await root.storage.audit.verify()).ok
+
+
+async def test_a_refused_version_leaves_the_rest_of_the_batch_removed(root: Keepline) -> None:
+    first, second = await chat(root, "cust-r1"), await chat(root, "cust-r2")
+    store = root.storage.store
+    (locked,) = store.versions(object_key_for(first))
+    store.set_legal_hold(object_key_for(first), locked.version_id, on=True)
+    clock(root).advance(11)
+    # The catalog knows of no hold on the first: its key is shredded and its ciphertext,
+    # whose removal the store refuses, is left for reconcile; the second is removed.
+    report = await root.sweeper().sweep()
+    assert report.destroyed == 2
+    assert [v.version_id for v in store.versions(object_key_for(first))] == [locked.version_id]
+    assert store.versions(object_key_for(second)) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -379,11 +379,11 @@ async def test_hold_placed_while_an_item_is_judged_still_protects(env: Env) -> N
     item_id = await env.add("email", subject="cust-late")
 
     class HoldArrivesAfterRead(SqlCatalog):
-        async def get(self, item_id: str, *, include_pending: bool = False) -> ItemRecord | None:
-            record = await super().get(item_id, include_pending=include_pending)
-            if record is not None and not await env.holds.active():
+        async def get_many(self, item_ids: Sequence[str]) -> list[ItemRecord]:
+            records = await super().get_many(item_ids)
+            if records and not await env.holds.active():
                 await env.hold(subject_ids=["cust-late"])  # placed after the item was read
-            return record
+            return records
 
     report = await env.sweeper(catalog=HoldArrivesAfterRead(env.db)).sweep()
     assert (report.destroyed, report.kept) == (0, 1)
@@ -721,6 +721,9 @@ class _HoldBeforeDestroying:
 
     async def append(self, **entry: Any) -> Any:
         return await self._log.append(**entry)
+
+    async def append_many(self, drafts: Any) -> Any:
+        return await self._log.append_many(drafts)
 
     async def query(self, **filters: Any) -> Any:
         return await self._log.query(**filters)

@@ -618,6 +618,9 @@ class _HoldBeforeDestroying:
     async def append(self, **entry: Any) -> Any:
         return await self._log.append(**entry)
 
+    async def append_many(self, drafts: Any) -> Any:
+        return await self._log.append_many(drafts)
+
     async def query(self, **filters: Any) -> Any:
         return await self._log.query(**filters)
 
