@@ -100,6 +100,7 @@ class Keepline:
             uploads=settings.concurrency,
             max_batch=settings.max_batch,
             after_stored=self.rights.erase_on_arrival,
+            lock_at_upload=self.storage.settings.object_lock_mode == "GOVERNANCE",
         )
 
     def sweeper(self, *, actor: str = "sweeper", after_sweep: AfterSweep | None = None) -> Sweeper:

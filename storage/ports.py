@@ -112,9 +112,19 @@ class ObjectStore(Protocol):
         ...
 
     def put_stream(
-        self, key: str, reader: BinaryIO, *, content_type: str, tags: Mapping[str, str]
+        self,
+        key: str,
+        reader: BinaryIO,
+        *,
+        content_type: str,
+        tags: Mapping[str, str],
+        retain_until: datetime | None = None,
     ) -> PutResult:
-        """Upload everything reader yields (length unknown, multipart when large)."""
+        """Upload everything reader yields (length unknown, multipart when large).
+
+        With ``retain_until`` the new version is retained (Object Lock, the store's mode)
+        from the moment it exists: no second call to lock it.
+        """
         ...
 
     def get_range(
@@ -193,8 +203,12 @@ class Catalog(Protocol):
         purposes: Sequence[PurposeRow],
         hold_ids: Iterable[str],
         s3_synced: bool,
+        s3_retain_until: datetime | None = None,
     ) -> bool:
-        """As commit_stored, but only while the claim is still pending: False if it was not."""
+        """As commit_stored, but only while the claim is still pending: False if it was not.
+
+        ``s3_retain_until`` records a retention the object was uploaded with.
+        """
         ...
 
     async def count_due(self, now: datetime) -> int:
@@ -583,8 +597,11 @@ class Vault(Protocol):
         expected_sha256: str | None,
         tags: Mapping[str, str],
         object_key: str | None = None,
+        retain_until: datetime | None = None,
     ) -> StoredContent:
         """Encrypt chunks under a fresh data key and upload them (blocking).
+
+        With ``retain_until`` the object is retained under Object Lock from its upload on.
 
         ``object_key`` defaults to the item's (`storage.models.object_key_for`).
 

@@ -141,6 +141,22 @@ class ObjectStoreContract:
             )
         assert [k for k in keys if store.versions(k)] == [keys[1]]
 
+    def test_an_upload_can_be_retained_from_the_start(self, store: ObjectStore) -> None:
+        until = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+        put = store.put_stream(
+            "items/rt/worm",
+            cast(BinaryIO, io.BytesIO(b"locked")),
+            content_type="application/octet-stream",
+            tags={"kl-type": "chat"},
+            retain_until=until,
+        )
+        assert store.lock_state("items/rt/worm", put.version_id) == (False, until)
+        version = [ObjectVersion("items/rt/worm", put.version_id)]
+        with pytest.raises(ObjectStoreError):
+            store.delete_versions(version, bypass_governance=False)
+        store.delete_versions(version, bypass_governance=True)  # GOVERNANCE: bypassed
+        assert store.versions("items/rt/worm") == []
+
     def test_legal_hold_refuses_delete_until_cleared(self, store: ObjectStore) -> None:
         put = _put(store, "items/mn/held", b"held")
         version = ObjectVersion("items/mn/held", put.version_id)

@@ -28,7 +28,7 @@ from functools import partial
 
 from policies.holds import active_holds_covering
 from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts, Policy, PurposeState
-from policies.retention import Consents, Objections, purposes_at_ingest
+from policies.retention import Consents, Objections, purposes_at_ingest, worm_retain_until
 from service.ingest.batching import Batcher
 from service.ingest.errors import BadEventError, DeadLetterReason
 from service.ingest.models import CallRecording, Chat, Email
@@ -97,6 +97,9 @@ class IngestService:
     Args:
         uploads: Most content uploads at once (each holds a few multipart parts in memory).
         max_batch: Most metadata-only events written in one transaction.
+        lock_at_upload: Upload objects with their WORM retention in the same call (the
+            store's lock mode lets the destroyer bypass it: GOVERNANCE); otherwise the
+            retention follows the commit, as the legal-hold flag always does.
     """
 
     def __init__(
@@ -112,7 +115,9 @@ class IngestService:
         uploads: int = 4,
         max_batch: int = 200,
         after_stored: AfterStored | None = None,
+        lock_at_upload: bool = False,
     ) -> None:
+        self._lock_at_upload = lock_at_upload
         self._catalog = catalog
         self._subjects = subjects
         self._policies = policies
@@ -205,19 +210,29 @@ class IngestService:
         consents = await self._catalog.standing_consents(subjects)
         objections = await self._subjects.objections(subjects)
         purposes = _purposes(event, policy, consents, objections)
+        covering = _covering(item_id, event, purposes, await self._holds())
+        # Retained from the upload on (one call, not two): only where the destroyer may
+        # bypass the lock, so that an upload that loses its race can still be dropped.
+        retain_until = (
+            worm_retain_until(_facts(item_id, event, purposes), self._clock())
+            if self._lock_at_upload
+            else None
+        )
         try:
-            stored = await self._seal(event, item_id, tuple(sorted(p.name for p in purposes)))
+            stored = await self._seal(
+                event, item_id, tuple(sorted(p.name for p in purposes)), retain_until
+            )
         except BadEventError:
             await self._abandon(claim)
             raise
-        covering = _covering(item_id, event, purposes, await self._holds())
-        needs_lock = bool(covering) or any(p.worm for p in purposes)
+        needs_lock = bool(covering) or (retain_until is None and any(p.worm for p in purposes))
         won = await self._catalog.commit_claimed(
             item_id,
             stored=stored,
             purposes=_rows(purposes),
             hold_ids=covering,
             s3_synced=not needs_lock,
+            s3_retain_until=retain_until,
         )
         if not won:
             # Another attempt at this event committed first: ours is an orphan.
@@ -331,7 +346,11 @@ class IngestService:
             log.warning("object lock of item %s not applied yet (%s)", item_id, err)
 
     async def _seal(
-        self, event: Artefact, item_id: str, purpose_names: tuple[str, ...]
+        self,
+        event: Artefact,
+        item_id: str,
+        purpose_names: tuple[str, ...],
+        retain_until: datetime | None = None,
     ) -> StoredContent:
         loop = asyncio.get_running_loop()
         try:
@@ -340,7 +359,7 @@ class IngestService:
                     # Ask the store before fetching the content again, so an outage does not
                     # make every retry download a whole recording only to fail its upload.
                     await loop.run_in_executor(self._upload_pool, self._vault.store.ping)
-                seal = self._sealer(event, item_id, purpose_names)
+                seal = self._sealer(event, item_id, purpose_names, retain_until)
                 stored = await loop.run_in_executor(self._upload_pool, seal)
         except ObjectStoreUnavailableError:
             self._store_down = True
@@ -356,7 +375,11 @@ class IngestService:
         return stored
 
     def _sealer(
-        self, event: Artefact, item_id: str, purpose_names: tuple[str, ...]
+        self,
+        event: Artefact,
+        item_id: str,
+        purpose_names: tuple[str, ...],
+        retain_until: datetime | None,
     ) -> Callable[[], StoredContent]:
         """The blocking fetch-encrypt-upload of one event's content, ready to run."""
         tags = {"kl-type": event.type, "kl-purposes": "+".join(purpose_names) or "none"}
@@ -379,6 +402,7 @@ class IngestService:
             expected_size_bytes=expected_size,
             expected_sha256=expected_sha,
             tags=tags,
+            retain_until=retain_until,
         )
 
 
@@ -422,7 +446,13 @@ def _late_holds(
 def _covering(
     item_id: str, event: Artefact, purposes: Sequence[PurposeState], holds: Sequence[Hold]
 ) -> list[str]:
-    facts = ItemFacts(
+    facts = _facts(item_id, event, purposes)
+    return [hold.hold_id for hold in active_holds_covering(holds, facts)]
+
+
+def _facts(item_id: str, event: Artefact, purposes: Sequence[PurposeState]) -> ItemFacts:
+    """What the policy rules see of an item about to be stored from event."""
+    return ItemFacts(
         item_id=item_id,
         type=ArtefactType(event.type),
         occurred_at=event.occurred_at,
@@ -432,4 +462,3 @@ def _covering(
         staff_ids=frozenset(p.staff_id for p in event.parties if p.staff_id),
         purposes=tuple(purposes),
     )
-    return [hold.hold_id for hold in active_holds_covering(holds, facts)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from datetime import datetime
 from typing import BinaryIO, cast
 
 from storage.crypto.cipher import (
@@ -53,6 +54,7 @@ class ContentVault:
         expected_sha256: str | None,
         tags: Mapping[str, str],
         object_key: str | None = None,
+        retain_until: datetime | None = None,
     ) -> StoredContent:
         """Encrypt chunks under a fresh data key and upload them (blocking: run in a thread).
 
@@ -62,7 +64,8 @@ class ContentVault:
         chunks iterator is closed when this returns or raises.
 
         ``object_key`` is where the object goes: the item's own key by default; a legal
-        production, sealed under its own id, goes under ``productions/``.
+        production, sealed under its own id, goes under ``productions/``. With
+        ``retain_until`` the object is retained under Object Lock from its upload on.
 
         Raises:
             ContentMismatchError: The content is not the size or sha256 expected.
@@ -86,6 +89,7 @@ class ContentVault:
                 cast(BinaryIO, reader),
                 content_type="application/octet-stream",
                 tags=tags,
+                retain_until=retain_until,
             )
         finally:
             close = getattr(chunks, "close", None)

@@ -65,7 +65,13 @@ class FilesystemObjectStore:
             raise ObjectStoreUnavailableError(f"no directory {self._root}")
 
     def put_stream(
-        self, key: str, reader: BinaryIO, *, content_type: str, tags: Mapping[str, str]
+        self,
+        key: str,
+        reader: BinaryIO,
+        *,
+        content_type: str,
+        tags: Mapping[str, str],
+        retain_until: datetime | None = None,
     ) -> PutResult:
         """Write everything reader yields as a new version; nothing is kept if reading fails."""
         _check_tags(tags)
@@ -89,7 +95,9 @@ class FilesystemObjectStore:
                 "content_type": content_type,
                 "tags": dict(tags),
                 "legal_hold": False,
-                "retain_until": None,
+                "retain_until": None
+                if retain_until is None
+                else retain_until.astimezone(UTC).isoformat(),
                 "size_bytes": size,
             }
             _write_json(folder / f"{version_id}{_META}", meta)

@@ -113,7 +113,13 @@ class MinioObjectStore:
             _raise(err)
 
     def put_stream(
-        self, key: str, reader: BinaryIO, *, content_type: str, tags: Mapping[str, str]
+        self,
+        key: str,
+        reader: BinaryIO,
+        *,
+        content_type: str,
+        tags: Mapping[str, str],
+        retain_until: datetime | None = None,
     ) -> PutResult:
         """Upload in parts of part_size_bytes, two in flight.
 
@@ -134,6 +140,9 @@ class MinioObjectStore:
                 num_parallel_uploads=2,
                 content_type=content_type,
                 tags=s3_tags,
+                retention=None
+                if retain_until is None
+                else Retention(self._lock_mode, retain_until),
             )
         except _SourceError as err:
             # The reader failed (bad or unreachable content), not the store.

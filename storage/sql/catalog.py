@@ -176,11 +176,13 @@ class SqlCatalog(CatalogScans):
         purposes: Sequence[PurposeRow],
         hold_ids: Iterable[str],
         s3_synced: bool,
+        s3_retain_until: datetime | None = None,
     ) -> bool:
         """As commit_stored, but only while the claim is still pending: False if it was not.
 
         Two attempts at one event (a worker that lost its partition and the one that got it)
         can both upload; the first to commit wins and the other must discard its upload.
+        ``s3_retain_until`` records a retention the object was uploaded with.
         """
         async with self._db.begin() as conn:
             return await self._commit(
@@ -191,6 +193,7 @@ class SqlCatalog(CatalogScans):
                 hold_ids=hold_ids,
                 s3_synced=s3_synced,
                 only=ItemStatus.PENDING,
+                s3_retain_until=s3_retain_until,
             )
 
     async def _commit(
@@ -203,9 +206,12 @@ class SqlCatalog(CatalogScans):
         hold_ids: Iterable[str],
         s3_synced: bool,
         only: ItemStatus | None,
+        s3_retain_until: datetime | None = None,
     ) -> bool:
         values: dict[str, Any] = {"status": ItemStatus.STORED.value, "s3_synced": s3_synced}
         values.update(content_values(stored))
+        if s3_retain_until is not None:
+            values["s3_retain_until"] = must_utc(s3_retain_until)
         stmt = update(items).where(items.c.item_id == item_id).values(**values)
         if only is not None:
             stmt = stmt.where(items.c.status == only.value)

@@ -116,6 +116,7 @@ async def env_factory(tmp_path: Path) -> AsyncIterator[EnvFactory]:
         content_sources: str = "",
         uploads: int = 4,
         after_stored: AfterStored | None = None,
+        lock_at_upload: bool = False,
     ) -> IngestEnv:
         root = tmp_path / f"env-{next(counter)}"
         root.mkdir()
@@ -145,6 +146,7 @@ async def env_factory(tmp_path: Path) -> AsyncIterator[EnvFactory]:
             clock=lambda: NOW,
             uploads=uploads,
             after_stored=after_stored,
+            lock_at_upload=lock_at_upload,
         )
         env = IngestEnv(
             tmp=root,

@@ -44,11 +44,11 @@ class FlakyStore(FilesystemObjectStore):
 
     down_for = 2
 
-    def put_stream(self, key: str, reader: BinaryIO, *, content_type: str, tags: Any) -> PutResult:
+    def put_stream(self, key: str, reader: BinaryIO, **kwargs: Any) -> PutResult:
         if self.down_for:
             FlakyStore.down_for -= 1
             raise ObjectStoreUnavailableError("ConnectionRefused")
-        return super().put_stream(key, reader, content_type=content_type, tags=tags)
+        return super().put_stream(key, reader, **kwargs)
 
 
 def _processor(env: IngestEnv, sink: ListDeadLetters, **kwargs: Any) -> MessageProcessor:

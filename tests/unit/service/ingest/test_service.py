@@ -2,6 +2,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any, BinaryIO
 
 import pytest
@@ -55,6 +56,41 @@ async def test_call_is_encrypted_catalogued_and_worm_locked(env_factory: EnvFact
     legal = next(p for p in record.purposes if p.name == "legal")
     assert env.store.retention(key, None) == legal.expires_at
     assert record.s3_synced
+
+
+class _CountingLockCalls(FilesystemObjectStore):
+    """Counts the calls that change an object's lock state after its upload."""
+
+    calls: list[str] = []
+
+    def set_retention(self, key: str, version_id: str | None, *, until: datetime) -> None:
+        self.calls.append("set_retention")
+        super().set_retention(key, version_id, until=until)
+
+    def set_legal_hold(self, key: str, version_id: str | None, *, on: bool) -> None:
+        self.calls.append("set_legal_hold")
+        super().set_legal_hold(key, version_id, on=on)
+
+
+@pytest.mark.parametrize(
+    ("lock_at_upload", "calls"), [(True, []), (False, ["set_retention", "set_legal_hold"])]
+)
+async def test_the_worm_retention_comes_with_the_upload_where_the_lock_mode_allows(
+    env_factory: EnvFactory, lock_at_upload: bool, calls: list[str]
+) -> None:
+    env = await env_factory(store_cls=_CountingLockCalls, lock_at_upload=lock_at_upload)
+    _CountingLockCalls.calls = []
+    outcome = await env.service.ingest(
+        validate_artefact(env.call("e-lock", b"x" * 5000)), submitted_by=BY
+    )
+    record = await env.catalog.get(outcome.item_id)
+    assert record is not None
+    legal = next(p for p in record.purposes if p.name == "legal")
+    assert env.store.retention(object_key_for(outcome.item_id), None) == legal.expires_at
+    assert (record.s3_synced, record.s3_retain_until) == (True, legal.expires_at)
+    assert _CountingLockCalls.calls == calls
+    # The lock repair finds nothing to do either way.
+    assert await env.catalog.unsynced_ids(after="", limit=10) == []
 
 
 async def test_header_names_the_key_that_wrapped_the_data_key(env_factory: EnvFactory) -> None:
@@ -233,10 +269,12 @@ class _LosesTheRace(SqlCatalog):
         return await super().commit_claimed(item_id, **kwargs)
 
 
+@pytest.mark.parametrize("lock_at_upload", [False, True])
 async def test_an_attempt_that_loses_the_commit_drops_only_its_own_upload(
-    env_factory: EnvFactory,
+    env_factory: EnvFactory, lock_at_upload: bool
 ) -> None:
-    env = await env_factory(catalog_cls=_LosesTheRace)
+    # Retained from its upload on or not, the losing upload is dropped.
+    env = await env_factory(catalog_cls=_LosesTheRace, lock_at_upload=lock_at_upload)
     catalog = env.catalog
     assert isinstance(catalog, _LosesTheRace)
     catalog.vault = env.vault

@@ -291,13 +291,19 @@ class RefusingStore:
         self._inner = inner
 
     def put_stream(
-        self, key: str, reader: BinaryIO, *, content_type: str, tags: Mapping[str, str]
+        self,
+        key: str,
+        reader: BinaryIO,
+        *,
+        content_type: str,
+        tags: Mapping[str, str],
+        retain_until: datetime | None = None,
     ) -> PutResult:
         if key.startswith("productions/"):
             reader.read(1 << 20)
             raise ObjectStoreError("refused")
         result: PutResult = self._inner.put_stream(
-            key, reader, content_type=content_type, tags=tags
+            key, reader, content_type=content_type, tags=tags, retain_until=retain_until
         )
         return result
 

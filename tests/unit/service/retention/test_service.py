@@ -88,10 +88,16 @@ class MemoryObjectStore:
         """Always reachable."""
 
     def put_stream(
-        self, key: str, reader: BinaryIO, *, content_type: str, tags: Mapping[str, str]
+        self,
+        key: str,
+        reader: BinaryIO,
+        *,
+        content_type: str,
+        tags: Mapping[str, str],
+        retain_until: datetime | None = None,
     ) -> PutResult:
         data = b"".join(iter(lambda: reader.read(1 << 16), b""))
-        version = _Version(uuid.uuid4().hex, data, tags=dict(tags))
+        version = _Version(uuid.uuid4().hex, data, tags=dict(tags), retain_until=retain_until)
         self.objects.setdefault(key, []).append(version)
         return PutResult(key=key, version_id=version.version_id, size_bytes=len(data))
 
