@@ -3,7 +3,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import pytest
 from sqlalchemy import insert, select
@@ -61,7 +61,7 @@ async def test_call_is_encrypted_catalogued_and_worm_locked(env_factory: EnvFact
 class _CountingLockCalls(FilesystemObjectStore):
     """Counts the calls that change an object's lock state after its upload."""
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
     def set_retention(self, key: str, version_id: str | None, *, until: datetime) -> None:
         self.calls.append("set_retention")
