@@ -339,6 +339,18 @@ class NewItem:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimCommit:
+    """A pending claim's content, purposes and holds, to commit while it is still pending."""
+
+    item_id: str
+    stored: StoredContent | None
+    purposes: Sequence[PurposeRow]
+    hold_ids: Sequence[str]
+    s3_synced: bool
+    s3_retain_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Lease:
     """Who holds a lease, and until when."""
 

@@ -25,6 +25,7 @@ from storage.models import (
     Change,
     CheckpointVerdict,
     Claim,
+    ClaimCommit,
     DeferredErasure,
     Destruction,
     DisclosureRecord,
@@ -193,6 +194,14 @@ class Catalog(Protocol):
         event_sha256: str | None = None,
     ) -> Claim:
         """Claim (source, event_id) for a new item, or return the item that already has it."""
+        ...
+
+    async def claim_many(self, entries: Sequence[NewItem]) -> builtins.list[Claim]:
+        """Claim many events' keys in one transaction (purposes and holds wait for the commit)."""
+        ...
+
+    async def commit_claimed_many(self, commits: Sequence[ClaimCommit]) -> builtins.list[bool]:
+        """As `commit_claimed` for each, in one transaction: whether each claim was won."""
         ...
 
     async def commit_claimed(

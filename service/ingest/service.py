@@ -36,6 +36,7 @@ from service.retention.locks import ObjectLockSync
 from storage.errors import ContentMismatchError, ObjectStoreUnavailableError, StorageError
 from storage.models import (
     Claim,
+    ClaimCommit,
     ItemStatus,
     NewItem,
     PartyRow,
@@ -59,6 +60,25 @@ class IngestOutcome:
     item_id: str
     created: bool
     size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A content event's claim, with what deciding its purposes and holds needs."""
+
+    claim: Claim
+    policy: Policy
+    consents: Consents
+    objections: Objections
+    holds: list[Hold]
+
+
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """Whether a commit won its claim (or the error it alone failed with); holds after it."""
+
+    won: bool | StorageError
+    holds: list[Hold]
 
 
 class KeyedLocks:
@@ -133,6 +153,11 @@ class IngestService:
         self._upload_slots = asyncio.Semaphore(uploads)
         self._store_down = False
         self._metadata = Batcher(self._store_metadata, max_batch=max_batch)
+        # Content events: the claims of those arriving together go in one transaction,
+        # and so do their commits and the erasure cues of what they stored.
+        self._claims = Batcher(self._claim_many, max_batch=max_batch)
+        self._commits = Batcher(self._commit_many, max_batch=max_batch)
+        self._arrivals = Batcher(self._arrive_many, max_batch=max_batch)
         self._after_stored = after_stored
 
     @property
@@ -140,9 +165,15 @@ class IngestService:
         """How many catalog transactions have stored metadata-only events."""
         return self._metadata.batches
 
+    @property
+    def content_batches(self) -> tuple[int, int]:
+        """How many catalog transactions have claimed, and committed, content events."""
+        return self._claims.batches, self._commits.batches
+
     async def close(self) -> None:
         """Stop the batcher and the upload threads (uploads under way finish in the thread)."""
-        await self._metadata.close()
+        for batcher in (self._metadata, self._claims, self._commits, self._arrivals):
+            await batcher.close()
         self._upload_pool.shutdown(wait=False, cancel_futures=True)
 
     async def ingest(self, event: Artefact, *, submitted_by: str) -> IngestOutcome:
@@ -184,20 +215,8 @@ class IngestService:
         )
 
     async def _ingest_content(self, event: Artefact, submitted_by: str) -> IngestOutcome:
-        policy = await self._policies.active()
-        claim = await self._catalog.claim(
-            source=event.source,
-            event_id=event.event_id,
-            item_type=event.type,
-            occurred_at=event.occurred_at,
-            ingested_at=self._clock(),
-            policy_version=policy.version,
-            event=event.metadata(),
-            parties=_parties(event),
-            attributes=event.attributes,
-            submitted_by=submitted_by,
-            event_sha256=event.fingerprint(),
-        )
+        claimed = await self._claims.submit((event, submitted_by))
+        claim = claimed.claim
         if claim.status is not ItemStatus.PENDING:
             await self._same_as_stored(event, claim.item_id)
             if claim.status is ItemStatus.STORED:
@@ -207,10 +226,8 @@ class IngestService:
         if not claim.created:
             log.info("resuming the pending claim of item %s", item_id)
         subjects = event.subject_ids()
-        consents = await self._catalog.standing_consents(subjects)
-        objections = await self._subjects.objections(subjects)
-        purposes = _purposes(event, policy, consents, objections)
-        covering = _covering(item_id, event, purposes, await self._holds())
+        purposes = _purposes(event, claimed.policy, claimed.consents, claimed.objections)
+        covering = _covering(item_id, event, purposes, claimed.holds)
         # Retained from the upload on (one call, not two): only where the destroyer may
         # bypass the lock, so that an upload that loses its race can still be dropped.
         retain_until = (
@@ -226,22 +243,26 @@ class IngestService:
             await self._abandon(claim)
             raise
         needs_lock = bool(covering) or (retain_until is None and any(p.worm for p in purposes))
-        won = await self._catalog.commit_claimed(
-            item_id,
-            stored=stored,
-            purposes=_rows(purposes),
-            hold_ids=covering,
-            s3_synced=not needs_lock,
-            s3_retain_until=retain_until,
+        committed = await self._commits.submit(
+            ClaimCommit(
+                item_id=item_id,
+                stored=stored,
+                purposes=_rows(purposes),
+                hold_ids=covering,
+                s3_synced=not needs_lock,
+                s3_retain_until=retain_until,
+            )
         )
-        if not won:
+        if isinstance(committed.won, BaseException):
+            raise committed.won
+        if not committed.won:
             # Another attempt at this event committed first: ours is an orphan.
             await self._tidy(
                 partial(self._vault.drop_version, stored.object_key, stored.version_id)
             )
             log.info("item %s was stored by another attempt; upload dropped", item_id)
             return IngestOutcome(item_id=item_id, created=False, size_bytes=0)
-        late = _late_holds(item_id, event, purposes, covering, await self._holds())
+        late = _late_holds(item_id, event, purposes, covering, committed.holds)
         if late:
             await self._catalog.cover(item_id, late, has_object=True)
             needs_lock = True
@@ -252,7 +273,8 @@ class IngestService:
             )
         if needs_lock:
             await self._sync_lock(item_id)
-        await self._arrived([(item_id, frozenset(subjects), True)])
+        if subjects and self._after_stored is not None:
+            await self._arrivals.submit((item_id, frozenset(subjects), True))
         log.info(
             "item %s stored (%d bytes, %d purposes)",
             item_id,
@@ -260,6 +282,72 @@ class IngestService:
             len(purposes),
         )
         return IngestOutcome(item_id=item_id, created=True, size_bytes=stored.content.size_bytes)
+
+    async def _claim_many(self, submissions: Sequence[tuple[Artefact, str]]) -> list[_Claimed]:
+        """Claim a batch of content events' keys in one transaction, with what deciding needs.
+
+        The subjects' standing consents and objections and the active holds are read once
+        for the batch, after the claims.
+        """
+        policy = await self._policies.active()
+        now = self._clock()
+        claims = await self._catalog.claim_many(
+            [
+                NewItem(
+                    source=event.source,
+                    event_id=event.event_id,
+                    item_type=event.type,
+                    occurred_at=event.occurred_at,
+                    ingested_at=now,
+                    policy_version=policy.version,
+                    event=event.metadata(),
+                    parties=_parties(event),
+                    attributes=event.attributes,
+                    purposes=(),
+                    hold_ids=(),
+                    submitted_by=submitted_by,
+                    event_sha256=event.fingerprint(),
+                )
+                for event, submitted_by in submissions
+            ]
+        )
+        subjects = frozenset(
+            s
+            for (event, _), claim in zip(submissions, claims, strict=True)
+            if claim.status is ItemStatus.PENDING
+            for s in event.subject_ids()
+        )
+        consents = await self._catalog.standing_consents(subjects) if subjects else {}
+        objections = await self._subjects.objections(subjects) if subjects else {}
+        holds = await self._holds()
+        return [_Claimed(claim, policy, consents, objections, holds) for claim in claims]
+
+    async def _commit_many(self, commits: Sequence[ClaimCommit]) -> list[_Committed]:
+        """Commit a batch of uploaded claims in one transaction; the holds read after it.
+
+        A batch that fails for good is tried one commit at a time, so one bad commit fails
+        its own event only.
+        """
+        won: list[bool | StorageError]
+        try:
+            won = list(await self._catalog.commit_claimed_many(commits))
+        except StorageError as err:
+            if err.retriable or len(commits) == 1:
+                raise
+            won = []
+            for commit in commits:
+                try:
+                    won.extend(await self._catalog.commit_claimed_many([commit]))
+                except StorageError as one:
+                    won.append(one)
+        holds = await self._holds()  # see _late_holds
+        return [_Committed(w, holds) for w in won]
+
+    async def _arrive_many(
+        self, arrivals: Sequence[tuple[str, frozenset[str], bool]]
+    ) -> list[None]:
+        await self._arrived(arrivals)
+        return [None] * len(arrivals)
 
     async def _store_metadata(
         self, submissions: Sequence[tuple[Artefact, str]]

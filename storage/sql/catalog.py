@@ -6,6 +6,7 @@ import builtins
 import hashlib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.errors import CatalogConflictError, ItemHeldError
 from storage.models import (
     Claim,
+    ClaimCommit,
     ContentInfo,
     Destruction,
     ItemPage,
@@ -147,6 +149,74 @@ class SqlCatalog(CatalogScans):
             return Claim(item_id=row.item_id, status=ItemStatus(row.status), created=False)
         return Claim(item_id=item_id, status=ItemStatus.PENDING, created=True)
 
+    async def claim_many(self, entries: Sequence[NewItem]) -> builtins.list[Claim]:
+        """Claim many events' keys in one transaction, as `claim` does each one.
+
+        The entries' purposes and holds are not written (the commit writes them). A key
+        already taken gives the item that has it, ``created`` False; a pending one has its
+        ``ingested_at`` refreshed, as this attempt is on it.
+        """
+        if not entries:
+            return []
+        keys = [idempotency_key(e.source, e.event_id) for e in entries]
+        bare = [replace(e, purposes=(), hold_ids=()) for e in entries]
+        try:
+            async with self._db.begin() as conn:
+                taken = await taken_keys(conn, keys)
+                claims = await insert_new_items(
+                    conn, bare, keys, dict(taken), status=ItemStatus.PENDING
+                )
+                refreshed = [
+                    (c.item_id, e.ingested_at)
+                    for c, e in zip(claims, entries, strict=True)
+                    if not c.created and c.status is ItemStatus.PENDING
+                ]
+                for item_id, ingested_at in refreshed:
+                    await conn.execute(
+                        update(items)
+                        .where(items.c.item_id == item_id)
+                        .where(items.c.status == ItemStatus.PENDING.value)
+                        .values(ingested_at=ingested_at)
+                    )
+                return claims
+        except CatalogConflictError:
+            # Another writer took a key between our read and our insert: go one by one.
+            return [await self._claim_entry(entry) for entry in entries]
+
+    async def _claim_entry(self, entry: NewItem) -> Claim:
+        return await self.claim(
+            source=entry.source,
+            event_id=entry.event_id,
+            item_type=entry.item_type,
+            occurred_at=entry.occurred_at,
+            ingested_at=entry.ingested_at,
+            policy_version=entry.policy_version,
+            event=entry.event,
+            parties=entry.parties,
+            attributes=entry.attributes,
+            submitted_by=entry.submitted_by,
+            event_sha256=entry.event_sha256,
+        )
+
+    async def commit_claimed_many(self, commits: Sequence[ClaimCommit]) -> builtins.list[bool]:
+        """As `commit_claimed` for each, in one transaction: whether each claim was won."""
+        if not commits:
+            return []
+        async with self._db.begin() as conn:
+            return [
+                await self._commit(
+                    conn,
+                    c.item_id,
+                    stored=c.stored,
+                    purposes=c.purposes,
+                    hold_ids=c.hold_ids,
+                    s3_synced=c.s3_synced,
+                    only=ItemStatus.PENDING,
+                    s3_retain_until=c.s3_retain_until,
+                )
+                for c in commits
+            ]
+
     async def commit_stored(
         self,
         item_id: str,
@@ -184,17 +254,16 @@ class SqlCatalog(CatalogScans):
         can both upload; the first to commit wins and the other must discard its upload.
         ``s3_retain_until`` records a retention the object was uploaded with.
         """
-        async with self._db.begin() as conn:
-            return await self._commit(
-                conn,
-                item_id,
-                stored=stored,
-                purposes=purposes,
-                hold_ids=hold_ids,
-                s3_synced=s3_synced,
-                only=ItemStatus.PENDING,
-                s3_retain_until=s3_retain_until,
-            )
+        commit = ClaimCommit(
+            item_id=item_id,
+            stored=stored,
+            purposes=purposes,
+            hold_ids=builtins.list(hold_ids),
+            s3_synced=s3_synced,
+            s3_retain_until=s3_retain_until,
+        )
+        (won,) = await self.commit_claimed_many([commit])
+        return won
 
     async def _commit(
         self,

@@ -100,8 +100,13 @@ async def insert_new_items(
     entries: Sequence[NewItem],
     keys: Sequence[str],
     taken: dict[str, tuple[str, ItemStatus]],
+    *,
+    status: ItemStatus = ItemStatus.STORED,
 ) -> list[Claim]:
-    """Insert the entries whose key is not taken (marking it taken); a claim for each."""
+    """Insert the entries whose key is not taken (marking it taken); a claim for each.
+
+    Inserted as stored (metadata only: nothing to upload) or as pending claims.
+    """
     claims: list[Claim] = []
     rows: list[dict[str, Any]] = []
     parties: list[dict[str, Any]] = []
@@ -110,12 +115,12 @@ async def insert_new_items(
     holds_rows: list[dict[str, Any]] = []
     for entry, key in zip(entries, keys, strict=True):
         if key in taken:
-            item_id, status = taken[key]
-            claims.append(Claim(item_id=item_id, status=status, created=False))
+            item_id, holder = taken[key]
+            claims.append(Claim(item_id=item_id, status=holder, created=False))
             continue
         item_id = str(uuid.uuid4())
-        taken[key] = (item_id, ItemStatus.STORED)
-        claims.append(Claim(item_id=item_id, status=ItemStatus.STORED, created=True))
+        taken[key] = (item_id, status)
+        claims.append(Claim(item_id=item_id, status=status, created=True))
         rows.append(
             {
                 "item_id": item_id,
@@ -123,7 +128,7 @@ async def insert_new_items(
                 "source": entry.source,
                 "event_id": entry.event_id,
                 "type": entry.item_type,
-                "status": ItemStatus.STORED.value,
+                "status": status.value,
                 "occurred_at": entry.occurred_at,
                 "ingested_at": entry.ingested_at,
                 "policy_version": entry.policy_version,

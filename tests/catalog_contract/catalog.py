@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from policies.models import HoldCriteria
 from storage.errors import CatalogError, ItemHeldError
-from storage.models import Destruction, ItemQuery, ItemStatus
+from storage.models import ClaimCommit, Destruction, ItemQuery, ItemStatus
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
 from storage.sql.holds import SqlHoldStore
@@ -182,6 +182,46 @@ class CatalogContract:
         again = await catalog.insert_stored_many([new_item("m-2"), new_item("m-3")])
         assert (again[0].item_id, again[0].created) == (claims[3].item_id, False)
         assert again[1].created
+
+    async def test_claim_many_claims_each_key_once_and_commits_in_one_go(
+        self, catalog: SqlCatalog
+    ) -> None:
+        earlier = await add_item(catalog, source="mail", event_id="c-0", commit=False)
+        done = await add_item(catalog, source="mail", event_id="c-9")
+        claims = await catalog.claim_many(
+            [
+                new_item("c-0"),
+                new_item("c-1", subjects=["cust-1"], purposes=[purpose("legal", 1825)]),
+                new_item("c-2", attributes={"desk": "fx"}),
+                new_item("c-9"),
+            ]
+        )
+        assert [(c.created, c.status) for c in claims] == [
+            (False, ItemStatus.PENDING),
+            (True, ItemStatus.PENDING),
+            (True, ItemStatus.PENDING),
+            (False, ItemStatus.STORED),
+        ]
+        assert (claims[0].item_id, claims[3].item_id) == (earlier, done)
+        pending = await catalog.get(claims[1].item_id, include_pending=True)
+        assert pending is not None
+        assert pending.subject_ids == {"cust-1"}
+        assert pending.purposes == ()  # purposes come with the commit
+        won = await catalog.commit_claimed_many(
+            [
+                ClaimCommit(c.item_id, stored_content(f"s{i}"), [purpose("legal")], [], True)
+                for i, c in enumerate(claims[:3])
+            ]
+            + [ClaimCommit(done, stored_content("again"), [], [], True)]
+        )
+        assert won == [True, True, True, False]
+        for claim in claims[:3]:
+            record = await catalog.get(claim.item_id)
+            assert record is not None
+            assert [p.name for p in record.purposes] == ["legal"]
+        again = await catalog.claim_many([new_item("c-1")])
+        assert (again[0].item_id, again[0].status) == (claims[1].item_id, ItemStatus.STORED)
+        assert await catalog.claim_many([]) == []
 
     async def test_insert_stored_many_racing_itself_stores_each_item_once(
         self, catalog: SqlCatalog

@@ -2,6 +2,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, BinaryIO, ClassVar
 
@@ -11,8 +12,8 @@ from sqlalchemy import insert, select
 from service.ingest.errors import BadEventError, DeadLetterReason
 from service.ingest.models import validate_artefact
 from storage.crypto.cipher import HEADER_SIZE_BYTES, parse_header
-from storage.errors import CatalogUnavailableError, ObjectStoreUnavailableError
-from storage.models import ItemStatus, StoredContent, WrappedKey, object_key_for
+from storage.errors import CatalogError, CatalogUnavailableError, ObjectStoreUnavailableError
+from storage.models import ClaimCommit, ItemStatus, StoredContent, WrappedKey, object_key_for
 from storage.objects.filesystem_store import FilesystemObjectStore
 from storage.ports import PutResult
 from storage.sql.catalog import SqlCatalog
@@ -222,11 +223,11 @@ class _CatalogDownAtCommit(SqlCatalog):
 
     failures = 1
 
-    async def commit_claimed(self, item_id: str, **kwargs: Any) -> bool:
+    async def commit_claimed_many(self, commits: Sequence[ClaimCommit]) -> list[bool]:
         if self.failures:
             self.failures -= 1
             raise CatalogUnavailableError("catalog unavailable", code="08006")
-        return await super().commit_claimed(item_id, **kwargs)
+        return await super().commit_claimed_many(commits)
 
 
 async def test_catalog_outage_mid_ingest_resumes_cleanly(env_factory: EnvFactory) -> None:
@@ -255,18 +256,20 @@ class _LosesTheRace(SqlCatalog):
     competitor: StoredContent | None = None
     vault: Any = None
 
-    async def commit_claimed(self, item_id: str, **kwargs: Any) -> bool:
+    async def commit_claimed_many(self, commits: Sequence[ClaimCommit]) -> list[bool]:
         if self.competitor is None:
+            (commit,) = commits
             self.competitor = self.vault.seal(
-                item_id=item_id,
+                item_id=commit.item_id,
                 chunks=iter([b"the other worker's upload"]),
                 content_type="audio/wav",
                 expected_size_bytes=None,
                 expected_sha256=None,
                 tags={},
             )
-            assert await super().commit_claimed(item_id, **{**kwargs, "stored": self.competitor})
-        return await super().commit_claimed(item_id, **kwargs)
+            theirs = replace(commit, stored=self.competitor, s3_retain_until=None)
+            assert await super().commit_claimed_many([theirs]) == [True]
+        return await super().commit_claimed_many(commits)
 
 
 @pytest.mark.parametrize("lock_at_upload", [False, True])
@@ -325,6 +328,53 @@ async def test_file_uris_are_refused_unless_enabled(env_factory: EnvFactory) -> 
         await env.service.ingest(validate_artefact(env.call("e-file", b"x")), submitted_by=BY)
     assert refused.value.reason is DeadLetterReason.CONTENT_FORBIDDEN
     assert await _rows(env) == []
+
+
+async def test_content_events_are_claimed_and_committed_in_batches(
+    env_factory: EnvFactory,
+) -> None:
+    env = await env_factory(uploads=4)
+    events = [validate_artefact(env.chat(f"c-{i}", f"hello {i}".encode())) for i in range(40)]
+    outcomes = await asyncio.gather(
+        *(env.service.ingest(e, submitted_by=BY) for e in [*events, *events[:5]])
+    )
+    assert sum(o.created for o in outcomes) == 40
+    claims, commits = env.service.content_batches
+    assert claims < 20
+    assert commits < 40
+    rows = await _rows(env)
+    assert len(rows) == 40
+    assert {r.status for r in rows} == {ItemStatus.STORED.value}
+    for outcome, event in zip(outcomes, events, strict=False):
+        assert await env.plaintext(outcome.item_id) == event.content_inline.data()  # type: ignore[union-attr]
+        assert len(_versions(env, outcome.item_id)) == 1
+
+
+class _OneCommitFailsForGood(SqlCatalog):
+    """The commit of one chosen item fails, for good, whatever batch it is in."""
+
+    poisoned: str | None = None
+
+    async def commit_claimed_many(self, commits: Sequence[ClaimCommit]) -> list[bool]:
+        if self.poisoned is None:
+            self.poisoned = commits[0].item_id
+        if any(c.item_id == self.poisoned for c in commits):
+            raise CatalogError("a constraint the commit breaks")
+        return await super().commit_claimed_many(commits)
+
+
+async def test_a_commit_that_fails_for_good_fails_only_its_own_event(
+    env_factory: EnvFactory,
+) -> None:
+    env = await env_factory(catalog_cls=_OneCommitFailsForGood, uploads=8)
+    events = [validate_artefact(env.chat(f"p-{i}", f"text {i}".encode())) for i in range(8)]
+    results = await asyncio.gather(
+        *(env.service.ingest(e, submitted_by=BY) for e in events), return_exceptions=True
+    )
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(failed) == 1
+    assert isinstance(failed[0], CatalogError)
+    assert sum(1 for r in results if not isinstance(r, BaseException) and r.created) == 7
 
 
 async def test_metadata_only_events_are_written_in_batches(env_factory: EnvFactory) -> None:
@@ -461,9 +511,9 @@ class _HoldPlacedDuringIngest(SqlCatalog):
 
     placed: str | None = None
 
-    async def commit_claimed(self, item_id: str, **kwargs: Any) -> bool:
+    async def commit_claimed_many(self, commits: Sequence[ClaimCommit]) -> list[bool]:
         await self._place()
-        return await super().commit_claimed(item_id, **kwargs)
+        return await super().commit_claimed_many(commits)
 
     async def insert_stored_many(self, entries: Any) -> Any:
         await self._place()
