@@ -2,8 +2,10 @@
 
 The line splits the time in two: ``catalog_items_s`` (items covered per second until the API
 answered with the count) and ``flags_vs_raw`` (legal-hold flags set per second, from the
-request until MinIO shows all of them, over raw `set_object_legal_hold` calls on as many
-objects of the same size, as many at once as keepline uploads at once).
+request until the hold reports none pending, over raw `set_object_legal_hold` calls on as
+many objects of the same size, as many at once as keepline uploads at once). Once the hold
+reports every flag set, MinIO is asked for each object's flag: one missing fails the bench.
+The wait asks the API, not MinIO, so the bench's own calls do not compete with keepline's.
 """
 
 from __future__ import annotations
@@ -86,9 +88,8 @@ def hold_apply_items_s(ctx: BenchContext, service: KeeplineProcess) -> Result:
 
     N chats with inline content (one object each) of one subject are stored first. The hold
     names that subject; the time runs from sending the request until the response says it
-    matched all N and MinIO shows a legal-hold flag on each of their objects: if some flags
-    are not set when the route answers, the objects still without one are checked again
-    until they are, and that time counts too (``flags_set_at_response`` says how many were).
+    matched all N and `GET /v1/holds/{id}` says no flag is pending (``flags_set_at_response``
+    says how many were set when the route answered); then MinIO is asked for every flag.
     """
     count = ctx.sizes.hold_items
     subject = f"bench-hold-{ctx.run_id}"
@@ -129,19 +130,30 @@ def hold_apply_items_s(ctx: BenchContext, service: KeeplineProcess) -> Result:
     if matched != count:
         raise MeasurementError(f"the hold matched {matched} items, not {count}")
 
-    remaining = _unflagged(ctx, service.bucket, unflagged)
-    flags_at_response = flags = len(unflagged) - len(remaining)
+    hold_id = response.json()["hold_id"]
+    flags_at_response = count - int(response.json()["flags_pending"])
     finished = answered
     deadline = answered + _FLAGS_TIMEOUT_S
-    while flags < count:
-        if time.monotonic() > deadline:
-            raise WaitTimeoutError(f"{count} legal-hold flags", _FLAGS_TIMEOUT_S, f"{flags} set")
-        time.sleep(0.2)
-        remaining = _unflagged(ctx, service.bucket, remaining)
-        flags = len(unflagged) - len(remaining)
-        finished = time.monotonic()
-    if flags != count:
-        raise MeasurementError(f"{flags} objects gained a legal hold, but the hold covers {count}")
+    with service.client("legal") as http:
+        while True:
+            service.check_alive()
+            state = http.get(f"/v1/holds/{hold_id}")
+            state.raise_for_status()
+            finished = time.monotonic()
+            pending = int(state.json()["flags_pending"])
+            if pending == 0:
+                break
+            if finished > deadline:
+                raise WaitTimeoutError(
+                    f"{count} legal-hold flags", _FLAGS_TIMEOUT_S, f"{pending} pending"
+                )
+            time.sleep(0.05)
+    remaining = _unflagged(ctx, service.bucket, unflagged)
+    if remaining or len(unflagged) != count:
+        raise MeasurementError(
+            f"the hold reports every flag set, but {len(remaining)} of {len(unflagged)} "
+            f"objects carry none (the hold covers {count})"
+        )
     ctx.say(f"hold: raw set_object_legal_hold on {count} objects")
     raw_s = _raw_legal_holds(ctx, count)
     figures = hold_figures(

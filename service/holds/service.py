@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -10,7 +11,7 @@ from datetime import datetime
 from policies.models import HoldCriteria
 from service.retention.locks import MAX_CALLS, ObjectLockSync
 from storage.errors import StorageError
-from storage.models import HoldRecord
+from storage.models import HoldRecord, ItemRecord
 from storage.ports import AuditLog, Catalog, HoldStore
 
 log = logging.getLogger(__name__)
@@ -153,16 +154,34 @@ class HoldsService:
         """Bring the lock state of every unsynced item of a hold in line; returns how many.
 
         An object the store refuses, or cannot be reached for, stays marked unsynced for the
-        sweeper's repair pass; the others are recorded a page at a time.
+        sweeper's repair pass; the others are recorded a page at a time. The next page is
+        read while the object store works on this one, so the calls do not pause between
+        pages.
         """
-        synced, after = 0, ""
-        while ids := await self._catalog.unsynced_ids(after=after, limit=_PAGE, hold_id=hold_id):
-            after = ids[-1]
-            records = await self._catalog.get_many(ids)
-            done = await self._lock_sync.sync_many(records, now, concurrency=self._concurrency)
+        synced = 0
+        page = await self._page(hold_id, after="")
+        while page:
+            ahead = asyncio.create_task(self._page(hold_id, after=page[-1].item_id))
+            try:
+                done = await self._lock_sync.sync_many(page, now, concurrency=self._concurrency)
+            except BaseException:
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
+                raise
             synced += done
             self.flags_synced += done
+            page = await ahead
         return synced
+
+    async def _page(self, hold_id: str, *, after: str) -> list[ItemRecord]:
+        """The next page of the hold's unsynced items after ``after`` (empty at the end)."""
+        while ids := await self._catalog.unsynced_ids(after=after, limit=_PAGE, hold_id=hold_id):
+            records = await self._catalog.get_many(ids)
+            if records:
+                return records
+            after = ids[-1]  # all of them destroyed meanwhile: on to the next ids
+        return []
 
     async def settle(self) -> None:
         """Wait until the background flag tasks started so far have finished."""

@@ -650,6 +650,43 @@ async def test_the_route_answers_before_the_flags_which_follow_in_the_background
     assert env.service.flags_synced == 1
 
 
+class _GoneWhileFlagging(SqlCatalog):
+    """Some items are gone by the time their page is read (as if destroyed meanwhile)."""
+
+    doomed: frozenset[str] = frozenset()
+
+    async def get_many(self, item_ids: Sequence[str]) -> list[ItemRecord]:
+        return [r for r in await super().get_many(item_ids) if r.item_id not in self.doomed]
+
+
+async def test_the_flags_of_a_hold_go_page_after_page_to_the_last(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("service.holds.service._PAGE", 3)
+    ids = sorted([await env.add("chat", subject="cust-pages") for _ in range(11)])
+    catalog = _GoneWhileFlagging(env.db)
+    catalog.doomed = frozenset(ids[3:6])  # the whole second page
+    service = HoldsService(
+        holds=env.holds, catalog=catalog, lock_sync=env.lock_sync, audit=env.audit
+    )
+    record = await service.place(
+        matter="m",
+        description="",
+        criteria=HoldCriteria.from_json({"subject_ids": ["cust-pages"]}),
+        by="legal-user",
+        at=env.clock.now,
+    )
+    await service.settle()
+    assert record.matched == 11
+    assert service.flags_synced == 8
+    for item_id in ids:
+        flagged = [v.legal_hold for v in env.versions(item_id)]
+        assert flagged == [item_id not in catalog.doomed]
+    after = await env.holds.get(record.hold_id)
+    assert after is not None
+    assert after.flags_pending == 3  # the ones read as gone
+
+
 async def test_flags_the_store_refuses_are_left_to_the_sweeper(env: Env) -> None:
     item_id = await env.add("chat", subject="cust-big")
     refusing = _RefusingFlags(env.clock)
