@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bench.catalog_size import catalog_list_p99_ms
 from bench.content import ContentServer
 from bench.context import BenchContext
 from bench.errors import BenchSettingsError
@@ -47,6 +48,7 @@ SHARED: dict[str, SharedBench] = {
 OWN: dict[str, OwnBench] = {
     "sweep_vs_raw_delete": sweep_vs_raw_delete,
     "ingest_peak_rss_mb": ingest_peak_rss_mb,
+    "catalog_list_p99_ms": catalog_list_p99_ms,
 }
 
 

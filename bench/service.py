@@ -75,6 +75,8 @@ class KeeplineProcess:
             policy_path.write_text(policy_text, encoding="utf-8")
             settings["KEEPLINE_POLICY_FILE"] = str(policy_path)
         settings.update(env or {})
+        #: Its KEEPLINE_* settings, for a command run on its catalog (e.g. `keepline sweep`).
+        self.settings: dict[str, str] = dict(settings)
         self.log_path = workdir / "keepline.log"
         self._process = ServerProcess(
             "keepline",

@@ -25,6 +25,7 @@ BENCHES: dict[str, str] = {
     "content_first_byte_ms_p99": "ms",
     "sweep_vs_raw_delete": "ratio",
     "ingest_peak_rss_mb": "MiB",
+    "catalog_list_p99_ms": "ms",
 }
 
 
@@ -52,6 +53,7 @@ class Sizes:
         first_byte_bytes: The recording content_first_byte_ms_p99 reads.
         first_byte_requests: Requests of each kind (whole content, a Range) it times.
         rss_bytes: The recording ingest_peak_rss_mb ingests.
+        catalog_items: Items seeded into the catalog of catalog_list_p99_ms.
     """
 
     ingest_items: int
@@ -65,6 +67,7 @@ class Sizes:
     first_byte_bytes: int
     first_byte_requests: int
     rss_bytes: int
+    catalog_items: int
 
 
 SCALES: dict[Scale, Sizes] = {
@@ -80,6 +83,7 @@ SCALES: dict[Scale, Sizes] = {
         first_byte_bytes=64 * MIB,
         first_byte_requests=30,
         rss_bytes=256 * MIB,
+        catalog_items=20_000,
     ),
     # SPEC sizes for the 1 GiB and 2 GiB recordings: they are part of those benchmarks.
     Scale.DEFAULT: Sizes(
@@ -94,6 +98,7 @@ SCALES: dict[Scale, Sizes] = {
         first_byte_bytes=1024 * MIB,
         first_byte_requests=500,
         rss_bytes=2048 * MIB,
+        catalog_items=1_000_000,
     ),
     Scale.FULL: Sizes(
         ingest_items=128,
@@ -107,6 +112,7 @@ SCALES: dict[Scale, Sizes] = {
         first_byte_bytes=1024 * MIB,
         first_byte_requests=2_000,
         rss_bytes=2048 * MIB,
+        catalog_items=1_000_000,
     ),
 }
 
@@ -170,6 +176,9 @@ class BenchSettings(BaseSettings):
     rss_mib: int | None = Field(
         default=None, ge=1, description="Override: MiB of the recording whose ingest RSS counts."
     )
+    catalog_items: int | None = Field(
+        default=None, ge=1, description="Override: items seeded for catalog_list_p99_ms."
+    )
 
     def sizes(self) -> Sizes:
         """The scale's sizes with every override applied."""
@@ -186,6 +195,7 @@ class BenchSettings(BaseSettings):
             ("first_byte_bytes", self.first_byte_mib, MIB),
             ("first_byte_requests", self.first_byte_requests, 1),
             ("rss_bytes", self.rss_mib, MIB),
+            ("catalog_items", self.catalog_items, 1),
         ):
             if value is not None:
                 overrides[name] = value * unit
