@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from storage.errors import CatalogUnavailableError, ObjectStoreUnavailableError
 from tests.unit.api.conftest import NOW, Harness
 
 
@@ -163,3 +164,34 @@ async def test_content_of_an_item_without_content_is_404(harness: Harness) -> No
         response = await http.get(f"/v1/items/{item_id}/content")
     assert response.status_code == 404
     assert response.json()["error"] == "NotFoundError"
+
+
+async def test_a_content_read_the_audit_cannot_record_sends_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    item_id = await harness.add_content(b"a recording" * 100)
+
+    async def down(**_entry: object) -> None:
+        raise CatalogUnavailableError("catalog unavailable", code="08006")
+
+    monkeypatch.setattr(harness.storage.audit, "append", down)
+    async with harness.client("legal") as client:
+        response = await client.get(f"/v1/items/{item_id}/content")
+    assert response.status_code == 503
+    assert b"a recording" not in response.content
+
+
+async def test_a_content_read_whose_first_chunk_fails_is_audited_as_tried(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    item_id = await harness.add_content(b"a recording" * 100)
+
+    def unreachable(*_args: object, **_kwargs: object) -> object:
+        raise ObjectStoreUnavailableError("connection refused")
+
+    monkeypatch.setattr(harness.storage.store, "get_range", unreachable)
+    async with harness.client("legal") as client:
+        response = await client.get(f"/v1/items/{item_id}/content")
+    assert response.status_code == 503
+    reads = await harness.storage.audit.query(action="content.read", item_id=item_id)
+    assert [e.actor for e in reads] == ["legal-user"]
