@@ -16,7 +16,10 @@ from keepline.settings import CliSettings
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from keepline.memory import return_large_buffers
     from keepline.serve import serve
+
+    return_large_buffers()  # before any thread starts (see keepline.memory)
 
     config, mistakes = check.read_configuration()
     if config is None:  # settings that do not even parse: say so in one line each

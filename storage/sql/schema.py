@@ -99,6 +99,8 @@ Index("ix_items_status", items.c.status)
 # Listing and filtering newest first, by state or by type, read in index order (0013).
 Index("ix_items_status_occurred", items.c.status, items.c.occurred_at, items.c.item_id)
 Index("ix_items_type_occurred", items.c.type, items.c.occurred_at, items.c.item_id)
+# Counting stored items of some types (a hold's preview) from the index alone (0014).
+Index("ix_items_status_type", items.c.status, items.c.type)
 # Only the rows the sweeper must bring in line with the object store (revision 0002).
 Index(
     "ix_items_unsynced",

@@ -98,6 +98,31 @@ class MigrationsContract:
         db = await _at_revision(fresh_url(), previous)
         try:
             catalog = SqlCatalog(db)
+            item_id = await add_item(
+                catalog, item_type="chat", subjects=["cust-1"], stored=stored_content("p")
+            )
+            async with db.engine.connect() as conn:
+                # What the newest revision adds (0014: an index by state and type).
+                assert "ix_items_status_type" in str(await conn.run_sync(_differences))
+            before, after = await db.create_schema()
+            assert (before.current, after.current) == (previous, head_revision())
+            async with db.engine.connect() as conn:
+                assert "ix_items_status_type" in await conn.run_sync(_indexes, "items")
+                assert await conn.run_sync(_differences) == []
+            record = await catalog.get(item_id)
+            assert record is not None
+            assert record.subject_ids == {"cust-1"}
+            assert await SqlHoldStore(db).preview(HoldCriteria.from_json({"types": ["chat"]})) == 1
+        finally:
+            await db.dispose()
+
+    async def test_a_catalog_at_revision_0012_gets_its_folded_addresses(
+        self, fresh_url: UrlFactory
+    ) -> None:
+        previous = "0012"
+        db = await _at_revision(fresh_url(), previous)
+        try:
+            catalog = SqlCatalog(db)
             with pytest.MonkeyPatch.context() as patch:
                 # Parties as revision 0012 wrote them: without the folded address.
                 patch.setattr(storage.sql.catalog, "party_rows", _parties_before_0013)
@@ -112,7 +137,7 @@ class MigrationsContract:
             await catalog.set_purposes(item_id, [purpose("legal", 1825)])  # now unsynced
             await SqlAuditLog(db).append(actor="alice", action="hold.placed", at=T0)
             async with db.engine.connect() as conn:
-                # What the newest revision adds (0013: the folded address of each party).
+                # What revision 0013 adds: the folded address of each party.
                 assert "address_folded" in str(await conn.run_sync(_differences))
             before, after = await db.create_schema()
             assert (before.current, after.current) == (previous, head_revision())
