@@ -224,6 +224,10 @@ class Catalog(Protocol):
         """How many stored items have an expired purpose, or none and no hold keeping them."""
         ...
 
+    async def refresh_statistics(self) -> None:
+        """Refresh what the database's query planner knows of the tables (after a pass)."""
+        ...
+
     async def cover(self, item_id: str, hold_ids: Iterable[str], *, has_object: bool) -> None:
         """Record that these holds cover a stored item (a hold placed while it was pending)."""
         ...

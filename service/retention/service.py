@@ -190,6 +190,8 @@ class Sweeper:
             report.repaired = await self._repair(now)
             if self._after_sweep is not None:
                 await self._after_sweep(now)
+            # The catalog grows between passes: its planner's statistics follow it.
+            await self._catalog.refresh_statistics()
         report.duration_s = time.monotonic() - started
         return report
 

@@ -179,6 +179,10 @@ class CatalogScans:
 
     # -- the sweeper's queries -------------------------------------------------------------
 
+    async def refresh_statistics(self) -> None:
+        """Refresh what the database's query planner knows of the tables (after a pass)."""
+        await self._db.refresh_statistics()
+
     async def count_due(self, now: datetime) -> int:
         """How many stored items have an expired purpose, or none and no hold keeping them."""
         async with self._db.connect() as conn:

@@ -26,6 +26,10 @@ from storage.sql.migrations import SchemaState, schema_state, upgrade
 _RETRIABLE_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
 
 
+#: Rows of each index SQLite's ANALYZE samples (see `Database.refresh_statistics`).
+_ANALYSIS_ROWS = 1000
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     # WAL lets the API read while a worker writes; foreign keys are off by default in SQLite.
     # secure_delete zeroes what a delete or an update frees, so a destroyed item's wrapped
@@ -164,6 +168,19 @@ class Database:
         """
         async with self._migration_lock(), self.engine.connect() as conn:
             return await conn.run_sync(upgrade)
+
+    async def refresh_statistics(self) -> None:
+        """Give SQLite's query planner fresh statistics (a sample of each index: cheap).
+
+        Without them SQLite plans a listing by subject, say, as a walk over every item
+        newest first; with them, as a lookup of that subject's few items. PostgreSQL keeps
+        its own statistics (autovacuum), so nothing is done there.
+        """
+        if not self.is_sqlite:
+            return
+        async with self.engine.begin() as conn:
+            await conn.exec_driver_sql(f"PRAGMA analysis_limit={_ANALYSIS_ROWS}")
+            await conn.exec_driver_sql("ANALYZE")
 
     async def schema_state(self) -> SchemaState:
         """Where the catalog's schema stands, without changing it."""

@@ -6,10 +6,14 @@ import stat
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from storage.errors import CatalogConflictError
+from storage.models import ItemQuery
+from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
+from storage.sql.schema import item_parties, items
+from tests.catalog_contract.support import new_item
 
 SECRET = "kek-7:wrapped-data-key-" + "Q" * 40
 
@@ -72,5 +76,42 @@ async def test_database_errors_never_quote_the_values_bound_to_them(tmp_path: Pa
                 await conn.execute(insert, {"s": "cust-4711@example.com"})
         assert "CONSTRAINT" in str(raised.value)
         assert "cust-4711@example.com" not in str(raised.value)
+    finally:
+        await db.dispose()
+
+
+async def test_with_statistics_a_listing_by_subject_reads_only_that_subjects_items(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'keepline.db'}")
+    try:
+        await db.create_schema()
+        catalog = SqlCatalog(db)
+        await catalog.insert_stored_many(
+            [new_item(f"s-{i}", subjects=[f"cust-{i}"]) for i in range(300)]
+        )
+        query = (
+            select(items.c.item_id)
+            .where(
+                items.c.status == "stored",
+                items.c.item_id.in_(
+                    select(item_parties.c.item_id).where(item_parties.c.subject_id == "cust-7")
+                ),
+            )
+            .order_by(items.c.occurred_at.desc(), items.c.item_id.desc())
+            .limit(51)
+        )
+        sql = str(query.compile(db.engine.sync_engine, compile_kwargs={"literal_binds": True}))
+        await catalog.refresh_statistics()
+        async with db.engine.connect() as conn:
+            stats = (await conn.execute(text("SELECT tbl FROM sqlite_stat1"))).scalars().all()
+            plan = " | ".join(
+                str(row[3]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+            )
+        assert {"items", "item_parties"} <= set(stats)
+        # The subject's ids from its index, then each item by its key: not a walk of all.
+        assert "ix_parties_subject" in plan
+        assert "ix_items_status_occurred" not in plan, plan
+        assert await catalog.list(ItemQuery(subject_id="cust-7")) is not None
     finally:
         await db.dispose()
