@@ -293,21 +293,7 @@ class IngestService:
         now = self._clock()
         claims = await self._catalog.claim_many(
             [
-                NewItem(
-                    source=event.source,
-                    event_id=event.event_id,
-                    item_type=event.type,
-                    occurred_at=event.occurred_at,
-                    ingested_at=now,
-                    policy_version=policy.version,
-                    event=event.metadata(),
-                    parties=_parties(event),
-                    attributes=event.attributes,
-                    purposes=(),
-                    hold_ids=(),
-                    submitted_by=submitted_by,
-                    event_sha256=event.fingerprint(),
-                )
+                _new_item(event, now=now, policy=policy, submitted_by=submitted_by)
                 for event, submitted_by in submissions
             ]
         )
@@ -363,20 +349,13 @@ class IngestService:
         now = self._clock()
         decided = [(e, _purposes(e, policy, consents, objections)) for e in events]
         entries = [
-            NewItem(
-                source=event.source,
-                event_id=event.event_id,
-                item_type=event.type,
-                occurred_at=event.occurred_at,
-                ingested_at=now,
-                policy_version=policy.version,
-                event=event.metadata(),
-                parties=_parties(event),
-                attributes=event.attributes,
+            _new_item(
+                event,
+                now=now,
+                policy=policy,
+                submitted_by=submitters[(event.source, event.event_id)],
                 purposes=_rows(purposes),
                 hold_ids=_covering(event.event_id, event, purposes, holds),
-                submitted_by=submitters[(event.source, event.event_id)],
-                event_sha256=event.fingerprint(),
             )
             for event, purposes in decided
         ]
@@ -492,6 +471,33 @@ class IngestService:
             tags=tags,
             retain_until=retain_until,
         )
+
+
+def _new_item(
+    event: Artefact,
+    *,
+    now: datetime,
+    policy: Policy,
+    submitted_by: str,
+    purposes: Sequence[PurposeRow] = (),
+    hold_ids: Sequence[str] = (),
+) -> NewItem:
+    """What the catalog keeps of an event's item (a claim's has no purposes or holds yet)."""
+    return NewItem(
+        source=event.source,
+        event_id=event.event_id,
+        item_type=event.type,
+        occurred_at=event.occurred_at,
+        ingested_at=now,
+        policy_version=policy.version,
+        event=event.metadata(),
+        parties=_parties(event),
+        attributes=event.attributes,
+        purposes=purposes,
+        hold_ids=hold_ids,
+        submitted_by=submitted_by,
+        event_sha256=event.fingerprint(),
+    )
 
 
 def _parties(event: Artefact) -> list[PartyRow]:
