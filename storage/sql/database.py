@@ -175,18 +175,12 @@ class Database:
         Without them SQLite plans a listing by subject, say, as a walk over every item
         newest first; with them, as a lookup of that subject's few items. PostgreSQL keeps
         its own statistics (autovacuum), so nothing is done there.
-
-        A SQLite connection reads the statistics when it opens, so the pooled connections
-        are let go afterwards: each is closed when it is next returned, and new ones read
-        the new statistics (work under way keeps its connection until it ends).
         """
         if not self.is_sqlite:
             return
         async with self.engine.begin() as conn:
             await conn.exec_driver_sql(f"PRAGMA analysis_limit={_ANALYSIS_ROWS}")
             await conn.exec_driver_sql("ANALYZE")
-        if self._sqlite_file is not None:  # an in-memory catalog lives in its connection
-            await self.engine.dispose()
 
     async def schema_state(self) -> SchemaState:
         """Where the catalog's schema stands, without changing it."""
