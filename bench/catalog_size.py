@@ -7,11 +7,12 @@ over two years, each with two parties (a subject among ``N / 20``, an address, a
 among 2,000), one attribute and one or two purposes that run for years, so that nothing is
 due. First `keepline sweep --json` on the same catalog: its pass finds nothing due (the
 pass's own ``duration_s``, and the command's whole time beside it), and leaves the planner's
-statistics fresh, as the sweeper of a running keepline does after every pass. Then, through
-the API, one request at a time: `GET /v1/items` pages with no filter, by type, by subject, by
-staff id, by attribute and over a one-week window (``REQUESTS`` of each kind, each timed to
-its whole response; the value is the p99 of all of them, every kind's p99 is in the line);
-and `POST /v1/holds/preview` of criteria that match every item (timed ``PREVIEWS`` times).
+statistics fresh, as a running keepline's sweeper does (at most every 10 minutes). Then,
+through the API, one request at a time: `GET /v1/items` pages with no filter, by type, by
+subject, by staff id, by attribute and over a one-week window (``REQUESTS`` of each kind,
+each timed to its whole response; the value is the p99 of all of them, every kind's p99 is
+in the line); and `POST /v1/holds/preview` of criteria that match every item (timed
+``PREVIEWS`` times).
 """
 
 from __future__ import annotations

@@ -190,7 +190,7 @@ class Sweeper:
             report.repaired = await self._repair(now)
             if self._after_sweep is not None:
                 await self._after_sweep(now)
-            # The catalog grows between passes: its planner's statistics follow it.
+            # The catalog grows between passes: its planner's statistics follow it (throttled).
             await self._catalog.refresh_statistics()
         report.duration_s = time.monotonic() - started
         return report

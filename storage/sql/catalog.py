@@ -75,6 +75,7 @@ class SqlCatalog(CatalogScans):
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._statistics_at: float | None = None
 
     @property
     def db(self) -> Database:
@@ -365,8 +366,7 @@ class SqlCatalog(CatalogScans):
         """The stored items among these ids, in the order given (unknown ids left out)."""
         found: dict[str, ItemRecord] = {}
         async with self._db.connect() as conn:
-            for start in range(0, len(item_ids), _IN_BATCH):
-                chunk = builtins.list(item_ids[start : start + _IN_BATCH])
+            for chunk in _chunks(item_ids):
                 rows = (
                     await conn.execute(
                         select(items).where(

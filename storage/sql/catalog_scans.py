@@ -6,6 +6,7 @@ Every scan pages by item id, so a catalog of any size is walked in bounded memor
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -15,6 +16,9 @@ from storage.models import ItemStatus, ObjectOwner, RewrappedKey, WrappedKeyRow
 from storage.sql.database import Database, must_utc
 from storage.sql.schema import hold_items, holds, item_purposes, items
 
+#: Least time between two refreshes of the planner's statistics (seconds).
+STATISTICS_EVERY_S = 600.0
+
 __all__ = ["CatalogScans", "RewrappedKey", "WrappedKeyRow"]
 
 
@@ -22,6 +26,7 @@ class CatalogScans:
     """SqlCatalog's maintenance methods (kept apart to keep each module small)."""
 
     _db: Database
+    _statistics_at: float | None
 
     async def wrapped_keys(
         self, *, not_key_id: str, after_item_id: str = "", limit: int = 500
@@ -180,8 +185,16 @@ class CatalogScans:
     # -- the sweeper's queries -------------------------------------------------------------
 
     async def refresh_statistics(self) -> None:
-        """Refresh what the database's query planner knows of the tables (after a pass)."""
+        """Refresh what the database's query planner knows of the tables (after a pass).
+
+        At most every `STATISTICS_EVERY_S`: a sweeper passing every few seconds need not
+        sample the indexes each time.
+        """
+        now = time.monotonic()
+        if self._statistics_at is not None and now - self._statistics_at < STATISTICS_EVERY_S:
+            return
         await self._db.refresh_statistics()
+        self._statistics_at = now
 
     async def count_due(self, now: datetime) -> int:
         """How many stored items have an expired purpose, or none and no hold keeping them."""

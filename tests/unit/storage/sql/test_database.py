@@ -112,6 +112,14 @@ async def test_with_statistics_a_listing_by_subject_reads_only_that_subjects_ite
         # The subject's ids from its index, then each item by its key: not a walk of all.
         assert "ix_parties_subject" in plan
         assert "ix_items_status_occurred" not in plan, plan
-        assert await catalog.list(ItemQuery(subject_id="cust-7")) is not None
+        page = await catalog.list(ItemQuery(subject_id="cust-7"))
+        assert [r.subject_ids for r in page.items] == [{"cust-7"}]
+        # A second refresh straight after is skipped (no second sampling in one interval).
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM sqlite_stat1"))
+        await catalog.refresh_statistics()
+        async with db.engine.connect() as conn:
+            left = (await conn.execute(text("SELECT count(*) FROM sqlite_stat1"))).scalar_one()
+        assert left == 0
     finally:
         await db.dispose()
