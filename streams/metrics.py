@@ -72,6 +72,22 @@ class StreamMetrics:
             registry=registry,
         )
         self._withheld_shown: set[tuple[str, str]] = set()
+        self._consumed_in: dict[str, Counter] = {}
+        self._stored_of: dict[str, Counter] = {}
+
+    def consumed_in(self, topic: str) -> Counter:
+        """The consumed counter of one topic (looked up once: it is counted per event)."""
+        child = self._consumed_in.get(topic)
+        if child is None:
+            child = self._consumed_in[topic] = self.consumed.labels(topic=topic)
+        return child
+
+    def stored_of(self, item_type: str) -> Counter:
+        """The stored counter of one item type (looked up once: it is counted per item)."""
+        child = self._stored_of.get(item_type)
+        if child is None:
+            child = self._stored_of[item_type] = self.stored.labels(type=item_type)
+        return child
 
     def show_withheld(self, orders: Iterable[PartitionOrder]) -> None:
         """Set the withheld and oldest-unfinished gauges of every partition with tickets."""

@@ -74,7 +74,11 @@ class StreamSettings(BaseSettings):
         default=4, ge=1, le=64, description="Content uploads at once per worker (memory bound)."
     )
     max_in_flight: int = Field(
-        default=64, ge=1, le=10_000, description="Events processed at once per worker."
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Events processed at once per worker (content uploads are bounded "
+        "separately by KEEPLINE_CONCURRENCY; metadata-only events in flight fill the batches).",
     )
     ack_window: int = Field(
         default=10_000,
@@ -84,7 +88,7 @@ class StreamSettings(BaseSettings):
         "offset order). Bounds memory and the redelivery after a crash.",
     )
     max_batch: int = Field(
-        default=200, ge=1, description="Most metadata-only events written per transaction."
+        default=500, ge=1, description="Most metadata-only events written per transaction."
     )
     content_unavailable_deadline_s: float = Field(
         default=900.0,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.sensors import Monitor
+from faust.types import TP, EventT, Message
 
 from service.ingest.service import IngestService
 from streams.acks import Partition, PartitionOrder
@@ -47,6 +48,37 @@ class FaustDeadLetterSink:
         value = json.dumps(letter, separators=(",", ":")).encode("utf-8")
         pending = await self._topic.send(key=key, value=value)
         await pending
+
+
+class LeanMonitor(Monitor):
+    """faust's monitor without its bookkeeping per message and per event.
+
+    keepline counts what it consumes, stores and retries itself (`StreamMetrics`); faust's
+    own tallies of every message would cost a share of each event and nobody reads them.
+    Commits, sends and rebalances are still recorded by the base class.
+    """
+
+    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
+        """Not recorded."""
+
+    def on_stream_event_in(
+        self, tp: TP, offset: int, stream: faust.StreamT[Any], event: EventT[Any]
+    ) -> dict[str, Any] | None:
+        """Not recorded."""
+        return None
+
+    def on_stream_event_out(
+        self,
+        tp: TP,
+        offset: int,
+        stream: faust.StreamT[Any],
+        event: EventT[Any],
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        """Not recorded."""
+
+    def on_message_out(self, tp: TP, offset: int, message: Message) -> None:
+        """Not recorded."""
 
 
 class InFlight:
@@ -152,8 +184,12 @@ class OrderedAgent:
         """Partitions taken away: their withheld acknowledgements are never released."""
         self.order.forget(partitions)
 
-    async def __call__(self, stream: faust.StreamT[Any]) -> AsyncIterator[None]:
-        """Consume the stream until the agent stops."""
+    async def __call__(self, stream: faust.StreamT[Any]) -> None:
+        """Consume the stream until the agent stops.
+
+        A coroutine, not a generator: faust logs and inspects every value an agent yields,
+        which costs more than the rest of an event's handling in the stream library.
+        """
         in_flight = InFlight(self._limit)
         manual = stream.noack()  # type: ignore[attr-defined]  # StreamT omits noack
         companion = asyncio.create_task(self._beside()) if self._beside is not None else None
@@ -167,7 +203,6 @@ class OrderedAgent:
                 await in_flight.submit(
                     partial(self._process, _raw(event)), partial(self.order.finish, ticket)
                 )
-                yield None
         finally:
             if companion is not None:
                 companion.cancel()
@@ -216,6 +251,7 @@ def build_worker_app(
         stream_wait_empty=False,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        monitor=LeanMonitor(),
     )
     artefact_topics = app.topic(
         settings.topic_calls,

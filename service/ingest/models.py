@@ -141,10 +141,20 @@ class _Artefact(_Model):
         order of its JSON keys; an event reusing its (source, event_id) with any other
         field changed has another.
         """
-        canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return _fingerprint(self.model_dump(mode="json"))
+
+    def metadata_and_fingerprint(self) -> tuple[dict[str, Any], str]:
+        """`metadata()` and `fingerprint()` from one dump of the event (both per item)."""
+        dumped = self.model_dump(mode="json")
+        fingerprint = _fingerprint(dumped)
+        dumped.pop("content", None)
+        dumped.pop("content_inline", None)
+        return dumped, fingerprint
+
+
+def _fingerprint(dumped: dict[str, Any]) -> str:
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class CallRecording(_Artefact):

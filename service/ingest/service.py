@@ -18,9 +18,8 @@ transaction (see `Batcher`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,7 @@ from policies.models import ArtefactType, Hold, HoldCriteria, ItemFacts, Policy,
 from policies.retention import Consents, Objections, purposes_at_ingest, worm_retain_until
 from service.ingest.batching import Batcher
 from service.ingest.errors import BadEventError, DeadLetterReason
+from service.ingest.keyed_locks import KeyedLocks
 from service.ingest.models import CallRecording, Chat, Email
 from service.retention.locks import ObjectLockSync
 from storage.errors import ContentMismatchError, ObjectStoreUnavailableError, StorageError
@@ -79,36 +79,6 @@ class _Committed:
 
     won: bool | StorageError
     holds: list[Hold]
-
-
-class KeyedLocks:
-    """One asyncio lock per key, alive only while someone holds or waits for it."""
-
-    @dataclass(slots=True)
-    class _Entry:
-        lock: asyncio.Lock
-        users: int = 0
-
-    def __init__(self) -> None:
-        self._entries: dict[Hashable, KeyedLocks._Entry] = {}
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        """Hold the lock of key; the entry goes when its last user leaves."""
-        entry = self._entries.get(key)
-        if entry is None:
-            entry = self._entries[key] = KeyedLocks._Entry(asyncio.Lock())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._entries[key]
 
 
 class IngestService:
@@ -483,6 +453,7 @@ def _new_item(
     hold_ids: Sequence[str] = (),
 ) -> NewItem:
     """What the catalog keeps of an event's item (a claim's has no purposes or holds yet)."""
+    metadata, fingerprint = event.metadata_and_fingerprint()
     return NewItem(
         source=event.source,
         event_id=event.event_id,
@@ -490,13 +461,13 @@ def _new_item(
         occurred_at=event.occurred_at,
         ingested_at=now,
         policy_version=policy.version,
-        event=event.metadata(),
+        event=metadata,
         parties=_parties(event),
         attributes=event.attributes,
         purposes=purposes,
         hold_ids=hold_ids,
         submitted_by=submitted_by,
-        event_sha256=event.fingerprint(),
+        event_sha256=fingerprint,
     )
 
 

@@ -26,6 +26,17 @@ def test_an_email_without_content_is_valid_metadata() -> None:
     assert event.metadata()["message_id"] == email["message_id"]
 
 
+@pytest.mark.parametrize("kind", ["call_recording", "email", "chat"])
+def test_metadata_and_fingerprint_from_one_dump_match_each_alone(kind: str) -> None:
+    event = validate_artefact(example(kind))
+    metadata, fingerprint = event.metadata_and_fingerprint()
+    assert metadata == event.metadata()
+    assert list(metadata) == list(event.metadata())
+    assert fingerprint == event.fingerprint()
+    assert "content" not in metadata
+    assert "content_inline" not in metadata
+
+
 def _call(**changes: Any) -> dict[str, Any]:
     event = example("call_recording")
     event.update(changes)
