@@ -35,6 +35,7 @@ from storage.sql.catalog_rows import (
     content_values,
     insert_new_items,
     party_rows,
+    purpose_rows,
     replace_purposes,
     taken_keys,
 )
@@ -200,23 +201,33 @@ class SqlCatalog(CatalogScans):
         )
 
     async def commit_claimed_many(self, commits: Sequence[ClaimCommit]) -> builtins.list[bool]:
-        """As `commit_claimed` for each, in one transaction: whether each claim was won."""
+        """As `commit_claimed` for each, in one transaction: whether each claim was won.
+
+        Set-based: the claims still pending are locked and read at once (PostgreSQL row
+        locks in id order; SQLite takes its write lock first), then every won item is
+        updated in one statement per shape, its purposes replaced and its holds added in
+        one statement each, so a batch costs a handful of round trips whatever its size.
+        """
         if not commits:
             return []
-        async with self._db.begin() as conn:
-            return [
-                await self._commit(
-                    conn,
-                    c.item_id,
-                    stored=c.stored,
-                    purposes=c.purposes,
-                    hold_ids=c.hold_ids,
-                    s3_synced=c.s3_synced,
-                    only=ItemStatus.PENDING,
-                    s3_retain_until=c.s3_retain_until,
+        async with self._db.transaction() as conn:
+            pending: set[str] = set()
+            for chunk in _chunks(sorted({c.item_id for c in commits})):
+                rows = await conn.execute(
+                    select(items.c.item_id)
+                    .where(items.c.item_id.in_(chunk), items.c.status == ItemStatus.PENDING.value)
+                    .order_by(items.c.item_id)
+                    .with_for_update()
                 )
-                for c in commits
-            ]
+                pending.update(rows.scalars())
+            outcome: builtins.list[bool] = []
+            for commit in commits:
+                outcome.append(commit.item_id in pending)
+                pending.discard(commit.item_id)  # the same claim twice: the first wins
+            won = [c for c, w in zip(commits, outcome, strict=True) if w]
+            if won:
+                await _commit_rows(conn, won)
+            return outcome
 
     async def commit_stored(
         self,
@@ -709,6 +720,48 @@ def _record(
         s3_synced=bool(row.s3_synced),
         submitted_by=row.submitted_by,
     )
+
+
+async def _commit_rows(conn: AsyncConnection, won: Sequence[ClaimCommit]) -> None:
+    """Mark the won claims stored with their content, purposes and holds (locked already)."""
+    shapes: dict[tuple[str, ...], builtins.list[dict[str, Any]]] = {}
+    for c in won:
+        values: dict[str, Any] = {"status": ItemStatus.STORED.value, "s3_synced": c.s3_synced}
+        values.update(content_values(c.stored))
+        if c.s3_retain_until is not None:
+            values["s3_retain_until"] = must_utc(c.s3_retain_until)
+        shapes.setdefault(tuple(values), []).append(
+            {"b_item_id": c.item_id, **{f"b_{k}": v for k, v in values.items()}}
+        )
+    for columns, rows in shapes.items():
+        stmt = (
+            update(items)
+            .where(items.c.item_id == bindparam("b_item_id"))
+            .values({column: bindparam(f"b_{column}") for column in columns})
+        )
+        await conn.execute(stmt, rows)
+    ids = [c.item_id for c in won]
+    for chunk in _chunks(ids):
+        await conn.execute(delete(item_purposes).where(item_purposes.c.item_id.in_(chunk)))
+    purposes = [row for c in won for row in purpose_rows(c.item_id, c.purposes)]
+    if purposes:
+        await conn.execute(insert(item_purposes), purposes)
+    wanted = {(h, c.item_id) for c in won for h in c.hold_ids}
+    if wanted:
+        # A hold placed while an item was pending may have listed it already.
+        have: set[tuple[str, str]] = set()
+        for chunk in _chunks(sorted({item for _, item in wanted})):
+            rows = await conn.execute(
+                select(hold_items.c.hold_id, hold_items.c.item_id).where(
+                    hold_items.c.item_id.in_(chunk)
+                )
+            )
+            have.update((r.hold_id, r.item_id) for r in rows)
+        fresh = sorted(wanted - have)
+        if fresh:
+            await conn.execute(
+                insert(hold_items), [{"hold_id": h, "item_id": i} for h, i in fresh]
+            )
 
 
 def _chunks(ids: Sequence[str], size: int = _IN_BATCH) -> Iterator[Sequence[str]]:

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from policies.models import HoldCriteria
 from storage.errors import CatalogError, ItemHeldError
@@ -14,6 +14,7 @@ from storage.models import ClaimCommit, Destruction, ItemQuery, ItemStatus
 from storage.sql.catalog import SqlCatalog
 from storage.sql.database import Database
 from storage.sql.holds import SqlHoldStore
+from storage.sql.schema import hold_items
 from storage.sql.subjects import SqlSubjectStore
 from tests.catalog_contract.support import (
     T0,
@@ -222,6 +223,44 @@ class CatalogContract:
         again = await catalog.claim_many([new_item("c-1")])
         assert (again[0].item_id, again[0].status) == (claims[1].item_id, ItemStatus.STORED)
         assert await catalog.claim_many([]) == []
+
+    async def test_commit_claimed_many_writes_each_won_claim_as_its_own(
+        self, db: Database, catalog: SqlCatalog
+    ) -> None:
+        hold_id, other_hold = await _hold(db), await _hold(db, "cust-9")
+        first = await add_item(catalog, commit=False, event_id="k-1")
+        second = await add_item(catalog, commit=False, event_id="k-2")
+        done = await add_item(catalog, event_id="k-3")
+        async with db.begin() as conn:  # a hold placed while the claim was pending
+            await conn.execute(insert(hold_items).values(hold_id=hold_id, item_id=second))
+        retain = T0 + timedelta(days=30)
+        won = await catalog.commit_claimed_many(
+            [
+                ClaimCommit(first, stored_content("one"), [purpose("quality")], [], True, retain),
+                ClaimCommit(
+                    second,
+                    stored_content("two"),
+                    [purpose("legal", 1825, worm=True), purpose("training")],
+                    [hold_id, other_hold],
+                    False,
+                ),
+                ClaimCommit(first, stored_content("late"), [purpose("training")], [], True),
+                ClaimCommit(done, stored_content("again"), [], [], True),
+            ]
+        )
+        assert won == [True, True, False, False]
+        one, two = await catalog.get(first), await catalog.get(second)
+        assert one is not None and two is not None
+        assert one.stored == stored_content("one")
+        assert [p.name for p in one.purposes] == ["quality"]
+        assert one.s3_retain_until == retain and one.s3_synced and one.hold_ids == ()
+        assert two.stored == stored_content("two")
+        assert [p.name for p in two.purposes] == ["legal", "training"]
+        assert two.s3_retain_until is None and not two.s3_synced
+        assert sorted(two.hold_ids) == sorted([hold_id, other_hold])
+        untouched = await catalog.get(done)
+        assert untouched is not None and untouched.stored != stored_content("again")
+        assert await catalog.pending_claims() == 0
 
     async def test_insert_stored_many_racing_itself_stores_each_item_once(
         self, catalog: SqlCatalog
