@@ -759,9 +759,7 @@ async def _commit_rows(conn: AsyncConnection, won: Sequence[ClaimCommit]) -> Non
             have.update((r.hold_id, r.item_id) for r in rows)
         fresh = sorted(wanted - have)
         if fresh:
-            await conn.execute(
-                insert(hold_items), [{"hold_id": h, "item_id": i} for h, i in fresh]
-            )
+            await conn.execute(insert(hold_items), [{"hold_id": h, "item_id": i} for h, i in fresh])
 
 
 def _chunks(ids: Sequence[str], size: int = _IN_BATCH) -> Iterator[Sequence[str]]:

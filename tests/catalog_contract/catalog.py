@@ -250,16 +250,21 @@ class CatalogContract:
         )
         assert won == [True, True, False, False]
         one, two = await catalog.get(first), await catalog.get(second)
-        assert one is not None and two is not None
+        assert one is not None
+        assert two is not None
         assert one.stored == stored_content("one")
         assert [p.name for p in one.purposes] == ["quality"]
-        assert one.s3_retain_until == retain and one.s3_synced and one.hold_ids == ()
+        assert one.s3_retain_until == retain
+        assert one.s3_synced
+        assert one.hold_ids == ()
         assert two.stored == stored_content("two")
         assert [p.name for p in two.purposes] == ["legal", "training"]
-        assert two.s3_retain_until is None and not two.s3_synced
+        assert two.s3_retain_until is None
+        assert not two.s3_synced
         assert sorted(two.hold_ids) == sorted([hold_id, other_hold])
         untouched = await catalog.get(done)
-        assert untouched is not None and untouched.stored != stored_content("again")
+        assert untouched is not None
+        assert untouched.stored != stored_content("again")
         assert await catalog.pending_claims() == 0
 
     async def test_insert_stored_many_racing_itself_stores_each_item_once(
