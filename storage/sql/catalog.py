@@ -751,12 +751,12 @@ async def _commit_rows(conn: AsyncConnection, won: Sequence[ClaimCommit]) -> Non
         # A hold placed while an item was pending may have listed it already.
         have: set[tuple[str, str]] = set()
         for chunk in _chunks(sorted({item for _, item in wanted})):
-            rows = await conn.execute(
+            listed = await conn.execute(
                 select(hold_items.c.hold_id, hold_items.c.item_id).where(
                     hold_items.c.item_id.in_(chunk)
                 )
             )
-            have.update((r.hold_id, r.item_id) for r in rows)
+            have.update((r.hold_id, r.item_id) for r in listed)
         fresh = sorted(wanted - have)
         if fresh:
             await conn.execute(insert(hold_items), [{"hold_id": h, "item_id": i} for h, i in fresh])
