@@ -85,7 +85,7 @@ class IngestService:
     """Claims the idempotency key, seals the content, decides purposes and holds, commits.
 
     Args:
-        uploads: Most content uploads at once (each holds a few multipart parts in memory).
+        uploads: Most content uploads at once: the upload threads (each holds a few multipart parts in memory; a queued upload holds nothing yet).
         max_batch: Most metadata-only events written in one transaction.
         lock_at_upload: Upload objects with their WORM retention in the same call (the
             store's lock mode lets the destroyer bypass it: GOVERNANCE); otherwise the
@@ -120,7 +120,6 @@ class IngestService:
         # Uploads run in their own threads, so they never starve the default executor
         # that the API's content reads use.
         self._upload_pool = ThreadPoolExecutor(uploads, thread_name_prefix="keepline-upload")
-        self._upload_slots = asyncio.Semaphore(uploads)
         self._store_down = False
         self._metadata = Batcher(self._store_metadata, max_batch=max_batch)
         # Content events: the claims of those arriving together go in one transaction,
@@ -389,15 +388,11 @@ class IngestService:
         purpose_names: tuple[str, ...],
         retain_until: datetime | None = None,
     ) -> StoredContent:
-        loop = asyncio.get_running_loop()
+        seal = self._sealer(event, item_id, purpose_names, retain_until)
         try:
-            async with self._upload_slots:
-                if self._store_down:
-                    # Ask the store before fetching the content again, so an outage does not
-                    # make every retry download a whole recording only to fail its upload.
-                    await loop.run_in_executor(self._upload_pool, self._vault.store.ping)
-                seal = self._sealer(event, item_id, purpose_names, retain_until)
-                stored = await loop.run_in_executor(self._upload_pool, seal)
+            # The pool's threads are the upload slots: one that finishes takes the next
+            # queued upload at once, without waiting for the event loop.
+            stored = await asyncio.get_running_loop().run_in_executor(self._upload_pool, seal)
         except ObjectStoreUnavailableError:
             self._store_down = True
             raise
@@ -418,29 +413,40 @@ class IngestService:
         purpose_names: tuple[str, ...],
         retain_until: datetime | None,
     ) -> Callable[[], StoredContent]:
-        """The blocking fetch-encrypt-upload of one event's content, ready to run."""
+        """The blocking fetch-encrypt-upload of one event's content, ready to run.
+
+        Everything that holds content in memory or reaches out happens when it runs in an
+        upload thread, not while it waits in the queue.
+        """
         tags = {"kl-type": event.type, "kl-purposes": "+".join(purpose_names) or "none"}
-        chunks: Iterator[bytes]
-        if event.content_inline is not None:
-            data = event.content_inline.data()
-            chunks, content_type = iter([data]), event.content_inline.content_type
-            expected_size: int | None = len(data)
-            expected_sha: str | None = None
-        else:
-            assert event.content is not None  # ingest() routes contentless events elsewhere
-            chunks = self._fetcher.open(event.content.uri, size_bytes=event.content.size_bytes)
-            content_type = event.content.content_type
-            expected_size, expected_sha = event.content.size_bytes, event.content.sha256
-        return partial(
-            self._vault.seal,
-            item_id=item_id,
-            chunks=chunks,
-            content_type=content_type,
-            expected_size_bytes=expected_size,
-            expected_sha256=expected_sha,
-            tags=tags,
-            retain_until=retain_until,
-        )
+
+        def seal() -> StoredContent:
+            if self._store_down:
+                # Ask the store before fetching the content again, so an outage does not
+                # make every retry download a whole recording only to fail its upload.
+                self._vault.store.ping()
+            chunks: Iterator[bytes]
+            if event.content_inline is not None:
+                data = event.content_inline.data()
+                chunks, content_type = iter([data]), event.content_inline.content_type
+                expected_size: int | None = len(data)
+                expected_sha: str | None = None
+            else:
+                assert event.content is not None  # ingest() routes contentless events elsewhere
+                chunks = self._fetcher.open(event.content.uri, size_bytes=event.content.size_bytes)
+                content_type = event.content.content_type
+                expected_size, expected_sha = event.content.size_bytes, event.content.sha256
+            return self._vault.seal(
+                item_id=item_id,
+                chunks=chunks,
+                content_type=content_type,
+                expected_size_bytes=expected_size,
+                expected_sha256=expected_sha,
+                tags=tags,
+                retain_until=retain_until,
+            )
+
+        return seal
 
 
 def _new_item(
