@@ -85,7 +85,8 @@ class IngestService:
     """Claims the idempotency key, seals the content, decides purposes and holds, commits.
 
     Args:
-        uploads: Most content uploads at once: the upload threads (each holds a few multipart parts in memory; a queued upload holds nothing yet).
+        uploads: Most content uploads at once, one per upload thread (each holds a few
+            multipart parts in memory; an upload still queued holds nothing yet).
         max_batch: Most metadata-only events written in one transaction.
         lock_at_upload: Upload objects with their WORM retention in the same call (the
             store's lock mode lets the destroyer bypass it: GOVERNANCE); otherwise the
