@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from service.errors import ServiceError
-from storage.errors import ItemHeldError, ObjectStoreError
+from storage.errors import ItemHeldError, ObjectNotFoundError, ObjectStoreError
 from storage.models import AuditDraft, ItemRecord
 from storage.ports import AuditLog, Catalog, ObjectStore, ObjectVersion, RequestGuards
 
@@ -34,7 +34,8 @@ class BatchDestruction:
         destroyed: Destroyed now (key shredded, tombstone and audit entry written).
         held: Left as they were: an active hold covers them now (hold_id, matter).
         guarded: Left as they were: a request in progress names them.
-        unlisted: Left as they were: the store could not list their versions (the error).
+        unlisted: Left as they were: the store did not answer before the batch (the
+            error); items without an object go on regardless.
     """
 
     destroyed: list[str] = field(default_factory=list)
@@ -56,8 +57,12 @@ class ItemDestroyer:
     content already gone. Without its key the ciphertext is unreadable; versions the store
     refuses to remove are left to `keepline reconcile` as orphans.
 
-    Args:
-        concurrency: Most version listings in flight at once.
+    The version removed is the one the catalog names: the only version whose data key was
+    ever kept. Another version of the same key can only be left by an upload that lost its
+    race or was cut short and then not tidied; its data key died with that attempt, so it
+    was unreadable from the start, and `keepline reconcile` removes it. The store is asked
+    once per batch whether it answers, so an outage leaves the batch for the next attempt
+    instead of leaving its ciphertext to reconcile.
     """
 
     def __init__(
@@ -66,14 +71,11 @@ class ItemDestroyer:
         store: ObjectStore,
         audit: AuditLog,
         guards: RequestGuards | None = None,
-        *,
-        concurrency: int = 8,
     ) -> None:
         self._catalog = catalog
         self._store = store
         self._audit = audit
         self._guards = guards
-        self._concurrency = concurrency
 
     async def destroy(
         self,
@@ -121,9 +123,9 @@ class ItemDestroyer:
     ) -> BatchDestruction:
         """Destroy a batch of items, each with its tombstone's reason, in one transaction.
 
-        Items already gone are in no list of the outcome. An item whose versions the store
-        cannot list (e.g. it is unreachable) is left as it was, so a later attempt can
-        succeed; the others go on.
+        Items already gone are in no list of the outcome. While the store does not answer,
+        the items with an object are left as they were, so a later attempt can succeed;
+        the others go on.
         """
         outcome = BatchDestruction()
         ids = [record.item_id for record, _ in batch]
@@ -134,7 +136,7 @@ class ItemDestroyer:
         chosen = [(record, reason) for record, reason in batch if record.item_id not in guarded]
         if not chosen:
             return outcome
-        versions = await self._versions([record for record, _ in chosen], outcome)
+        await self._probe([record for record, _ in chosen], outcome)
         chosen = [
             (record, reason) for record, reason in chosen if record.item_id not in outcome.unlisted
         ]
@@ -167,7 +169,7 @@ class ItemDestroyer:
         gone = [record for record, _ in chosen if record.item_id in destroyed]
         if any(record.stored is not None for record in gone):
             try:
-                await asyncio.to_thread(self._remove_objects, gone, versions)
+                await asyncio.to_thread(self._remove_objects, gone)
             except ObjectStoreError as err:
                 # The data keys are gone already: what is left is unreadable ciphertext.
                 log.warning(
@@ -179,44 +181,27 @@ class ItemDestroyer:
             log.info("item %s destroyed", item_id)
         return outcome
 
-    async def _versions(
-        self, records: Sequence[ItemRecord], outcome: BatchDestruction
-    ) -> dict[str, list[ObjectVersion]]:
-        """Every version of each record's object, listed a few at a time.
+    async def _probe(self, records: Sequence[ItemRecord], outcome: BatchDestruction) -> None:
+        """Ask the store once whether it answers; if not, its items go to ``unlisted``."""
+        with_object = [r.item_id for r in records if r.stored is not None]
+        if not with_object:
+            return
+        try:
+            await asyncio.to_thread(self._store.ping)
+        except ObjectStoreError as err:
+            outcome.unlisted.update(dict.fromkeys(with_object, err))
 
-        The items whose listing fails go to ``outcome.unlisted``.
-        """
-        gate = asyncio.Semaphore(self._concurrency)
-
-        async def listing(key: str) -> list[ObjectVersion] | ObjectStoreError:
-            async with gate:
-                try:
-                    return await asyncio.to_thread(self._store.versions, key)
-                except ObjectStoreError as err:
-                    return err
-
-        keyed = {r.item_id: r.stored.object_key for r in records if r.stored is not None}
-        found = await asyncio.gather(*(listing(key) for key in keyed.values()))
-        listed: dict[str, list[ObjectVersion]] = {}
-        for item_id, result in zip(keyed, found, strict=True):
-            if isinstance(result, ObjectStoreError):
-                outcome.unlisted[item_id] = result
-            else:
-                listed[item_id] = result
-        return listed
-
-    def _remove_objects(
-        self, records: Sequence[ItemRecord], versions: dict[str, list[ObjectVersion]]
-    ) -> None:
+    def _remove_objects(self, records: Sequence[ItemRecord]) -> None:
         doomed: list[ObjectVersion] = []
         for record in records:
-            listed = versions.get(record.item_id, [])
+            if record.stored is None:
+                continue
+            version = ObjectVersion(record.stored.object_key, record.stored.version_id)
             if record.s3_legal_hold:
                 # The flag would make S3 refuse; no active hold covers the item any more.
-                assert record.stored is not None
-                for version in listed:
-                    self._store.set_legal_hold(
-                        record.stored.object_key, version.version_id, on=False
-                    )
-            doomed.extend(listed)
+                try:
+                    self._store.set_legal_hold(version.key, version.version_id, on=False)
+                except ObjectNotFoundError:
+                    continue  # removed already (a destruction cut short): nothing to delete
+            doomed.append(version)
         self._store.delete_versions(doomed, bypass_governance=True)

@@ -85,7 +85,9 @@ class MemoryObjectStore:
         """Nothing to create."""
 
     def ping(self) -> None:
-        """Always reachable."""
+        """Raises while any object is unreachable (the store is down)."""
+        if self.unreachable:
+            raise ObjectStoreUnavailableError("connection refused")
 
     def put_stream(
         self,
@@ -428,7 +430,7 @@ async def test_compliance_lock_is_waited_out_not_failed(tmp_path: Path) -> None:
     await env.db.dispose()
 
 
-async def test_store_fault_leaves_the_item_for_the_next_pass(env: Env) -> None:
+async def test_store_fault_leaves_the_items_for_the_next_pass(env: Env) -> None:
     first = await env.add("email")
     second = await env.add("email")
     record = await env.catalog.get(first)
@@ -436,11 +438,13 @@ async def test_store_fault_leaves_the_item_for_the_next_pass(env: Env) -> None:
     assert record.stored is not None
     env.store.unreachable.add(record.stored.object_key)
     report = await env.sweeper().sweep()
-    assert (report.destroyed, report.failed) == (1, 1)
-    assert await env.catalog.get(second) is None
+    assert (report.destroyed, report.failed) == (0, 2)
     assert await env.catalog.get(first) is not None
+    assert await env.catalog.get(second) is not None
     env.store.unreachable.clear()
-    assert (await env.sweeper().sweep()).destroyed == 1
+    assert (await env.sweeper().sweep()).destroyed == 2
+    assert env.versions(first) == []
+    assert env.versions(second) == []
 
 
 async def test_a_destruction_cut_short_is_completed(env: Env) -> None:
